@@ -1,0 +1,43 @@
+import express, { type Express } from 'express';
+import { pinoHttp } from 'pino-http';
+import type { Logger } from '../engine/logger';
+import type { KeyResolver } from './auth';
+import { addHealthRoutes, type ReadinessCheck } from './health';
+import { openApiRouter } from './openapi';
+import { notFoundHandler, problemMiddleware } from './problem';
+import { RouteTable } from './route-table';
+
+/** Adds one feature's routes (accounts, events, triggers, ...) to the table. */
+export type RouteModule = (routes: RouteTable) => void;
+
+export interface AppDependencies {
+  logger: Logger;
+  resolveKey: KeyResolver;
+  bodyLimitBytes: number;
+  readinessChecks: ReadinessCheck[];
+  modules: RouteModule[];
+  publicUrl?: string;
+}
+
+/**
+ * Builds the express app: JSON bodies up to the limit, request logs, every
+ * route from the modules, OpenAPI + Swagger UI, and one problem+json error
+ * path. Holds no state of its own, so replicas scale horizontally.
+ */
+export function createApp(deps: AppDependencies): { app: Express; routes: RouteTable } {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(pinoHttp({ logger: deps.logger, autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' } }));
+  app.use(express.json({ limit: deps.bodyLimitBytes, strict: true, type: ['application/json', 'application/*+json'] }));
+
+  const routes = new RouteTable(deps.resolveKey);
+  addHealthRoutes(routes, deps.readinessChecks);
+  for (const addModule of deps.modules) addModule(routes);
+
+  app.use(openApiRouter(routes, deps.publicUrl));
+  app.use(routes.router);
+  app.use(notFoundHandler);
+  app.use(problemMiddleware(deps.logger));
+  return { app, routes };
+}

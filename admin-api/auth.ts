@@ -1,0 +1,84 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Request, RequestHandler } from 'express';
+import { DomainError } from '../engine/errors';
+
+/** The scopes a key may hold; `admin` implies every other. */
+export const SCOPES = ['admin', 'events:write', 'accounts:read', 'accounts:write'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** Who is calling: the key's id (never its secret) and what it may do. */
+export interface Principal {
+  readonly keyId: string;
+  readonly scopes: readonly Scope[];
+}
+
+/** Resolves a presented bearer secret to a principal, or null when unknown. */
+export type KeyResolver = (secret: string) => Promise<Principal | null>;
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/**
+ * Accepts the bootstrap ADMIN_API_KEY with every scope. Compared through
+ * fixed-length digests in constant time so timing reveals nothing.
+ */
+export function adminKeyResolver(adminApiKey: string): KeyResolver {
+  const expected = digest(adminApiKey);
+  return async (secret) => (timingSafeEqual(digest(secret), expected) ? { keyId: 'env:ADMIN_API_KEY', scopes: ['admin'] } : null);
+}
+
+/** Tries each resolver in order; the first that knows the key wins. */
+export function chainResolvers(...resolvers: KeyResolver[]): KeyResolver {
+  return async (secret) => {
+    for (const resolve of resolvers) {
+      const principal = await resolve(secret);
+      if (principal) return principal;
+    }
+    return null;
+  };
+}
+
+/** Limits presented secrets so a huge header cannot cost a slow hash. */
+const MAX_SECRET_LENGTH = 512;
+
+/** Requires `Authorization: Bearer <key>`; sets `req.principal`. */
+export function authenticate(resolve: KeyResolver): RequestHandler {
+  return async (req, _res, next) => {
+    const header = req.get('authorization') ?? '';
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    const secret = match?.[1];
+    if (!secret || secret.length > MAX_SECRET_LENGTH) {
+      next(new DomainError('unauthorized', 'unauthorized', 'Send an API key as "Authorization: Bearer <key>".'));
+      return;
+    }
+    const principal = await resolve(secret);
+    if (!principal) {
+      next(new DomainError('unauthorized', 'unauthorized', 'The API key is unknown or revoked.'));
+      return;
+    }
+    req.principal = principal;
+    next();
+  };
+}
+
+export function hasScope(principal: Principal | undefined, scope: Scope): boolean {
+  return Boolean(principal && (principal.scopes.includes('admin') || principal.scopes.includes(scope)));
+}
+
+/** Refuses with 403 unless the caller's key holds the scope. */
+export function requireScope(scope: Scope): RequestHandler {
+  return (req: Request, _res, next) => {
+    if (hasScope(req.principal, scope)) {
+      next();
+      return;
+    }
+    next(new DomainError('scope_missing', 'forbidden', `This API key lacks the "${scope}" scope.`));
+  };
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    principal?: Principal;
+  }
+}

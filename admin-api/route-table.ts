@@ -1,0 +1,136 @@
+import { OpenAPIRegistry, type RouteConfig } from '@asteasolutions/zod-to-openapi';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { ZodType } from 'zod';
+import { authenticate, requireScope, type KeyResolver, type Principal, type Scope } from './auth';
+import { problemSchema } from './schemas';
+import { DomainError } from '../engine/errors';
+import { zodProblems } from './problem';
+import { z } from './zod';
+
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+type Infer<T> = T extends ZodType ? z.infer<T> : undefined;
+
+/** What a handler returns: the status, a JSON body, and optional headers. */
+export interface RouteResult {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface RouteInput<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  principal: Principal | undefined;
+  req: Request;
+  res: Response;
+}
+
+/**
+ * One route: its zod schemas validate the request, type the handler, and
+ * describe it in the OpenAPI document, all from this one declaration.
+ */
+export interface RouteSpec<P extends ZodType | undefined, Q extends ZodType | undefined, B extends ZodType | undefined> {
+  method: Method;
+  /** Express syntax, e.g. `/v1/accounts/:ownerId`. */
+  path: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  /** The scope required; omit for public operational routes. */
+  scope?: Scope;
+  params?: P;
+  query?: Q;
+  body?: B;
+  responses: Record<number, { description: string; schema?: ZodType }>;
+  handler: (input: RouteInput<Infer<P>, Infer<Q>, Infer<B>>) => Promise<RouteResult>;
+}
+
+/** Error statuses every authenticated route can answer with. */
+const COMMON_ERRORS: Record<number, string> = {
+  400: 'Malformed JSON.',
+  401: 'Missing, unknown or revoked API key.',
+  403: 'The API key lacks the required scope.',
+  413: 'Request body too large.',
+  422: 'The request breaks a rule; `errors` names each failing path.',
+  500: 'Unexpected error.',
+};
+
+function openApiPath(expressPath: string): string {
+  return expressPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+}
+
+function parsePart<T extends ZodType | undefined>(schema: T | undefined, value: unknown, part: string): Infer<T> {
+  if (!schema) return undefined as Infer<T>;
+  const parsed = schema.safeParse(value ?? {});
+  if (!parsed.success) {
+    const prefix = part === 'body' ? '' : part;
+    throw new DomainError('validation_failed', 'invalid', `The request ${part} does not match the schema.`, zodProblems(parsed.error, prefix));
+  }
+  return parsed.data as Infer<T>;
+}
+
+/** Collects routes into one express router and one OpenAPI registry. */
+export class RouteTable {
+  readonly router = Router();
+  readonly registry = new OpenAPIRegistry();
+  readonly specs: Array<{ method: Method; path: string }> = [];
+
+  constructor(private readonly resolveKey: KeyResolver) {
+    this.registry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
+    this.registry.register('Problem', problemSchema);
+  }
+
+  add<P extends ZodType | undefined = undefined, Q extends ZodType | undefined = undefined, B extends ZodType | undefined = undefined>(spec: RouteSpec<P, Q, B>): this {
+    this.specs.push({ method: spec.method, path: spec.path });
+    this.registry.registerPath(this.describe(spec));
+    const guards: RequestHandler[] = spec.scope ? [authenticate(this.resolveKey), requireScope(spec.scope)] : [];
+    this.router[spec.method](spec.path, ...guards, this.wrap(spec));
+    return this;
+  }
+
+  private wrap<P extends ZodType | undefined, Q extends ZodType | undefined, B extends ZodType | undefined>(spec: RouteSpec<P, Q, B>): RequestHandler {
+    return async (req, res) => {
+      const input = {
+        params: parsePart<P>(spec.params, req.params, 'params'),
+        query: parsePart<Q>(spec.query, req.query, 'query'),
+        body: parsePart<B>(spec.body, req.body, 'body'),
+        principal: req.principal,
+        req,
+        res,
+      };
+      const result = await spec.handler(input);
+      if (res.headersSent) return;
+      res.status(result.status).set(result.headers ?? {});
+      if (result.body === undefined) res.end();
+      else res.json(result.body);
+    };
+  }
+
+  private describe<P extends ZodType | undefined, Q extends ZodType | undefined, B extends ZodType | undefined>(spec: RouteSpec<P, Q, B>): RouteConfig {
+    const responses: RouteConfig['responses'] = {};
+    for (const [status, response] of Object.entries(spec.responses)) {
+      responses[status] = response.schema
+        ? { description: response.description, content: { 'application/json': { schema: response.schema } } }
+        : { description: response.description };
+    }
+    const errors = spec.scope ? COMMON_ERRORS : { 500: COMMON_ERRORS[500]! };
+    for (const [status, description] of Object.entries(errors)) {
+      responses[status] ??= { description, content: { 'application/problem+json': { schema: problemSchema } } };
+    }
+    return {
+      method: spec.method,
+      path: openApiPath(spec.path),
+      summary: spec.summary,
+      ...(spec.description ? { description: spec.description } : {}),
+      tags: spec.tags,
+      ...(spec.scope ? { security: [{ bearerAuth: [] }], 'x-required-scope': spec.scope } : {}),
+      request: {
+        ...(spec.params ? { params: spec.params as never } : {}),
+        ...(spec.query ? { query: spec.query as never } : {}),
+        ...(spec.body ? { body: { required: true, content: { 'application/json': { schema: spec.body } } } } : {}),
+      },
+      responses,
+    };
+  }
+}

@@ -1,0 +1,27 @@
+import mongoose, { type Connection } from 'mongoose';
+
+/** How long a store operation waits for a reachable server before failing. */
+const SERVER_SELECTION_TIMEOUT_MS = 5_000;
+
+/**
+ * Opens a dedicated mongoose connection (never the global one, so tests and
+ * processes can hold several). Works against MongoDB 7+ and FerretDB 1.x:
+ * nothing here needs transactions or change streams.
+ */
+export async function connectStore(uri: string, options: { dbName?: string } = {}): Promise<Connection> {
+  const connection = mongoose.createConnection(uri, {
+    serverSelectionTimeoutMS: SERVER_SELECTION_TIMEOUT_MS,
+    ...(options.dbName ? { dbName: options.dbName } : {}),
+  });
+  await connection.asPromise();
+  return connection;
+}
+
+/** Rejects unless the store answers a ping. */
+export async function pingStore(connection: Connection): Promise<void> {
+  const db = connection.db;
+  if (!db || connection.readyState !== mongoose.ConnectionStates.connected) {
+    throw new Error('store connection is not open');
+  }
+  await db.command({ ping: 1 });
+}
