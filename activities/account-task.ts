@@ -1,0 +1,42 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { isDomainError } from '../engine/errors';
+import type { Ledger } from '../engine/ledger';
+
+export type PostAccountRequest = Parameters<Ledger['post']>[0];
+
+export interface PostAccountResult {
+  entryId: string;
+  seq: number;
+  ownerId: string;
+  unit: string;
+  direction: 'credit' | 'debit';
+  amount: number;
+  balanceAfter: number;
+  replayed: boolean;
+}
+
+/**
+ * Posts one credit or debit through the ledger. The idempotency key (workflow
+ * id + task id) makes a retried activity return the first entry instead of
+ * posting again. Domain refusals such as insufficient_funds are final.
+ */
+export function createPostAccountTask(ledger: Pick<Ledger, 'post'>) {
+  return async function postAccountTask(request: PostAccountRequest): Promise<PostAccountResult> {
+    try {
+      const { entry, replayed } = await ledger.post(request);
+      return {
+        entryId: entry.id,
+        seq: entry.seq,
+        ownerId: request.ownerId,
+        unit: request.unit,
+        direction: request.direction,
+        amount: request.amount,
+        balanceAfter: entry.balanceAfter,
+        replayed,
+      };
+    } catch (error) {
+      if (isDomainError(error)) throw ApplicationFailure.nonRetryable(error.message, error.code);
+      throw error;
+    }
+  };
+}

@@ -1,0 +1,68 @@
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+/** The sources of one email template; `text` is required, `html` optional. */
+export interface TemplateSource {
+  name: string;
+  subject: string;
+  text: string;
+  html?: string;
+}
+
+/** Where templates come from: files shipped in `templates/`, and later the API's store. */
+export interface TemplateCatalog {
+  get(name: string): Promise<TemplateSource | null>;
+  names(): Promise<string[]>;
+}
+
+/** Template names are folder names: short, lowercase, hyphenated. */
+export const TEMPLATE_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
+
+async function readOptional(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Templates shipped as folders: `templates/<name>/subject.hbs`, `text.hbs`
+ * and optionally `html.hbs`. Read on demand so edits need no restart.
+ */
+export function fileTemplateCatalog(directory: string): TemplateCatalog {
+  return {
+    async get(name) {
+      if (!TEMPLATE_NAME.test(name)) return null;
+      const folder = path.join(directory, name);
+      const [subject, text, html] = await Promise.all(['subject.hbs', 'text.hbs', 'html.hbs'].map((file) => readOptional(path.join(folder, file))));
+      if (subject === undefined || text === undefined) return null;
+      return { name, subject: subject.trim(), text, ...(html !== undefined ? { html } : {}) };
+    },
+    async names() {
+      const entries = await readdir(directory, { withFileTypes: true }).catch(() => []);
+      return entries.filter((entry) => entry.isDirectory() && TEMPLATE_NAME.test(entry.name)).map((entry) => entry.name).sort();
+    },
+  };
+}
+
+/** Looks in each catalog in turn; the first that has the name wins. */
+export function chainCatalogs(...catalogs: TemplateCatalog[]): TemplateCatalog {
+  return {
+    async get(name) {
+      for (const catalog of catalogs) {
+        const found = await catalog.get(name);
+        if (found) return found;
+      }
+      return null;
+    },
+    async names() {
+      const all = await Promise.all(catalogs.map((catalog) => catalog.names()));
+      return [...new Set(all.flat())].sort();
+    },
+  };
+}
+
+/** The `templates/` folder of this repository. */
+export const BUNDLED_TEMPLATES_DIR = path.resolve(__dirname, '..', '..', 'templates');

@@ -1,0 +1,44 @@
+import { createActivities } from '../activities';
+import { createSandbox } from '../scripts-sandbox';
+import { loadConfig } from './config';
+import { createLedger } from './ledger';
+import { createLogger } from './logger';
+import { createSmtpMailer } from './mail/mailer';
+import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from './mail/templates';
+import { exitOnStartupError } from './shutdown';
+import { connectStore } from './store';
+import { connectWorkerConnection, createTemporalClient, ensureSearchAttributes } from './temporal';
+import { createEngineWorker, installTemporalLogging } from './worker';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config, 'creditflow-worker');
+  installTemporalLogging(logger);
+  const store = await connectStore(config.MONGODB_URI);
+  const ledger = createLedger({ connection: store });
+  await ledger.ensureIndexes();
+  const client = await createTemporalClient(config);
+  const added = await ensureSearchAttributes(client, config.TEMPORAL_NAMESPACE).catch((error: unknown) => {
+    logger.warn({ err: error }, 'could not register search attributes; create CreditflowTriggerId and CreditflowEventId (Keyword) in the namespace');
+    return [];
+  });
+  if (added.length > 0) logger.info({ added }, 'registered search attributes');
+  const sandbox = createSandbox({ maxTimeoutMs: config.SCRIPT_MAX_TIMEOUT_MS, maxMemoryMb: config.SCRIPT_MAX_MEMORY_MB });
+  const mailer = createSmtpMailer(config.SMTP_URL, config.MAIL_FROM);
+  const worker = await createEngineWorker({
+    connection: await connectWorkerConnection(config),
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    activities: createActivities({ connection: store, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR) }),
+  });
+  logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker started');
+  // The Temporal runtime stops the worker on SIGINT/SIGTERM; run() then
+  // resolves once in-flight tasks are done, and we close the rest.
+  await worker.run();
+  sandbox.dispose();
+  mailer.close();
+  await Promise.all([store.close(), client.connection.close()]);
+  logger.info('worker stopped');
+}
+
+main().catch((error: unknown) => exitOnStartupError('creditflow-worker', error));

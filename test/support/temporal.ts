@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
+import { randomUUID } from 'node:crypto';
+import type { Activities } from '../../activities';
+import { createEngineWorker, WORKFLOWS_PATH } from '../../engine/worker';
+
+const WORKFLOWS_DIR = path.dirname(WORKFLOWS_PATH);
+
+let runtimeInstalled = false;
+function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+}
+
+/**
+ * The workflow bundle, built once per change of workflow code and cached in
+ * the temp folder: bundling takes seconds, and every test file needs it.
+ */
+export async function workflowBundle(): Promise<{ codePath: string }> {
+  const hash = createHash('sha256');
+  for (const file of readdirSync(WORKFLOWS_DIR).sort()) hash.update(file).update(readFileSync(path.join(WORKFLOWS_DIR, file)));
+  const codePath = path.join(os.tmpdir(), `creditflow-workflows-${hash.digest('hex').slice(0, 16)}.js`);
+  if (!existsSync(codePath)) {
+    const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+    writeFileSync(codePath, code);
+  }
+  return { codePath };
+}
+
+export function temporalAddress(): string {
+  const address = process.env.TEMPORAL_ADDRESS;
+  if (!address) throw new Error('TEMPORAL_ADDRESS is not set: integration tests run under the jest integration project');
+  return address;
+}
+
+export interface TestWorker {
+  client: Client;
+  taskQueue: string;
+  worker: Worker;
+  /** Runs the worker until `stop` is called. */
+  running: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A real worker on the real test server, on a task queue of its own. */
+export async function startTestWorker(activities: Activities, taskQueue = `test-${randomUUID()}`): Promise<TestWorker> {
+  quietRuntime();
+  const address = temporalAddress();
+  const worker = await createEngineWorker({
+    connection: await NativeConnection.connect({ address }),
+    namespace: 'default',
+    taskQueue,
+    activities,
+    workflowBundle: await workflowBundle(),
+  });
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: 'default' });
+  const running = worker.run();
+  return {
+    client,
+    taskQueue,
+    worker,
+    running,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}
