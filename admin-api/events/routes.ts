@@ -1,0 +1,68 @@
+import type { EventDoc } from '../../engine/events/event-store';
+import { listEvents } from '../../engine/events/event-store';
+import type { EventIngestor } from '../../engine/events/ingest';
+import { eventTypeSchema } from '../../engine/triggers/trigger-schema';
+import type { RouteModule } from '../app';
+import { pageQuerySchema } from '../schemas';
+import { z } from '../zod';
+
+export const eventBodySchema = z
+  .strictObject({
+    id: z.string().min(1).max(200).openapi({ example: 'evt_8f2c' }),
+    type: eventTypeSchema.openapi({ example: 'request.created' }),
+    occurredAt: z.iso.datetime({ offset: true }).optional(),
+    data: z.record(z.string(), z.unknown()),
+  })
+  .openapi('EventInput');
+
+const runRefSchema = z.object({ triggerId: z.string(), triggerVersion: z.number().int(), workflowId: z.string() }).openapi('RunRef');
+const ingestResultSchema = z
+  .object({ eventId: z.string(), duplicate: z.boolean(), runs: z.array(runRefSchema), signalled: z.array(z.string()) })
+  .openapi('EventAccepted');
+const eventSchema = z
+  .object({
+    id: z.string(), type: z.string(), occurredAt: z.string(), receivedAt: z.string(), data: z.record(z.string(), z.unknown()),
+    status: z.enum(['received', 'dispatched']), runs: z.array(runRefSchema), signalled: z.array(z.string()),
+  })
+  .openapi('Event');
+
+function present(doc: EventDoc) {
+  return {
+    id: doc._id, type: doc.type, occurredAt: doc.occurredAt.toISOString(), receivedAt: doc.receivedAt.toISOString(),
+    data: doc.data, status: doc.status, runs: doc.runs, signalled: doc.signalled,
+  };
+}
+
+/** Event ingestion from booking and billing systems, and the event log. */
+export function eventRoutes(ingestor: EventIngestor): RouteModule {
+  return (routes) => {
+    routes.add({
+      method: 'post', path: '/v1/events', scope: 'events:write', tags: ['events'],
+      summary: 'Send an event',
+      description: 'Stores the event (its id is the dedupe key), starts one run per matching trigger, and signals waiting runs it cancels. The same id and body again answers 200 with the original runs; the same id with another body is 409.',
+      body: eventBodySchema,
+      responses: { 202: { description: 'Accepted; runs started.', schema: ingestResultSchema }, 200: { description: 'A duplicate; nothing new started.', schema: ingestResultSchema }, 409: { description: 'The id was used with a different body.' } },
+      handler: async ({ body, principal }) => {
+        const result = await ingestor.ingest(body, principal?.keyId ?? 'unknown');
+        return { status: result.duplicate ? 200 : 202, body: result };
+      },
+    });
+    routes.add({
+      method: 'get', path: '/v1/events', scope: 'admin', tags: ['events'],
+      summary: 'List events, newest first',
+      query: pageQuerySchema.extend({ type: eventTypeSchema.optional() }),
+      responses: { 200: { description: 'A page of events.', schema: z.object({ items: z.array(eventSchema), nextCursor: z.string().nullable() }) } },
+      handler: async ({ query }) => {
+        const page = await listEvents(ingestor.model, query);
+        return { status: 200, body: { items: page.items.map(present), nextCursor: page.nextCursor } };
+      },
+    });
+    routes.add({
+      method: 'get', path: '/v1/events/:id', scope: 'admin', tags: ['events'],
+      summary: 'One event with the runs it started and signalled',
+      params: z.object({ id: z.string().min(1).max(200) }),
+      responses: { 200: { description: 'The event.', schema: eventSchema }, 404: { description: 'No such event.' } },
+      handler: async ({ params }) => ({ status: 200, body: present(await ingestor.get(params.id)) }),
+    });
+  };
+}

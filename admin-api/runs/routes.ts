@@ -1,0 +1,41 @@
+import { RUN_STATUSES, type RunReader } from '../../engine/runs/run-reader';
+import type { RouteModule } from '../app';
+import { pageQuerySchema } from '../schemas';
+import { z } from '../zod';
+
+const runSummarySchema = z
+  .object({
+    workflowId: z.string(), runId: z.string(), triggerId: z.string().nullable(), eventId: z.string().nullable(),
+    status: z.enum(RUN_STATUSES), startedAt: z.string().nullable(), closedAt: z.string().optional(), temporalUiUrl: z.string(),
+  })
+  .openapi('RunSummary');
+const taskSchema = z
+  .object({
+    id: z.string(), type: z.enum(['script', 'account', 'email']), status: z.enum(['pending', 'running', 'completed', 'skipped', 'failed']),
+    output: z.unknown().optional(), error: z.object({ code: z.string(), message: z.string(), line: z.number().optional(), column: z.number().optional() }).optional(),
+    skipReason: z.string().optional(),
+  })
+  .openapi('RunTask');
+const runDetailSchema = runSummarySchema
+  .extend({ phase: z.string().nullable(), triggerVersion: z.number().int().nullable(), tasks: z.array(taskSchema), cancelledBy: z.unknown().optional(), lateCancellations: z.array(z.unknown()) })
+  .openapi('Run');
+
+/** Runs as Temporal records them: listed from visibility, detailed by query. */
+export function runRoutes(reader: RunReader): RouteModule {
+  return (routes) => {
+    routes.add({
+      method: 'get', path: '/v1/runs', scope: 'admin', tags: ['runs'],
+      summary: 'List runs, newest first',
+      query: pageQuerySchema.extend({ triggerId: z.string().min(1).max(100).optional(), eventId: z.string().min(1).max(200).optional(), status: z.enum(RUN_STATUSES).optional() }),
+      responses: { 200: { description: 'A page of runs.', schema: z.object({ items: z.array(runSummarySchema), nextCursor: z.string().nullable() }) } },
+      handler: async ({ query }) => ({ status: 200, body: await reader.list(query) }),
+    });
+    routes.add({
+      method: 'get', path: '/v1/runs/:workflowId', scope: 'admin', tags: ['runs'],
+      summary: "One run with every task's status and output",
+      params: z.object({ workflowId: z.string().min(1).max(1000) }),
+      responses: { 200: { description: 'The run.', schema: runDetailSchema }, 404: { description: 'No such run.' } },
+      handler: async ({ params }) => ({ status: 200, body: await reader.get(params.workflowId) }),
+    });
+  };
+}

@@ -1,0 +1,169 @@
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { TypedSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/common';
+import type { Connection } from 'mongoose';
+import { DomainError } from '../errors';
+import type { Logger } from '../logger';
+import { FilterCache } from '../triggers/matcher';
+import { snapshotOf, type TriggerRecord, type TriggerStore } from '../triggers/trigger-store';
+import { valueAtPath } from '../../workflows/references';
+import { eventIdKey, triggerIdKey } from '../../workflows/search-attributes';
+import { cancelRequestSignal, triggerRun } from '../../workflows/trigger-run';
+import type { EventEnvelope } from '../../workflows/types';
+import { canonicalHash } from './canonical-hash';
+import { eventModel, type EventDoc, type RunRef } from './event-store';
+import { correlationKey, runModel } from './run-registry';
+
+export interface EventInput {
+  id: string;
+  type: string;
+  occurredAt?: string;
+  data: Record<string, unknown>;
+}
+
+export interface IngestResult {
+  eventId: string;
+  duplicate: boolean;
+  runs: RunRef[];
+  signalled: string[];
+}
+
+export interface IngestDependencies {
+  connection: Connection;
+  triggers: TriggerStore;
+  temporal: Client;
+  taskQueue: string;
+  logger: Logger;
+  clock?: () => Date;
+}
+
+/** The run for one trigger and one event: the same inputs always name the same workflow. */
+export function workflowIdFor(triggerId: string, eventId: string): string {
+  return `${triggerId}:${eventId}`;
+}
+
+function isDuplicateKey(error: unknown): boolean {
+  return (error as { code?: number }).code === 11000;
+}
+
+/**
+ * Stores an event (its id is the dedupe key), starts one run per matching
+ * trigger with a deterministic workflow id, and signals the waiting runs it
+ * cancels. Every step is idempotent, so a retried POST, or two API replicas
+ * racing on the same event, start exactly one run per trigger.
+ */
+export function createEventIngestor(deps: IngestDependencies) {
+  const events = eventModel(deps.connection);
+  const runs = runModel(deps.connection);
+  const filters = new FilterCache();
+  const now = deps.clock ?? (() => new Date());
+
+  async function store(input: EventInput, actor: string): Promise<{ doc: EventDoc; duplicate: boolean }> {
+    const bodyHash = canonicalHash({ type: input.type, occurredAt: input.occurredAt ?? null, data: input.data });
+    const receivedAt = now();
+    const doc: EventDoc = {
+      _id: input.id, type: input.type, occurredAt: input.occurredAt ? new Date(input.occurredAt) : receivedAt, data: input.data,
+      bodyHash, receivedAt, receivedBy: actor, status: 'received', runs: [], signalled: [],
+    };
+    try {
+      await events.create(doc);
+      return { doc, duplicate: false };
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+    }
+    const existing = await events.findById(input.id).lean<EventDoc>();
+    if (!existing) throw new Error(`event ${input.id} vanished after a duplicate-key error`);
+    if (existing.bodyHash !== bodyHash) {
+      throw new DomainError('event_conflict', 'conflict', `An event with id "${input.id}" was already received with a different body.`, [{ path: 'id', message: 'already used by a different event' }]);
+    }
+    return { doc: existing, duplicate: true };
+  }
+
+  async function startRun(trigger: TriggerRecord, event: EventEnvelope): Promise<RunRef> {
+    const workflowId = workflowIdFor(trigger.id, event.id);
+    const correlationValue = trigger.cancelOn ? correlationKey(valueAtPath(event, trigger.cancelOn.correlate)) : undefined;
+    await runs.updateOne(
+      { _id: workflowId },
+      { $setOnInsert: {
+        triggerId: trigger.id, triggerVersion: trigger.version, eventId: event.id, cancelTypes: trigger.cancelOn?.types ?? [],
+        ...(trigger.cancelOn ? { correlatePath: trigger.cancelOn.correlate } : {}),
+        ...(correlationValue !== undefined ? { correlationValue } : {}),
+        cancellations: [], createdAt: now(),
+      } },
+      { upsert: true },
+    );
+    try {
+      await deps.temporal.workflow.start(triggerRun, {
+        workflowId,
+        taskQueue: deps.taskQueue,
+        args: [{ trigger: snapshotOf(trigger), event }],
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        typedSearchAttributes: new TypedSearchAttributes([{ key: triggerIdKey, value: trigger.id }, { key: eventIdKey, value: event.id }]),
+      });
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    }
+    return { triggerId: trigger.id, triggerVersion: trigger.version, workflowId };
+  }
+
+  async function startRuns(event: EventEnvelope): Promise<RunRef[]> {
+    const listening = await deps.triggers.listeningTo(event.type);
+    const matched = listening.filter((trigger) => filters.matches(trigger.id, trigger.version, trigger.on.filter, event));
+    return Promise.all(matched.map((trigger) => startRun(trigger, event)));
+  }
+
+  async function cancel(workflowId: string, event: EventEnvelope): Promise<boolean> {
+    const handle = deps.temporal.workflow.getHandle(workflowId);
+    try {
+      await handle.signal(cancelRequestSignal, { eventId: event.id, eventType: event.type });
+      await handle.cancel();
+      return true;
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return false; // the run has already closed
+      throw error;
+    }
+  }
+
+  async function signalCancellations(event: EventEnvelope, startedNow: Set<string>): Promise<string[]> {
+    const paths = (await runs.distinct('correlatePath', { cancelTypes: event.type })) as string[];
+    const signalled: string[] = [];
+    for (const path of paths) {
+      const value = correlationKey(valueAtPath(event, path));
+      if (value === undefined) continue;
+      const targets = await runs.find({ cancelTypes: event.type, correlatePath: path, correlationValue: value }, { _id: 1, cancellations: 1 }).lean();
+      for (const target of targets) {
+        if (startedNow.has(target._id) || target.cancellations.some((c) => c.eventId === event.id)) continue;
+        const open = await cancel(target._id, event);
+        await runs.updateOne({ _id: target._id }, { $push: { cancellations: { eventId: event.id, at: now(), outcome: open ? 'signalled' : 'run_closed' } } });
+        if (open) signalled.push(target._id);
+      }
+    }
+    return signalled;
+  }
+
+  return {
+    async ingest(input: EventInput, actor: string): Promise<IngestResult> {
+      const { doc, duplicate } = await store(input, actor);
+      if (doc.status === 'dispatched') return { eventId: doc._id, duplicate, runs: doc.runs, signalled: doc.signalled };
+      const event: EventEnvelope = { id: doc._id, type: doc.type, occurredAt: doc.occurredAt.toISOString(), data: doc.data };
+      const started = await startRuns(event);
+      const signalled = await signalCancellations(event, new Set(started.map((run) => run.workflowId)));
+      await events.updateOne({ _id: doc._id }, { $set: { status: 'dispatched', runs: started, signalled } });
+      deps.logger.info({ eventId: doc._id, type: doc.type, runs: started.length, signalled: signalled.length, duplicate }, 'event dispatched');
+      return { eventId: doc._id, duplicate, runs: started, signalled };
+    },
+
+    async get(id: string): Promise<EventDoc> {
+      const doc = await events.findById(id).lean<EventDoc>();
+      if (!doc) throw new DomainError('event_not_found', 'not_found', `No event with id "${id}".`);
+      return doc;
+    },
+
+    async ensureIndexes(): Promise<void> {
+      await Promise.all([events.createIndexes(), runs.createIndexes()]);
+    },
+
+    model: events,
+  };
+}
+
+export type EventIngestor = ReturnType<typeof createEventIngestor>;

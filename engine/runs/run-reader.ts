@@ -1,0 +1,129 @@
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+// Not re-exported from the package root; the same decoder the client's own list() uses.
+import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
+import { temporal } from '@temporalio/proto';
+import { DomainError } from '../errors';
+import { temporalUiRunUrl } from '../temporal';
+import { eventIdKey, triggerIdKey } from '../../workflows/search-attributes';
+import { runStateQuery } from '../../workflows/trigger-run';
+import type { RunState, TaskState } from '../../workflows/types';
+
+export const RUN_STATUSES = ['running', 'completed', 'failed', 'cancelled', 'terminated'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export interface RunSummary {
+  workflowId: string;
+  runId: string;
+  triggerId: string | null;
+  eventId: string | null;
+  status: RunStatus;
+  startedAt: string | null;
+  closedAt?: string;
+  temporalUiUrl: string;
+}
+
+export interface RunDetail extends RunSummary {
+  phase: RunState['phase'] | null;
+  triggerVersion: number | null;
+  tasks: TaskState[];
+  cancelledBy?: RunState['cancelledBy'];
+  lateCancellations: RunState['lateCancellations'];
+}
+
+const Status = temporal.api.enums.v1.WorkflowExecutionStatus;
+const STATUS_BY_CODE: Record<number, RunStatus> = {
+  [Status.WORKFLOW_EXECUTION_STATUS_RUNNING]: 'running',
+  [Status.WORKFLOW_EXECUTION_STATUS_COMPLETED]: 'completed',
+  [Status.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW]: 'completed',
+  [Status.WORKFLOW_EXECUTION_STATUS_FAILED]: 'failed',
+  [Status.WORKFLOW_EXECUTION_STATUS_TIMED_OUT]: 'failed',
+  [Status.WORKFLOW_EXECUTION_STATUS_CANCELED]: 'cancelled',
+  [Status.WORKFLOW_EXECUTION_STATUS_TERMINATED]: 'terminated',
+};
+const VISIBILITY_STATUS: Record<RunStatus, string> = {
+  running: "ExecutionStatus = 'Running'",
+  completed: "ExecutionStatus = 'Completed'",
+  failed: "(ExecutionStatus = 'Failed' OR ExecutionStatus = 'TimedOut')",
+  cancelled: "ExecutionStatus = 'Canceled'",
+  terminated: "ExecutionStatus = 'Terminated'",
+};
+
+/** Values go into a visibility query between single quotes; refuse what could break out. */
+function quoted(value: string, field: string): string {
+  if (/['"\\]/.test(value)) throw new DomainError('filter_invalid', 'invalid', `${field} may not contain quotes or backslashes.`, [{ path: field, message: 'may not contain quotes or backslashes' }]);
+  return `'${value}'`;
+}
+
+function isoOf(ts: { seconds?: unknown; nanos?: number | null } | null | undefined): string | null {
+  if (!ts || ts.seconds === undefined || ts.seconds === null) return null;
+  return new Date(Number(ts.seconds) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6)).toISOString();
+}
+
+/** Reads runs from Temporal: the list from visibility, one run's tasks from its query. */
+export function createRunReader(deps: { client: Client; namespace: string; temporalUiUrl: string }) {
+  const uiUrl = (workflowId: string, runId: string) => temporalUiRunUrl(deps.temporalUiUrl, deps.namespace, workflowId, runId);
+
+  return {
+    async list(options: { triggerId?: string; eventId?: string; status?: RunStatus; limit: number; cursor?: string }): Promise<{ items: RunSummary[]; nextCursor: string | null }> {
+      const clauses = ["WorkflowType = 'triggerRun'"];
+      if (options.triggerId) clauses.push(`${triggerIdKey.name} = ${quoted(options.triggerId, 'triggerId')}`);
+      if (options.eventId) clauses.push(`${eventIdKey.name} = ${quoted(options.eventId, 'eventId')}`);
+      if (options.status) clauses.push(VISIBILITY_STATUS[options.status]);
+      const response = await deps.client.workflowService.listWorkflowExecutions({
+        namespace: deps.namespace,
+        query: clauses.join(' AND '),
+        pageSize: options.limit,
+        ...(options.cursor ? { nextPageToken: Buffer.from(options.cursor, 'base64url') } : {}),
+      });
+      const items = (response.executions ?? []).map((info): RunSummary => {
+        const attributes = decodeTypedSearchAttributes(info.searchAttributes?.indexedFields);
+        const workflowId = info.execution?.workflowId ?? '';
+        const runId = info.execution?.runId ?? '';
+        const closedAt = isoOf(info.closeTime);
+        return {
+          workflowId, runId,
+          triggerId: attributes.get(triggerIdKey) ?? null,
+          eventId: attributes.get(eventIdKey) ?? null,
+          status: STATUS_BY_CODE[info.status ?? 0] ?? 'running',
+          startedAt: isoOf(info.startTime),
+          ...(closedAt ? { closedAt } : {}),
+          temporalUiUrl: uiUrl(workflowId, runId),
+        };
+      });
+      const token = response.nextPageToken;
+      return { items, nextCursor: token && token.length > 0 ? Buffer.from(token).toString('base64url') : null };
+    },
+
+    async get(workflowId: string): Promise<RunDetail> {
+      const handle = deps.client.workflow.getHandle(workflowId);
+      let description;
+      try {
+        description = await handle.describe();
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) throw new DomainError('run_not_found', 'not_found', `No run with workflow id "${workflowId}".`);
+        throw error;
+      }
+      const state = await handle.query(runStateQuery);
+      const temporalStatus = STATUS_BY_CODE[Status[`WORKFLOW_EXECUTION_STATUS_${description.status.name}` as keyof typeof Status] as number] ?? 'running';
+      // A run cancelled by signal whose cancellation request never came closes as Completed; it was still cancelled.
+      const status: RunStatus = temporalStatus === 'completed' && state.phase === 'cancelled' ? 'cancelled' : temporalStatus;
+      return {
+        workflowId,
+        runId: description.runId,
+        triggerId: description.typedSearchAttributes.get(triggerIdKey) ?? state.triggerId,
+        eventId: description.typedSearchAttributes.get(eventIdKey) ?? state.eventId,
+        status,
+        startedAt: description.startTime.toISOString(),
+        ...(description.closeTime ? { closedAt: description.closeTime.toISOString() } : {}),
+        temporalUiUrl: uiUrl(workflowId, description.runId),
+        phase: state.phase,
+        triggerVersion: state.triggerVersion,
+        tasks: state.tasks,
+        ...(state.cancelledBy ? { cancelledBy: state.cancelledBy } : {}),
+        lateCancellations: state.lateCancellations,
+      };
+    },
+  };
+}
+
+export type RunReader = ReturnType<typeof createRunReader>;

@@ -1,0 +1,177 @@
+import { randomBytes } from 'node:crypto';
+import { Schema, type Connection, type Model } from 'mongoose';
+import { olderThan, pageOf } from '../cursor';
+import { DomainError } from '../errors';
+import type { TriggerSnapshot } from '../../workflows/types';
+import type { NormalizedTrigger } from './validate';
+
+/** A trigger as the API returns it: the current version's definition plus identity. */
+export type TriggerRecord = NormalizedTrigger & { id: string; version: number; createdAt: Date; updatedAt: Date };
+
+interface TriggerDoc {
+  _id: string;
+  version: number;
+  enabled: boolean;
+  deleted: boolean;
+  /** Top-level copy of on.types: FerretDB on SQLite indexes only top-level fields. */
+  onTypes: string[];
+  definition: NormalizedTrigger;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+interface VersionDoc {
+  _id: string;
+  triggerId: string;
+  version: number;
+  definition: NormalizedTrigger;
+  createdAt: Date;
+  createdBy: string;
+}
+
+const triggerSchema = new Schema<TriggerDoc>(
+  {
+    _id: String,
+    version: { type: Number, required: true },
+    enabled: { type: Boolean, required: true },
+    deleted: { type: Boolean, required: true, default: false },
+    onTypes: { type: [String], required: true, index: true },
+    definition: { type: Schema.Types.Mixed, required: true },
+    createdAt: { type: Date, required: true },
+    updatedAt: { type: Date, required: true },
+  },
+  { collection: 'triggers', versionKey: false, minimize: false },
+);
+
+const versionSchema = new Schema<VersionDoc>(
+  {
+    _id: String,
+    triggerId: { type: String, required: true },
+    version: { type: Number, required: true },
+    definition: { type: Schema.Types.Mixed, required: true },
+    createdAt: { type: Date, required: true },
+    createdBy: { type: String, required: true },
+  },
+  { collection: 'trigger_versions', versionKey: false, minimize: false },
+);
+versionSchema.index({ triggerId: 1, version: 1 }, { unique: true });
+
+function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
+  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
+}
+
+function toRecord(doc: Pick<TriggerDoc, '_id' | 'version' | 'definition' | 'createdAt' | 'updatedAt' | 'enabled'>): TriggerRecord {
+  return { ...doc.definition, enabled: doc.enabled, id: doc._id, version: doc.version, createdAt: doc.createdAt, updatedAt: doc.updatedAt };
+}
+
+/** The immutable part of a version that a run carries. */
+export function snapshotOf(record: Pick<TriggerRecord, 'id' | 'version' | 'name' | 'wait' | 'cancelOn' | 'tasks'>): TriggerSnapshot {
+  return {
+    id: record.id,
+    version: record.version,
+    name: record.name,
+    wait: record.wait,
+    ...(record.cancelOn ? { cancelOn: record.cancelOn } : {}),
+    tasks: record.tasks,
+  };
+}
+
+function notFound(id: string): DomainError {
+  return new DomainError('trigger_not_found', 'not_found', `No trigger with id "${id}".`);
+}
+
+/**
+ * Triggers and their immutable versions. The trigger document holds the
+ * current version and is updated conditionally on the version it replaces,
+ * so two concurrent edits cannot both win; every version is also kept in
+ * trigger_versions, which runs and rollbacks read.
+ */
+export function createTriggerStore(connection: Connection, clock: () => Date = () => new Date()) {
+  const triggers = model(connection, 'Trigger', triggerSchema);
+  const versions = model(connection, 'TriggerVersion', versionSchema);
+
+  async function recordVersion(doc: TriggerDoc, actor: string): Promise<void> {
+    await versions.updateOne(
+      { _id: `${doc._id}@${doc.version}` },
+      { $setOnInsert: { triggerId: doc._id, version: doc.version, definition: doc.definition, createdAt: doc.updatedAt, createdBy: actor } },
+      { upsert: true },
+    );
+  }
+
+  async function current(id: string): Promise<TriggerDoc> {
+    const doc = await triggers.findOne({ _id: id, deleted: false }).lean<TriggerDoc>();
+    if (!doc) throw notFound(id);
+    return doc;
+  }
+
+  return {
+    async ensureIndexes(): Promise<void> {
+      await Promise.all([triggers.createIndexes(), versions.createIndexes()]);
+    },
+
+    async create(definition: NormalizedTrigger, actor: string): Promise<TriggerRecord> {
+      const now = clock();
+      const doc: TriggerDoc = { _id: `trg_${randomBytes(8).toString('hex')}`, version: 1, enabled: definition.enabled, deleted: false, onTypes: definition.on.types, definition, createdAt: now, updatedAt: now };
+      await triggers.create(doc);
+      await recordVersion(doc, actor);
+      return toRecord(doc);
+    },
+
+    /** Makes `definition` the next version; `expectedVersion` guards against lost edits. */
+    async update(id: string, definition: NormalizedTrigger, actor: string, expectedVersion?: number): Promise<TriggerRecord> {
+      const existing = await current(id);
+      if (expectedVersion !== undefined && expectedVersion !== existing.version) {
+        throw new DomainError('trigger_version_conflict', 'conflict', `The trigger is at version ${existing.version}, not ${expectedVersion}.`);
+      }
+      const next = { version: existing.version + 1, enabled: definition.enabled, onTypes: definition.on.types, definition, updatedAt: clock() };
+      const updated = await triggers.findOneAndUpdate({ _id: id, version: existing.version, deleted: false }, { $set: next }, { new: true }).lean<TriggerDoc>();
+      if (!updated) throw new DomainError('trigger_version_conflict', 'conflict', 'The trigger was changed by another request; read it again and retry.');
+      await recordVersion(updated, actor);
+      return toRecord(updated);
+    },
+
+    async get(id: string): Promise<TriggerRecord> {
+      return toRecord(await current(id));
+    },
+
+    async remove(id: string): Promise<void> {
+      const result = await triggers.updateOne({ _id: id, deleted: false }, { $set: { deleted: true, enabled: false, updatedAt: clock() } });
+      if (result.matchedCount === 0) throw notFound(id);
+    },
+
+    /** Newest first, by creation time. */
+    async list(options: { limit: number; cursor?: string; enabled?: boolean }): Promise<{ items: TriggerRecord[]; nextCursor: string | null }> {
+      const filter: Record<string, unknown> = { deleted: false, ...olderThan(options.cursor, 'createdAt') };
+      if (options.enabled !== undefined) filter.enabled = options.enabled;
+      const docs = await triggers.find(filter).sort({ createdAt: -1, _id: -1 }).limit(options.limit + 1).lean<TriggerDoc[]>();
+      const page = pageOf(docs, options.limit, (doc) => ({ at: doc.createdAt, id: doc._id }));
+      return { items: page.items.map(toRecord), nextCursor: page.nextCursor };
+    },
+
+    async versions(id: string): Promise<Array<{ version: number; createdAt: Date; createdBy: string; definition: NormalizedTrigger }>> {
+      const doc = await current(id);
+      await recordVersion(doc, 'repair'); // a crash between the two writes of an update leaves the newest version unrecorded
+      const docs = await versions.find({ triggerId: id }).sort({ version: -1 }).lean<VersionDoc[]>();
+      return docs.map((v) => ({ version: v.version, createdAt: v.createdAt, createdBy: v.createdBy, definition: v.definition }));
+    },
+
+    async version(id: string, version: number): Promise<TriggerRecord & { createdBy: string }> {
+      const doc = await current(id);
+      const found = await versions.findOne({ triggerId: id, version }).lean<VersionDoc>();
+      if (!found) throw new DomainError('trigger_version_not_found', 'not_found', `Trigger "${id}" has no version ${version}.`);
+      return { ...toRecord({ _id: id, version, definition: found.definition, enabled: found.definition.enabled, createdAt: doc.createdAt, updatedAt: found.createdAt }), createdBy: found.createdBy };
+    },
+
+    /** Enabled, non-deleted triggers listening to this event type. */
+    async listeningTo(type: string): Promise<TriggerRecord[]> {
+      const docs = await triggers.find({ onTypes: type, enabled: true, deleted: false }).lean<TriggerDoc[]>();
+      return docs.map(toRecord);
+    },
+
+    async count(): Promise<number> {
+      return triggers.countDocuments({ deleted: false });
+    },
+  };
+}
+
+export type TriggerStore = ReturnType<typeof createTriggerStore>;
