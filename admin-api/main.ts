@@ -2,27 +2,21 @@ import type { Server } from 'node:http';
 import { loadConfig } from '../engine/config';
 import { createLogger } from '../engine/logger';
 import { exitOnStartupError, onShutdown } from '../engine/shutdown';
-import { connectStore, pingStore } from '../engine/store';
-import { createTemporalClient, pingTemporal } from '../engine/temporal';
-import { createApp } from './app';
-import { adminKeyResolver } from './auth';
+import { connectStore } from '../engine/store';
+import { createTemporalClient } from '../engine/temporal';
+import { createSandbox } from '../scripts-sandbox';
+import { buildApi } from './server';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config, 'creditflow-api');
   const store = await connectStore(config.MONGODB_URI);
   const temporal = await createTemporalClient(config);
-  const { app } = createApp({
-    logger,
-    resolveKey: adminKeyResolver(config.ADMIN_API_KEY),
-    bodyLimitBytes: config.BODY_LIMIT_BYTES,
-    readinessChecks: [
-      { name: 'store', check: () => pingStore(store) },
-      { name: 'temporal', check: () => pingTemporal(temporal) },
-    ],
-    modules: [],
-    ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
-  });
+  // The API compiles scripts to validate triggers; it never runs them for effect.
+  const sandbox = createSandbox({ maxTimeoutMs: config.SCRIPT_MAX_TIMEOUT_MS, maxMemoryMb: config.SCRIPT_MAX_MEMORY_MB });
+  const api = buildApi({ config, logger, store, temporal, sandbox });
+  await api.ensureIndexes();
+  const { app } = api;
   const server: Server = await new Promise((resolve, reject) => {
     const listening = app.listen(config.PORT, config.HOST, () => resolve(listening));
     listening.once('error', reject);
@@ -33,6 +27,7 @@ async function main(): Promise<void> {
       server.close(() => resolve());
       server.closeIdleConnections();
     });
+    sandbox.dispose();
     await Promise.all([store.close(), temporal.connection.close()]);
   });
 }

@@ -1,0 +1,65 @@
+import type { Client } from '@temporalio/client';
+import type { Connection } from 'mongoose';
+import type { Config } from '../engine/config';
+import { createEventIngestor } from '../engine/events/ingest';
+import type { Logger } from '../engine/logger';
+import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog, type TemplateCatalog } from '../engine/mail/templates';
+import { createRunReader } from '../engine/runs/run-reader';
+import { pingStore } from '../engine/store';
+import { pingTemporal } from '../engine/temporal';
+import { createTriggerStore } from '../engine/triggers/trigger-store';
+import type { TriggerCheckers } from '../engine/triggers/validate';
+import { checkLimits, type Sandbox } from '../scripts-sandbox';
+import { createApp } from './app';
+import { adminKeyResolver } from './auth';
+import { eventRoutes } from './events/routes';
+import { runRoutes } from './runs/routes';
+import { triggerRoutes } from './triggers/routes';
+
+export interface ApiDependencies {
+  config: Config;
+  logger: Logger;
+  store: Connection;
+  temporal: Client;
+  sandbox: Pick<Sandbox, 'checkSyntax'>;
+  templates?: TemplateCatalog;
+}
+
+/**
+ * Wires the engine's services into the HTTP app: the one place that knows
+ * every route module. `main.ts` and the API tests both build the API here.
+ */
+export function buildApi(deps: ApiDependencies) {
+  const { config, logger, store, temporal } = deps;
+  const templates = deps.templates ?? fileTemplateCatalog(BUNDLED_TEMPLATES_DIR);
+  const sandboxMaximums = { maxTimeoutMs: config.SCRIPT_MAX_TIMEOUT_MS, maxMemoryMb: config.SCRIPT_MAX_MEMORY_MB };
+  const checkers: TriggerCheckers = {
+    checkScript: (code) => deps.sandbox.checkSyntax(code),
+    checkScriptLimits: (limits) => checkLimits(limits, sandboxMaximums),
+    templates,
+    defaultUnit: config.DEFAULT_UNIT,
+  };
+  const triggers = createTriggerStore(store);
+  const events = createEventIngestor({ connection: store, triggers, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger });
+  const runs = createRunReader({ client: temporal, namespace: config.TEMPORAL_NAMESPACE, temporalUiUrl: config.TEMPORAL_UI_URL });
+  const { app, routes } = createApp({
+    logger,
+    resolveKey: adminKeyResolver(config.ADMIN_API_KEY),
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    readinessChecks: [
+      { name: 'store', check: () => pingStore(store) },
+      { name: 'temporal', check: () => pingTemporal(temporal) },
+    ],
+    modules: [eventRoutes(events), triggerRoutes(triggers, checkers), runRoutes(runs)],
+    ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
+  });
+  return {
+    app,
+    routes,
+    triggers,
+    events,
+    async ensureIndexes(): Promise<void> {
+      await Promise.all([triggers.ensureIndexes(), events.ensureIndexes()]);
+    },
+  };
+}
