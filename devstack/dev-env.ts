@@ -40,7 +40,7 @@ const devEnvSchema = z
     const seen = new Map<number, string>();
     for (const name of ['PORT', 'FERRETDB_PORT', 'TEMPORAL_PORT', 'TEMPORAL_UI_PORT', 'SMTP_PORT', 'MAILDEV_UI_PORT'] as const) {
       const other = seen.get(env[name]);
-      if (other) context.addIssue({ code: 'custom', path: [name], message: `the same port as ${other}` });
+      if (other) context.addIssue({ code: 'custom', path: [name], message: `port ${env[name]} is also used by ${other}` });
       seen.set(env[name], name);
     }
   });
@@ -59,7 +59,7 @@ export function parseDevEnv(env: NodeJS.ProcessEnv): DevEnv {
   if (parsed.success) return Object.freeze(parsed.data);
   const problems = parsed.error.issues.map((issue) => {
     const name = String(issue.path[0]);
-    const shown = name === 'ADMIN_API_KEY' ? '<hidden>' : present[name];
+    const shown = name === 'ADMIN_API_KEY' ? '<hidden>' : (present[name] ?? '<default>');
     return `${name}=${shown}: ${issue.message}`;
   });
   throw new DevstackError('invalid_env', `invalid environment: ${problems.join('; ')}`);

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 /**
- * The owner's side of devstack/orphan-reaper.cjs: children are registered
+ * The owner's side of devstack/orphan-reaper-main.cjs: children are registered
  * as they start, so that if this process dies without cleaning up (SIGKILL,
  * a crash in jest), the reaper stops them and nothing is left running.
  */
@@ -10,7 +10,7 @@ export class OrphanReaper {
   private readonly watchdog: ChildProcess;
 
   constructor() {
-    this.watchdog = spawn(process.execPath, [path.join(__dirname, 'orphan-reaper.cjs')], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+    this.watchdog = spawn(process.execPath, [path.join(__dirname, 'orphan-reaper-main.cjs')], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
     this.watchdog.unref();
     // The pipe must not keep this process alive; it only has to close when we exit.
     (this.watchdog.stdin as unknown as { unref(): void }).unref();
