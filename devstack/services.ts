@@ -45,7 +45,7 @@ export async function startFerretDb(options: FerretDbOptions): Promise<ManagedCh
     // Its debug HTTP server defaults to the fixed port 8088, which would clash between stacks.
     '--debug-addr=-',
     '--telemetry=disable',
-    '--log-level=warn',
+    '--log-level=error',
   ];
   const child = new ManagedChild({ name: 'ferretdb', command: options.binary, args, echo: options.echo }, options.reaper);
   const probe = () => acceptsConnections(options.port, PROBE_TIMEOUT_MS);
@@ -64,7 +64,7 @@ export interface TemporalOptions extends Supervision {
 
 /** Starts the Temporal dev server and resolves once the `default` namespace answers. */
 export async function startTemporal(options: TemporalOptions): Promise<ManagedChild> {
-  const args = ['server', 'start-dev', '--ip', LOOPBACK, '--port', String(options.port), '--log-level', 'warn'];
+  const args = ['server', 'start-dev', '--ip', LOOPBACK, '--port', String(options.port), '--log-level', 'error'];
   args.push(...(options.uiPort ? ['--ui-port', String(options.uiPort), '--ui-disable-news-fetch'] : ['--headless']));
   if (options.dbFile) args.push('--db-filename', options.dbFile);
   for (const attribute of TEMPORAL_SEARCH_ATTRIBUTES) args.push('--search-attribute', attribute);
