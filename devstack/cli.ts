@@ -38,13 +38,28 @@ async function dispatch([command, ...rest]: readonly string[]): Promise<number> 
   }
 }
 
+const PARENT_POLL_MS = 1_000;
+
 /**
- * When the bootstrap re-ran us under Node 24, it holds an IPC channel to us.
- * If it is killed outright, the channel closes; we then stop as if we got
- * SIGTERM, so our children are not left running.
+ * Stops us as if we got SIGTERM when our parent goes away without passing a
+ * signal on, so our children are not left running. When the bootstrap
+ * re-ran us under Node 24, it holds an IPC channel to us that closes if it
+ * is killed outright. Otherwise our parent is npm, which does not forward
+ * SIGTERM; we notice being re-parented instead.
  */
 function watchParent(): void {
-  if (!process.channel) return;
-  process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
-  process.channel.unref();
+  const stop = () => process.kill(process.pid, 'SIGTERM');
+  if (process.channel) {
+    process.on('disconnect', stop);
+    process.channel.unref();
+    return;
+  }
+  const parent = process.ppid;
+  if (parent <= 1) return;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    stop();
+  }, PARENT_POLL_MS);
+  timer.unref();
 }
