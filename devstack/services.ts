@@ -1,0 +1,123 @@
+import { Connection } from '@temporalio/client';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ManagedChild } from './managed-child';
+import type { OrphanReaper } from './orphan-reaper';
+import { REPO_DIR } from './paths';
+import { LOOPBACK, acceptsConnections } from './ports';
+import { answersHttp, waitUntilReady } from './wait-ready';
+
+/** Temporal registers these at start so runs are searchable by trigger and event in its UI. */
+export const TEMPORAL_SEARCH_ATTRIBUTES = ['CreditflowTriggerId=Keyword', 'CreditflowEventId=Keyword'] as const;
+
+/** Startup bounds: each service is usually ready in well under a second or two. */
+const FERRETDB_READY_TIMEOUT_MS = 30_000;
+const TEMPORAL_READY_TIMEOUT_MS = 60_000;
+const MAILDEV_READY_TIMEOUT_MS = 30_000;
+const PROBE_TIMEOUT_MS = 1_000;
+/** How long a service gets to shut down after SIGTERM before SIGKILL. */
+export const SERVICE_STOP_GRACE_MS = 10_000;
+
+/** What every service start needs besides its own options. */
+export interface Supervision {
+  /** Echo the service's output with a name prefix (dev); tests keep only the tail. */
+  readonly echo: boolean;
+  readonly reaper?: OrphanReaper;
+}
+
+export interface FerretDbOptions extends Supervision {
+  readonly binary: string;
+  readonly port: number;
+  /** Holds the SQLite database files (one per MongoDB database) and FerretDB's state file. */
+  readonly dataDir: string;
+}
+
+/** Starts FerretDB on SQLite and resolves once it accepts connections. */
+export async function startFerretDb(options: FerretDbOptions): Promise<ManagedChild> {
+  const sqliteDir = path.join(options.dataDir, 'sqlite');
+  const stateDir = path.join(options.dataDir, 'state');
+  for (const dir of [sqliteDir, stateDir]) fs.mkdirSync(dir, { recursive: true });
+  const args = [
+    '--handler=sqlite',
+    `--sqlite-url=file:${sqliteDir}/`,
+    `--listen-addr=${LOOPBACK}:${options.port}`,
+    `--state-dir=${stateDir}`,
+    // Its debug HTTP server defaults to the fixed port 8088, which would clash between stacks.
+    '--debug-addr=-',
+    '--telemetry=disable',
+    '--log-level=error',
+  ];
+  const child = new ManagedChild({ name: 'ferretdb', command: options.binary, args, echo: options.echo }, options.reaper);
+  const probe = () => acceptsConnections(options.port, PROBE_TIMEOUT_MS);
+  await readyOrStopped(child, { what: `FerretDB on port ${options.port}`, probe, timeoutMs: FERRETDB_READY_TIMEOUT_MS });
+  return child;
+}
+
+export interface TemporalOptions extends Supervision {
+  readonly binary: string;
+  readonly port: number;
+  /** The web UI port; without it the server runs headless (tests). */
+  readonly uiPort?: number;
+  /** The SQLite file that keeps workflow history across restarts; without it, history is in memory. */
+  readonly dbFile?: string;
+}
+
+/** Starts the Temporal dev server and resolves once the `default` namespace answers. */
+export async function startTemporal(options: TemporalOptions): Promise<ManagedChild> {
+  const args = ['server', 'start-dev', '--ip', LOOPBACK, '--port', String(options.port), '--log-level', 'error'];
+  args.push(...(options.uiPort ? ['--ui-port', String(options.uiPort), '--ui-disable-news-fetch'] : ['--headless']));
+  if (options.dbFile) args.push('--db-filename', options.dbFile);
+  for (const attribute of TEMPORAL_SEARCH_ATTRIBUTES) args.push('--search-attribute', attribute);
+  const child = new ManagedChild({ name: 'temporal', command: options.binary, args, echo: options.echo }, options.reaper);
+  const address = `${LOOPBACK}:${options.port}`;
+  await readyOrStopped(child, { what: `Temporal on ${address}`, probe: () => temporalAnswers(address), timeoutMs: TEMPORAL_READY_TIMEOUT_MS });
+  return child;
+}
+
+/** The port accepting is not enough: the frontend must serve the `default` namespace. */
+async function temporalAnswers(address: string): Promise<boolean> {
+  if (!(await acceptsConnections(Number(address.split(':')[1]), PROBE_TIMEOUT_MS))) return false;
+  const connection = await Connection.connect({ address, connectTimeout: PROBE_TIMEOUT_MS });
+  try {
+    await connection.workflowService.describeNamespace({ namespace: 'default' });
+    return true;
+  } finally {
+    await connection.close();
+  }
+}
+
+export interface MailDevOptions extends Supervision {
+  readonly smtpPort: number;
+  readonly webPort: number;
+  /** Keeps received mail across restarts; without it, mail is in memory. */
+  readonly mailDir?: string;
+}
+
+/** Starts MailDev (SMTP capture plus web UI and REST API) and resolves once both answer. */
+export async function startMailDev(options: MailDevOptions): Promise<ManagedChild> {
+  const args = [maildevScript(), '--smtp', String(options.smtpPort), '--web', String(options.webPort), '--ip', LOOPBACK, '--web-ip', LOOPBACK];
+  if (options.mailDir) {
+    fs.mkdirSync(options.mailDir, { recursive: true });
+    args.push('--mail-directory', options.mailDir);
+  }
+  const child = new ManagedChild({ name: 'maildev', command: process.execPath, args, echo: options.echo }, options.reaper);
+  const probe = async () =>
+    (await answersHttp(`http://${LOOPBACK}:${options.webPort}/api/healthz`, 200, PROBE_TIMEOUT_MS)) && acceptsConnections(options.smtpPort, PROBE_TIMEOUT_MS);
+  await readyOrStopped(child, { what: `MailDev on ports ${options.smtpPort} (SMTP) and ${options.webPort} (web)`, probe, timeoutMs: MAILDEV_READY_TIMEOUT_MS });
+  return child;
+}
+
+/** MailDev's CLI script; it is ESM-only and exports no package.json, so it is found through node_modules/.bin. */
+function maildevScript(): string {
+  return fs.realpathSync(path.join(REPO_DIR, 'node_modules', '.bin', 'maildev'));
+}
+
+/** Waits for readiness; a service that fails to get ready is stopped, not left behind. */
+async function readyOrStopped(child: ManagedChild, check: Parameters<typeof waitUntilReady>[1]): Promise<void> {
+  try {
+    await waitUntilReady(child, check);
+  } catch (error) {
+    await child.stop(SERVICE_STOP_GRACE_MS);
+    throw error;
+  }
+}

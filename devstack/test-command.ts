@@ -1,0 +1,56 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { REPO_DIR } from './paths';
+import { say } from './say';
+import { ensureTools } from './tools';
+
+const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** The checks `npm test` runs, in order; the first failure ends the run with its exit code. */
+const STEPS = [
+  { title: 'typecheck (tsc --noEmit)', script: 'typescript/bin/tsc', args: ['--noEmit'] },
+  { title: 'lint (eslint .)', script: 'eslint/bin/eslint.js', args: ['.'] },
+  { title: 'tests (jest)', script: 'jest/bin/jest.js', args: [] },
+] as const;
+
+/**
+ * `npm test`: typecheck, lint, then jest with any extra arguments
+ * (`npm test -- test/devstack`). The tools the integration tests need are
+ * provisioned first, so their first-run progress lines are not buried in
+ * jest's output; services given by env need none.
+ */
+export async function runTest(jestArgs: readonly string[]): Promise<number> {
+  await ensureTools({ ferretdb: !process.env.MONGODB_URI, temporal: !process.env.TEMPORAL_ADDRESS });
+  for (const step of STEPS) {
+    say(step.title);
+    const args = step.script.startsWith('jest') ? [...step.args, ...jestArgs] : step.args;
+    const exitCode = await runNodeScript(path.join(REPO_DIR, 'node_modules', step.script), args);
+    if (exitCode !== 0) {
+      say(`${step.title} failed with exit code ${exitCode}`);
+      return exitCode;
+    }
+  }
+  return 0;
+}
+
+/**
+ * Runs a package's bin script on this Node (24) with our stdio. Signals we
+ * get are passed on, so that jest runs its global teardown; a death by
+ * signal counts as a failure.
+ */
+function runNodeScript(script: string, args: readonly string[]): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [script, ...args], { cwd: REPO_DIR, stdio: 'inherit' });
+    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+    child.on('error', () => resolve(1));
+    child.on('close', (code, signal) => {
+      for (const name of FORWARDED_SIGNALS) process.off(name, forward);
+      resolve(code ?? (signal ? 128 + signalNumber(signal) : 1));
+    });
+  });
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  return { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }[signal as string] ?? 1;
+}

@@ -1,0 +1,69 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startLocalServices, type ServicePlan } from './local-services';
+import type { ManagedChild } from './managed-child';
+import { OrphanReaper } from './orphan-reaper';
+import { freePort, LOOPBACK } from './ports';
+import { SERVICE_STOP_GRACE_MS } from './services';
+
+/** The addresses integration tests use, exported to them through process.env. */
+export interface TestStackEnv {
+  /** A base URI without a database; each test picks its own database name. */
+  readonly MONGODB_URI: string;
+  readonly TEMPORAL_ADDRESS: string;
+  readonly SMTP_URL: string;
+  /** MailDev's REST API (GET /api/email, DELETE /api/email/all). */
+  readonly MAILDEV_API_URL: string;
+}
+
+export interface TestStack {
+  readonly env: TestStackEnv;
+  /** Stops what was started and removes the temporary data; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the services integration tests need, each on a free port chosen
+ * now and with its data in a fresh temporary folder, so parallel runs and a
+ * running dev stack never collide. Services given by env are used as they
+ * are: MONGODB_URI, TEMPORAL_ADDRESS, and SMTP_URL together with
+ * MAILDEV_API_URL (tests read mail back through MailDev's API).
+ */
+export async function startTestStack(env: NodeJS.ProcessEnv): Promise<TestStack> {
+  const plan = await testPlan(env);
+  const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'creditflow-test-'));
+  const reaper = new OrphanReaper();
+  const cleanUp = () => {
+    reaper.close();
+    fs.rmSync(tempDir, { recursive: true, force: true });
+  };
+  let children: ManagedChild[];
+  try {
+    children = await startLocalServices(plan, tempDir, { echo: false, reaper });
+  } catch (error) {
+    cleanUp();
+    throw error;
+  }
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= Promise.all(children.map((child) => child.stop(SERVICE_STOP_GRACE_MS))).then(cleanUp));
+  return { env: testEnv(env, plan), stop };
+}
+
+async function testPlan(env: NodeJS.ProcessEnv): Promise<ServicePlan> {
+  const mailGiven = Boolean(env.SMTP_URL && env.MAILDEV_API_URL);
+  return {
+    ferretdb: env.MONGODB_URI ? undefined : { port: await freePort() },
+    temporal: env.TEMPORAL_ADDRESS ? undefined : { port: await freePort(), persist: false },
+    maildev: mailGiven ? undefined : { smtpPort: await freePort(), webPort: await freePort(), persist: false },
+  };
+}
+
+function testEnv(env: NodeJS.ProcessEnv, plan: ServicePlan): TestStackEnv {
+  return {
+    MONGODB_URI: plan.ferretdb ? `mongodb://${LOOPBACK}:${plan.ferretdb.port}/` : env.MONGODB_URI!,
+    TEMPORAL_ADDRESS: plan.temporal ? `${LOOPBACK}:${plan.temporal.port}` : env.TEMPORAL_ADDRESS!,
+    SMTP_URL: plan.maildev ? `smtp://${LOOPBACK}:${plan.maildev.smtpPort}` : env.SMTP_URL!,
+    MAILDEV_API_URL: plan.maildev ? `http://${LOOPBACK}:${plan.maildev.webPort}` : env.MAILDEV_API_URL!,
+  };
+}

