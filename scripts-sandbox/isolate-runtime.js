@@ -4,6 +4,7 @@
 // that many runs can share one context safely, and returns the small
 // protocol the host drives: checkBody, start and collect.
 'use strict';
+// eslint-disable-next-line @typescript-eslint/no-unused-expressions -- the script's completion value is the bootstrap function.
 (function bootstrap(configJson) {
   const config = JSON.parse(configJson);
 

@@ -29,6 +29,16 @@ const WATCHDOG_GRACE_MS = 250;
 const HEAP_CHECK_EVERY_RUNS = 64;
 const HEAP_RETIRE_RATIO = 0.5;
 
+/**
+ * The message of an error isolated-vm hands back. Such errors are created in
+ * the host's main realm, so `instanceof Error` fails in other realms (jest's
+ * test contexts among them); read the field instead.
+ */
+function messageOf(error: unknown): string {
+  const message = typeof error === 'object' && error !== null ? (error as { message?: unknown }).message : undefined;
+  return typeof message === 'string' ? message : String(error);
+}
+
 /** A compiled script: a reference to its frozen function in this isolate. */
 export type CompiledScript = ivm.Reference<unknown>;
 
@@ -119,7 +129,7 @@ export class IsolateSlot {
     try {
       compiled = this.isolate.compileScriptSync(wrapScript(code), WRAPPED_ORIGIN);
     } catch (error) {
-      return { error: syntaxErrorFromCompile(code, error instanceof Error ? error.message : String(error)) };
+      return { error: syntaxErrorFromCompile(code, messageOf(error)) };
     }
     if (bodyProblem !== null) {
       compiled.release();
@@ -154,7 +164,7 @@ export class IsolateSlot {
     });
     const applied = this.start
       .apply(undefined, [script.derefInto(), inputJson], { timeout: timeoutMs })
-      .then(() => null, (error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+      .then(() => null, (error: unknown) => new Error(messageOf(error)));
     try {
       const first = await Promise.race([applied, aborted]);
       if (first !== null && !(first instanceof Error)) return first;
