@@ -1,0 +1,27 @@
+import { createSandbox } from './sandbox';
+import type { Sandbox, ScriptRequest, ScriptResult } from './types';
+
+export type {
+  Sandbox,
+  SandboxOptions,
+  ScriptError,
+  ScriptErrorCode,
+  ScriptInput,
+  ScriptLimits,
+  ScriptRequest,
+  ScriptResult,
+} from './types';
+export { checkLimits, type LimitProblem } from './limits';
+export { createSandbox, SandboxDisposedError } from './sandbox';
+
+let defaultSandbox: Sandbox | null = null;
+
+/**
+ * Runs a script on a default sandbox (default options), created on first
+ * use. Long-lived processes should prefer their own `createSandbox` so they
+ * can configure maximums and dispose it on shutdown.
+ */
+export function runScript(request: ScriptRequest): Promise<ScriptResult> {
+  defaultSandbox ??= createSandbox();
+  return defaultSandbox.run(request);
+}

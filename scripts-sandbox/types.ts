@@ -1,0 +1,76 @@
+/** Why a script run failed. Every code is a USER error: the admin's script is wrong or hostile. */
+export type ScriptErrorCode =
+  | 'script_syntax'
+  | 'script_runtime'
+  | 'script_timeout'
+  | 'script_memory_limit'
+  | 'script_output_invalid'
+  | 'script_output_too_large'
+  | 'script_code_too_large';
+
+/** A failed run. `line` and `column` are 1-based positions in the admin's own code; `path` names the offending output value. */
+export interface ScriptError {
+  code: ScriptErrorCode;
+  message: string;
+  line?: number;
+  column?: number;
+  path?: string;
+}
+
+/**
+ * What a script sees, copied in as JSON data. `data` defaults to
+ * `event.data`, `reservation` to `data.reservation`, `tasks` to `{}`.
+ */
+export interface ScriptInput {
+  event: unknown;
+  data?: unknown;
+  reservation?: unknown;
+  tasks?: Record<string, unknown>;
+  trigger?: { id: string; name: string; version: number };
+}
+
+/** Per-task limits; each must stay within the sandbox maximums (see `checkLimits`). */
+export interface ScriptLimits {
+  /** Wall time for the whole run, awaits included, in milliseconds. Default 1,000. */
+  timeoutMs?: number;
+  /** Heap limit of the isolate the run uses, in MB (approximate, as isolated-vm's is). Default 64. */
+  memoryMb?: number;
+}
+
+/** The outcome of a run; `durationMs` is wall time in the host, queueing excluded. */
+export type ScriptResult =
+  | { ok: true; output: unknown; logs: string[]; durationMs: number }
+  | { ok: false; error: ScriptError; logs: string[]; durationMs: number };
+
+/** A request to run one script. */
+export interface ScriptRequest {
+  code: string;
+  input: ScriptInput;
+  limits?: ScriptLimits;
+}
+
+/** Server-level configuration of a sandbox. Every field is optional; defaults are in `limits.ts`. */
+export interface SandboxOptions {
+  /** Largest `timeoutMs` a task may ask for. Default 10,000. */
+  maxTimeoutMs?: number;
+  /** Largest `memoryMb` a task may ask for. Default 256. */
+  maxMemoryMb?: number;
+  /** Runs served by one isolate before it is replaced by a fresh one. Default 1,000. */
+  maxRunsPerIsolate?: number;
+  /** Distinct compiled scripts kept per isolate (least recently used are dropped). Default 256. */
+  maxCachedScripts?: number;
+  /** Isolates kept alive at once, one per distinct `memoryMb` in use. Default 4. */
+  maxIsolates?: number;
+  /** Called when isolated-vm reports that V8 lost control of an isolate; the run fails and the isolate is replaced. */
+  onCatastrophicError?: (message: string) => void;
+}
+
+/** The only place admin code runs. */
+export interface Sandbox {
+  /** Runs one script. Never throws for anything the script does. */
+  run(request: ScriptRequest): Promise<ScriptResult>;
+  /** Compile-only check used when a trigger is saved; null when the code compiles. */
+  checkSyntax(code: string): ScriptError | null;
+  /** Releases every isolate. Runs in flight fail; later calls throw. */
+  dispose(): void;
+}
