@@ -1,0 +1,80 @@
+import type mongoose from 'mongoose';
+import { listUndeliveredBalanceChanges, markBalanceChangesDelivered } from './balance-changes';
+import type { FaultPoints, LedgerContext } from './context';
+import { ledgerModels } from './models';
+import { post } from './post';
+import { getAccount, listAccounts, listEntries, setPolicy } from './queries';
+import type { Account, AccountFilter, BalanceChange, LedgerEntry, Page, PolicyDefaults, PolicyPatch, PostRequest, PostResult, VerifyProblem, VerifyReport } from './types';
+import { verifyLedger } from './verify';
+
+export type * from './types';
+export { MAX_AMOUNT, MAX_NEGATIVE_DAYS, UNIT_PATTERN } from './limits';
+export { MAX_PAGE_SIZE } from './queries';
+export { MAX_BALANCE_CHANGES_PER_READ } from './balance-changes';
+
+/**
+ * Accounts and the append-only ledger. Every credit and debit in Creditflow
+ * goes through `post`; it is exactly-once per idempotency key and safe under
+ * concurrency and crashes without multi-document transactions (see README).
+ */
+export interface Ledger {
+  /** Posts one credit or debit, or returns the entry already posted under the key. */
+  post(request: PostRequest): Promise<PostResult>;
+  /** The account with its balance as of its latest entry, or null. */
+  getAccount(ownerId: string, unit: string): Promise<Account | null>;
+  /** Accounts newest first, filtered; `limit` 1-200. */
+  listAccounts(filter: AccountFilter, page: { limit: number; cursor?: string }): Promise<Page<Account>>;
+  /** One account's entries newest first; `limit` 1-200; throws `account_not_found`. */
+  listEntries(ownerId: string, unit: string, page: { limit: number; cursor?: string }): Promise<Page<LedgerEntry>>;
+  /** Sets the account's policy overrides; throws `account_not_found` unless `createIfMissing`. */
+  setPolicy(ownerId: string, unit: string, patch: PolicyPatch): Promise<Account>;
+  /** Checks every account against its entries, repairing the lag a stopped posting leaves. */
+  verify(onBroken?: (problem: VerifyProblem) => void): Promise<VerifyReport>;
+  /** `account.balance_changed` records not yet delivered (at most `limit`, 1-500). */
+  listUndeliveredBalanceChanges(limit: number): Promise<BalanceChange[]>;
+  /** Marks those records delivered once the consumer has handled them. */
+  markBalanceChangesDelivered(entryIds: readonly string[]): Promise<number>;
+  /** Creates the collections' indexes; call once at startup before posting. */
+  ensureIndexes(): Promise<void>;
+}
+
+export interface LedgerDependencies {
+  connection: mongoose.Connection;
+  /** Stamps entries and judges maxNegativeDays; tests pass a controllable one. */
+  clock?: () => Date;
+  /** Policy per unit (`*` for the rest); built in: minBalance 0, no day limit. */
+  policyDefaults?: PolicyDefaults;
+  /** Crash-test hooks only; see FaultPoints. */
+  faultPoints?: FaultPoints;
+}
+
+export function createLedger(deps: LedgerDependencies): Ledger {
+  const models = ledgerModels(deps.connection);
+  const context: LedgerContext = {
+    models,
+    clock: deps.clock ?? (() => new Date()),
+    policyDefaults: deps.policyDefaults ?? {},
+    faultPoints: deps.faultPoints ?? {},
+  };
+  return {
+    post: (request) => post(context, request),
+    getAccount: (ownerId, unit) => getAccount(context, ownerId, unit),
+    listAccounts: (filter, page) => listAccounts(context, filter, page),
+    listEntries: (ownerId, unit, page) => listEntries(context, ownerId, unit, page),
+    setPolicy: (ownerId, unit, patch) => setPolicy(context, ownerId, unit, patch),
+    verify: (onBroken) => verifyLedger(context, onBroken),
+    listUndeliveredBalanceChanges: (limit) => listUndeliveredBalanceChanges(context, limit),
+    markBalanceChangesDelivered: (entryIds) => markBalanceChangesDelivered(context, entryIds),
+    ensureIndexes: async () => {
+      await models.Account.createCollection().catch(ignoreExists);
+      await models.Entry.createCollection().catch(ignoreExists);
+      await models.Account.createIndexes();
+      await models.Entry.createIndexes();
+    },
+  };
+}
+
+/** createCollection fails with NamespaceExists (48) when the collection is there already. */
+function ignoreExists(error: unknown): void {
+  if ((error as { code?: unknown }).code !== 48) throw error;
+}

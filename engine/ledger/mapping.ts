@@ -1,0 +1,56 @@
+import type { LedgerContext } from './context';
+import type { AccountDoc, EntryDoc } from './models';
+import { effectivePolicy } from './policy';
+import type { Account, BalanceChange, LedgerEntry } from './types';
+
+export function toAccount(doc: AccountDoc, context: Pick<LedgerContext, 'policyDefaults'>): Account {
+  const overrides = { minBalance: doc.minBalance ?? null, maxNegativeDays: doc.maxNegativeDays ?? null };
+  return {
+    id: doc._id.toHexString(),
+    ownerId: doc.ownerId,
+    unit: doc.unit,
+    balance: doc.balance,
+    seq: doc.seq,
+    policy: effectivePolicy(doc.unit, overrides, context.policyDefaults),
+    policyOverrides: overrides,
+    negativeSince: doc.negativeSince ?? null,
+    createdAt: doc.createdAt,
+    updatedAt: doc.updatedAt,
+  };
+}
+
+/** The signed effect of an entry on the balance. */
+export function signedAmount(doc: Pick<EntryDoc, 'direction' | 'amount'>): number {
+  return doc.direction === 'credit' ? doc.amount : -doc.amount;
+}
+
+export function toEntry(doc: EntryDoc): LedgerEntry {
+  return {
+    id: doc._id.toHexString(),
+    accountId: doc.accountId.toHexString(),
+    ownerId: doc.ownerId,
+    unit: doc.unit,
+    seq: doc.seq,
+    direction: doc.direction,
+    amount: doc.amount,
+    balanceBefore: doc.balanceAfter - signedAmount(doc),
+    balanceAfter: doc.balanceAfter,
+    idempotencyKey: doc.idempotencyKey,
+    ...(doc.comment !== undefined && doc.comment !== null ? { comment: doc.comment } : {}),
+    source: doc.source,
+    createdAt: doc.createdAt,
+  };
+}
+
+export function toBalanceChange(doc: EntryDoc): BalanceChange {
+  return {
+    entryId: doc._id.toHexString(),
+    accountId: doc.accountId.toHexString(),
+    ownerId: doc.ownerId,
+    unit: doc.unit,
+    seq: doc.seq,
+    before: doc.balanceAfter - signedAmount(doc),
+    after: doc.balanceAfter,
+    occurredAt: doc.createdAt,
+  };
+}

@@ -1,0 +1,128 @@
+/** Who caused an entry: a trigger run's task, or an API key (admin adjustment). */
+export type EntrySource =
+  | { kind: 'trigger'; triggerId: string; workflowId: string; taskId: string; eventId: string }
+  | { kind: 'api'; keyId: string };
+
+export type Direction = 'credit' | 'debit';
+
+/**
+ * An account's limits. `minBalance` is the lowest balance a debit may leave
+ * (0: no overdraft; negative: debt allowed down to it), in the unit's minor
+ * units. `maxNegativeDays`, when set, refuses debits once the balance has been
+ * negative for longer than that many days, until it is back to >= 0.
+ */
+export interface Policy {
+  minBalance: number;
+  maxNegativeDays: number | null;
+}
+
+/** Policy defaults per unit; the `*` entry applies to units not listed. */
+export type PolicyDefaults = Readonly<Record<string, Partial<Policy>>>;
+
+/** An account as readers see it: the balance of its latest entry and its effective policy. */
+export interface Account {
+  id: string;
+  ownerId: string;
+  unit: string;
+  /** Integer, minor units of `unit` (cents, or whole credits). */
+  balance: number;
+  /** The seq of the latest entry; 0 before the first posting. */
+  seq: number;
+  /** The policy in force: the account's own values, else the unit defaults. */
+  policy: Policy;
+  /** The values an admin set on this account; null fields fall back to the defaults. */
+  policyOverrides: { minBalance: number | null; maxNegativeDays: number | null };
+  /** When the balance last went from >= 0 to < 0; null while it is >= 0. */
+  negativeSince: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** One immutable ledger entry. */
+export interface LedgerEntry {
+  id: string;
+  accountId: string;
+  ownerId: string;
+  unit: string;
+  /** 1, 2, 3... per account, no gaps. */
+  seq: number;
+  direction: Direction;
+  /** > 0, minor units. */
+  amount: number;
+  balanceBefore: number;
+  balanceAfter: number;
+  idempotencyKey: string;
+  comment?: string;
+  source: EntrySource;
+  createdAt: Date;
+}
+
+export interface PostRequest {
+  ownerId: string;
+  unit: string;
+  direction: Direction;
+  /** Minor units; a positive safe integer up to MAX_AMOUNT. */
+  amount: number;
+  /** Unique across the ledger: the same key always means the same posting. */
+  idempotencyKey: string;
+  /** Opens the account on first posting; default false. */
+  createIfMissing?: boolean;
+  comment?: string;
+  source: EntrySource;
+}
+
+export interface PostResult {
+  entry: LedgerEntry;
+  /** True when the key had already been posted and nothing new was written. */
+  replayed: boolean;
+}
+
+/**
+ * The `account.balance_changed` internal event: one per entry, read from the
+ * entry itself, so storing it costs no extra write.
+ */
+export interface BalanceChange {
+  entryId: string;
+  accountId: string;
+  ownerId: string;
+  unit: string;
+  seq: number;
+  before: number;
+  after: number;
+  occurredAt: Date;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface AccountFilter {
+  ownerId?: string;
+  unit?: string;
+  balanceGte?: number;
+  balanceLte?: number;
+}
+
+export interface PolicyPatch {
+  /** null resets to the unit default; undefined leaves it unchanged. */
+  minBalance?: number | null;
+  maxNegativeDays?: number | null;
+  createIfMissing?: boolean;
+}
+
+/** One account that fails verification, and why. */
+export interface VerifyProblem {
+  accountId: string;
+  ownerId: string;
+  unit: string;
+  problems: string[];
+}
+
+export interface VerifyReport {
+  accountsChecked: number;
+  entriesChecked: number;
+  /** Accounts whose cache lagged one entry behind (a posting stopped mid-way) and were advanced. */
+  accountsRepaired: number;
+  broken: VerifyProblem[];
+}
