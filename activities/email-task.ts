@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Connection } from 'mongoose';
 import { DomainError } from '../engine/errors';
+import { upsertRacing } from '../engine/store';
 import type { Mailer } from '../engine/mail/mailer';
 import { messageIdFor, outboxModel } from '../engine/mail/outbox';
 import { renderEmail, type EmailSources } from '../engine/mail/render';
@@ -60,11 +61,11 @@ export function createSendEmailTask(deps: { connection: Connection; mailer: Mail
     if (existing?.status === 'sent') return { messageId: existing.messageId, to: existing.to, subject: existing.subject, alreadySent: true };
     const email = render(await sources(request, deps.templates), request.variables);
     const messageId = messageIdFor(request.outboxKey);
-    await outbox.updateOne(
+    await upsertRacing(() => outbox.updateOne(
       { _id: request.outboxKey },
       { $setOnInsert: { status: 'sending', messageId, to: request.to, subject: email.subject, createdAt: now() }, $inc: { attempts: 1 } },
       { upsert: true },
-    );
+    ));
     try {
       await deps.mailer.send({ ...email, to: request.to, messageId, headers: { 'X-Creditflow-Outbox-Key': request.outboxKey } });
     } catch (error) {

@@ -1,8 +1,1 @@
-import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
-import { z } from 'zod';
-
-// Adds `.openapi()` to zod schemas once, so request schemas feed the
-// OpenAPI document from the same place they validate.
-extendZodWithOpenApi(z);
-
-export { z };
+export { z } from '../engine/zod';

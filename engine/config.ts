@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from './zod';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');

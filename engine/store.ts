@@ -25,3 +25,22 @@ export async function pingStore(connection: Connection): Promise<void> {
   }
   await db.command({ ping: 1 });
 }
+
+/** MongoDB's duplicate key error: a unique index refused the write. */
+export function isDuplicateKeyError(error: unknown): boolean {
+  return (error as { code?: number } | null)?.code === 11000;
+}
+
+/**
+ * Runs an upsert, retrying once when a concurrent upsert of the same key won
+ * the insert race (MongoDB and FerretDB both report it as a duplicate key;
+ * the retry then matches the document the other writer inserted).
+ */
+export async function upsertRacing<T>(upsert: () => Promise<T>): Promise<T> {
+  try {
+    return await upsert();
+  } catch (error) {
+    if (!isDuplicateKeyError(error)) throw error;
+    return upsert();
+  }
+}

@@ -10,7 +10,7 @@ export class TaskInputError extends Error {
 }
 
 /** Data every task can read: the event, its data, the reservation, and earlier outputs by task id. */
-export function runScope(event: EventEnvelope, outputs: Record<string, unknown>): Record<string, unknown> {
+export function runScope(event: EventEnvelope, outputs: Record<string, unknown>): { event: EventEnvelope; data: Record<string, unknown>; reservation: unknown; tasks: Record<string, unknown> } {
   const reservation = (event.data as { reservation?: unknown }).reservation;
   return { event, data: event.data, reservation, tasks: outputs };
 }

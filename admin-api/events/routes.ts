@@ -29,7 +29,7 @@ const eventSchema = z
 function present(doc: EventDoc) {
   return {
     id: doc._id, type: doc.type, occurredAt: doc.occurredAt.toISOString(), receivedAt: doc.receivedAt.toISOString(),
-    data: doc.data, status: doc.status, runs: doc.runs, signalled: doc.signalled,
+    data: JSON.parse(doc.dataJson) as Record<string, unknown>, status: doc.status, runs: doc.runs, signalled: doc.signalled,
   };
 }
 

@@ -12,7 +12,8 @@ export interface EventDoc {
   _id: string;
   type: string;
   occurredAt: Date;
-  data: Record<string, unknown>;
+  /** JSON text: booking systems may send keys with dots or `$`, which FerretDB refuses as field names. */
+  dataJson: string;
   bodyHash: string;
   receivedAt: Date;
   receivedBy: string;
@@ -27,7 +28,7 @@ const eventSchema = new Schema<EventDoc>(
     _id: String,
     type: { type: String, required: true, index: true },
     occurredAt: { type: Date, required: true },
-    data: { type: Schema.Types.Mixed, required: true },
+    dataJson: { type: String, required: true },
     bodyHash: { type: String, required: true },
     receivedAt: { type: Date, required: true, index: true },
     receivedBy: { type: String, required: true },

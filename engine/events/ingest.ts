@@ -2,6 +2,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Clien
 import { TypedSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Connection } from 'mongoose';
 import { DomainError } from '../errors';
+import { isDuplicateKeyError, upsertRacing } from '../store';
 import type { Logger } from '../logger';
 import { FilterCache } from '../triggers/matcher';
 import { snapshotOf, type TriggerRecord, type TriggerStore } from '../triggers/trigger-store';
@@ -41,10 +42,6 @@ export function workflowIdFor(triggerId: string, eventId: string): string {
   return `${triggerId}:${eventId}`;
 }
 
-function isDuplicateKey(error: unknown): boolean {
-  return (error as { code?: number }).code === 11000;
-}
-
 /**
  * Stores an event (its id is the dedupe key), starts one run per matching
  * trigger with a deterministic workflow id, and signals the waiting runs it
@@ -61,14 +58,14 @@ export function createEventIngestor(deps: IngestDependencies) {
     const bodyHash = canonicalHash({ type: input.type, occurredAt: input.occurredAt ?? null, data: input.data });
     const receivedAt = now();
     const doc: EventDoc = {
-      _id: input.id, type: input.type, occurredAt: input.occurredAt ? new Date(input.occurredAt) : receivedAt, data: input.data,
+      _id: input.id, type: input.type, occurredAt: input.occurredAt ? new Date(input.occurredAt) : receivedAt, dataJson: JSON.stringify(input.data),
       bodyHash, receivedAt, receivedBy: actor, status: 'received', runs: [], signalled: [],
     };
     try {
       await events.create(doc);
       return { doc, duplicate: false };
     } catch (error) {
-      if (!isDuplicateKey(error)) throw error;
+      if (!isDuplicateKeyError(error)) throw error;
     }
     const existing = await events.findById(input.id).lean<EventDoc>();
     if (!existing) throw new Error(`event ${input.id} vanished after a duplicate-key error`);
@@ -81,7 +78,7 @@ export function createEventIngestor(deps: IngestDependencies) {
   async function startRun(trigger: TriggerRecord, event: EventEnvelope): Promise<RunRef> {
     const workflowId = workflowIdFor(trigger.id, event.id);
     const correlationValue = trigger.cancelOn ? correlationKey(valueAtPath(event, trigger.cancelOn.correlate)) : undefined;
-    await runs.updateOne(
+    await upsertRacing(() => runs.updateOne(
       { _id: workflowId },
       { $setOnInsert: {
         triggerId: trigger.id, triggerVersion: trigger.version, eventId: event.id, cancelTypes: trigger.cancelOn?.types ?? [],
@@ -90,7 +87,7 @@ export function createEventIngestor(deps: IngestDependencies) {
         cancellations: [], createdAt: now(),
       } },
       { upsert: true },
-    );
+    ));
     try {
       await deps.temporal.workflow.start(triggerRun, {
         workflowId,
@@ -131,7 +128,7 @@ export function createEventIngestor(deps: IngestDependencies) {
       if (value === undefined) continue;
       const targets = await runs.find({ cancelTypes: event.type, correlatePath: path, correlationValue: value }, { _id: 1, cancellations: 1 }).lean();
       for (const target of targets) {
-        if (startedNow.has(target._id) || target.cancellations.some((c) => c.eventId === event.id)) continue;
+        if (startedNow.has(target._id) || (target.cancellations ?? []).some((c) => c.eventId === event.id)) continue;
         const open = await cancel(target._id, event);
         await runs.updateOne({ _id: target._id }, { $push: { cancellations: { eventId: event.id, at: now(), outcome: open ? 'signalled' : 'run_closed' } } });
         if (open) signalled.push(target._id);
@@ -144,7 +141,7 @@ export function createEventIngestor(deps: IngestDependencies) {
     async ingest(input: EventInput, actor: string): Promise<IngestResult> {
       const { doc, duplicate } = await store(input, actor);
       if (doc.status === 'dispatched') return { eventId: doc._id, duplicate, runs: doc.runs, signalled: doc.signalled };
-      const event: EventEnvelope = { id: doc._id, type: doc.type, occurredAt: doc.occurredAt.toISOString(), data: doc.data };
+      const event: EventEnvelope = { id: doc._id, type: doc.type, occurredAt: doc.occurredAt.toISOString(), data: JSON.parse(doc.dataJson) as Record<string, unknown> };
       const started = await startRuns(event);
       const signalled = await signalCancellations(event, new Set(started.map((run) => run.workflowId)));
       await events.updateOne({ _id: doc._id }, { $set: { status: 'dispatched', runs: started, signalled } });

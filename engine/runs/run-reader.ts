@@ -104,7 +104,7 @@ export function createRunReader(deps: { client: Client; namespace: string; tempo
         throw error;
       }
       const state = await handle.query(runStateQuery);
-      const temporalStatus = STATUS_BY_CODE[Status[`WORKFLOW_EXECUTION_STATUS_${description.status.name}` as keyof typeof Status] as number] ?? 'running';
+      const temporalStatus = STATUS_BY_CODE[description.status.code] ?? 'running';
       // A run cancelled by signal whose cancellation request never came closes as Completed; it was still cancelled.
       const status: RunStatus = temporalStatus === 'completed' && state.phase === 'cancelled' ? 'cancelled' : temporalStatus;
       return {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../zod';
 
 /** Bounds on a trigger definition (architecture invariant 8: every input has a limit). */
 export const TRIGGER_LIMITS = {

@@ -2,12 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { Schema, type Connection, type Model } from 'mongoose';
 import { olderThan, pageOf } from '../cursor';
 import { DomainError } from '../errors';
+import { upsertRacing } from '../store';
 import type { TriggerSnapshot } from '../../workflows/types';
 import type { NormalizedTrigger } from './validate';
 
 /** A trigger as the API returns it: the current version's definition plus identity. */
 export type TriggerRecord = NormalizedTrigger & { id: string; version: number; createdAt: Date; updatedAt: Date };
 
+/**
+ * Definitions are stored as JSON text: filters hold keys with dots and `$`
+ * (`"data.reservation.id"`, `$in`), which FerretDB refuses as field names.
+ */
 interface TriggerDoc {
   _id: string;
   version: number;
@@ -15,7 +20,7 @@ interface TriggerDoc {
   deleted: boolean;
   /** Top-level copy of on.types: FerretDB on SQLite indexes only top-level fields. */
   onTypes: string[];
-  definition: NormalizedTrigger;
+  definitionJson: string;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -24,7 +29,7 @@ interface VersionDoc {
   _id: string;
   triggerId: string;
   version: number;
-  definition: NormalizedTrigger;
+  definitionJson: string;
   createdAt: Date;
   createdBy: string;
 }
@@ -36,7 +41,7 @@ const triggerSchema = new Schema<TriggerDoc>(
     enabled: { type: Boolean, required: true },
     deleted: { type: Boolean, required: true, default: false },
     onTypes: { type: [String], required: true, index: true },
-    definition: { type: Schema.Types.Mixed, required: true },
+    definitionJson: { type: String, required: true },
     createdAt: { type: Date, required: true },
     updatedAt: { type: Date, required: true },
   },
@@ -48,7 +53,7 @@ const versionSchema = new Schema<VersionDoc>(
     _id: String,
     triggerId: { type: String, required: true },
     version: { type: Number, required: true },
-    definition: { type: Schema.Types.Mixed, required: true },
+    definitionJson: { type: String, required: true },
     createdAt: { type: Date, required: true },
     createdBy: { type: String, required: true },
   },
@@ -60,8 +65,12 @@ function model<T>(connection: Connection, name: string, schema: Schema<T>): Mode
   return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
 }
 
-function toRecord(doc: Pick<TriggerDoc, '_id' | 'version' | 'definition' | 'createdAt' | 'updatedAt' | 'enabled'>): TriggerRecord {
-  return { ...doc.definition, enabled: doc.enabled, id: doc._id, version: doc.version, createdAt: doc.createdAt, updatedAt: doc.updatedAt };
+function parse(definitionJson: string): NormalizedTrigger {
+  return JSON.parse(definitionJson) as NormalizedTrigger;
+}
+
+function toRecord(doc: Pick<TriggerDoc, '_id' | 'version' | 'definitionJson' | 'createdAt' | 'updatedAt' | 'enabled'>): TriggerRecord {
+  return { ...parse(doc.definitionJson), enabled: doc.enabled, id: doc._id, version: doc.version, createdAt: doc.createdAt, updatedAt: doc.updatedAt };
 }
 
 /** The immutable part of a version that a run carries. */
@@ -91,11 +100,11 @@ export function createTriggerStore(connection: Connection, clock: () => Date = (
   const versions = model(connection, 'TriggerVersion', versionSchema);
 
   async function recordVersion(doc: TriggerDoc, actor: string): Promise<void> {
-    await versions.updateOne(
+    await upsertRacing(() => versions.updateOne(
       { _id: `${doc._id}@${doc.version}` },
-      { $setOnInsert: { triggerId: doc._id, version: doc.version, definition: doc.definition, createdAt: doc.updatedAt, createdBy: actor } },
+      { $setOnInsert: { triggerId: doc._id, version: doc.version, definitionJson: doc.definitionJson, createdAt: doc.updatedAt, createdBy: actor } },
       { upsert: true },
-    );
+    ));
   }
 
   async function current(id: string): Promise<TriggerDoc> {
@@ -111,7 +120,7 @@ export function createTriggerStore(connection: Connection, clock: () => Date = (
 
     async create(definition: NormalizedTrigger, actor: string): Promise<TriggerRecord> {
       const now = clock();
-      const doc: TriggerDoc = { _id: `trg_${randomBytes(8).toString('hex')}`, version: 1, enabled: definition.enabled, deleted: false, onTypes: definition.on.types, definition, createdAt: now, updatedAt: now };
+      const doc: TriggerDoc = { _id: `trg_${randomBytes(8).toString('hex')}`, version: 1, enabled: definition.enabled, deleted: false, onTypes: definition.on.types, definitionJson: JSON.stringify(definition), createdAt: now, updatedAt: now };
       await triggers.create(doc);
       await recordVersion(doc, actor);
       return toRecord(doc);
@@ -123,8 +132,8 @@ export function createTriggerStore(connection: Connection, clock: () => Date = (
       if (expectedVersion !== undefined && expectedVersion !== existing.version) {
         throw new DomainError('trigger_version_conflict', 'conflict', `The trigger is at version ${existing.version}, not ${expectedVersion}.`);
       }
-      const next = { version: existing.version + 1, enabled: definition.enabled, onTypes: definition.on.types, definition, updatedAt: clock() };
-      const updated = await triggers.findOneAndUpdate({ _id: id, version: existing.version, deleted: false }, { $set: next }, { new: true }).lean<TriggerDoc>();
+      const next = { version: existing.version + 1, enabled: definition.enabled, onTypes: definition.on.types, definitionJson: JSON.stringify(definition), updatedAt: clock() };
+      const updated = await triggers.findOneAndUpdate({ _id: id, version: existing.version, deleted: false }, { $set: next }, { returnDocument: 'after' }).lean<TriggerDoc>();
       if (!updated) throw new DomainError('trigger_version_conflict', 'conflict', 'The trigger was changed by another request; read it again and retry.');
       await recordVersion(updated, actor);
       return toRecord(updated);
@@ -152,14 +161,14 @@ export function createTriggerStore(connection: Connection, clock: () => Date = (
       const doc = await current(id);
       await recordVersion(doc, 'repair'); // a crash between the two writes of an update leaves the newest version unrecorded
       const docs = await versions.find({ triggerId: id }).sort({ version: -1 }).lean<VersionDoc[]>();
-      return docs.map((v) => ({ version: v.version, createdAt: v.createdAt, createdBy: v.createdBy, definition: v.definition }));
+      return docs.map((v) => ({ version: v.version, createdAt: v.createdAt, createdBy: v.createdBy, definition: parse(v.definitionJson) }));
     },
 
     async version(id: string, version: number): Promise<TriggerRecord & { createdBy: string }> {
       const doc = await current(id);
       const found = await versions.findOne({ triggerId: id, version }).lean<VersionDoc>();
       if (!found) throw new DomainError('trigger_version_not_found', 'not_found', `Trigger "${id}" has no version ${version}.`);
-      return { ...toRecord({ _id: id, version, definition: found.definition, enabled: found.definition.enabled, createdAt: doc.createdAt, updatedAt: found.createdAt }), createdBy: found.createdBy };
+      return { ...toRecord({ _id: id, version, definitionJson: found.definitionJson, enabled: parse(found.definitionJson).enabled, createdAt: doc.createdAt, updatedAt: found.createdAt }), createdBy: found.createdBy };
     },
 
     /** Enabled, non-deleted triggers listening to this event type. */

@@ -9,6 +9,8 @@ import { buildApi } from '../../admin-api/server';
 
 export const TEST_ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 
+// Response bodies are untyped JSON: tests assert on their shape field by field.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export interface TestResponse<T = any> {
   status: number;
   headers: Headers;
@@ -19,6 +21,7 @@ export interface TestApi {
   baseUrl: string;
   config: Config;
   api: ReturnType<typeof buildApi>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   request<T = any>(method: string, path: string, body?: unknown, options?: { key?: string | null; headers?: Record<string, string>; raw?: string }): Promise<TestResponse<T>>;
   close(): Promise<void>;
 }
@@ -33,7 +36,7 @@ export async function startTestApi(deps: { store: Connection; temporal: Client; 
     ...deps.env,
   });
   const sandbox = createSandbox({ maxTimeoutMs: config.SCRIPT_MAX_TIMEOUT_MS, maxMemoryMb: config.SCRIPT_MAX_MEMORY_MB });
-  const api = buildApi({ config, logger: pino({ level: 'silent' }), store: deps.store, temporal: deps.temporal, sandbox });
+  const api = buildApi({ config, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), store: deps.store, temporal: deps.temporal, sandbox });
   await api.ensureIndexes();
   const server: Server = await new Promise((resolve) => {
     const listening = api.app.listen(0, '127.0.0.1', () => resolve(listening));

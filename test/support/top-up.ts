@@ -10,16 +10,17 @@ export const TOP_UP_SCRIPT = [
 
 /** The documented trigger, filtered on a resource id of the test's own so tests never see each other's events. */
 export function topUpTrigger(resourceId: string, waitSeconds: number, script = TOP_UP_SCRIPT) {
+  const tasks: Array<Record<string, unknown>> = [
+    { id: 'compute', type: 'script', code: script },
+    { id: 'credit', type: 'account', action: 'credit', inputTaskId: 'compute', createIfMissing: true, unit: 'USD' },
+    { id: 'notify', type: 'email', inputTaskId: 'compute', template: 'account-credited' },
+  ];
   return {
     name: `Account top-up (${resourceId})`,
     on: { types: ['request.created'], filter: { 'data.reservation.resource.id': resourceId } },
     wait: { seconds: waitSeconds },
     cancelOn: { types: ['request.cancelled'], correlate: 'data.reservation.id' },
-    tasks: [
-      { id: 'compute', type: 'script', code: script },
-      { id: 'credit', type: 'account', action: 'credit', inputTaskId: 'compute', createIfMissing: true, unit: 'USD' },
-      { id: 'notify', type: 'email', inputTaskId: 'compute', template: 'account-credited' },
-    ],
+    tasks,
   };
 }
 
