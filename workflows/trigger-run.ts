@@ -28,8 +28,10 @@ const { runScriptTask } = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes: SCRIPT_ERROR_CODES },
 });
 // Postings are idempotent by key, so retrying through a store outage is safe.
+// A posting takes milliseconds; the timeout bounds how long a crashed
+// worker's attempt holds the run before the retry.
 const { postAccountTask } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
+  startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 },
 });
 // Mail goes through the outbox, so a retry never sends twice.

@@ -1,0 +1,114 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { createActivities } from '../../activities';
+import { createLedger } from '../../engine/ledger';
+import { createSmtpMailer } from '../../engine/mail/mailer';
+import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../engine/mail/templates';
+import { createSandbox } from '../../scripts-sandbox';
+import { runStateQuery } from '../../workflows';
+import { startTestApi, type TestApi } from '../support/api';
+import { waitForMails } from '../support/mailbox';
+import { openTestStore } from '../support/store';
+import { startTestWorker, workflowBundle, type TestWorker } from '../support/temporal';
+import { purchaseEvent, topUpTrigger } from '../support/top-up';
+import { Client, Connection } from '@temporalio/client';
+
+const taskQueue = `test-restart-${randomUUID()}`;
+let store: Awaited<ReturnType<typeof openTestStore>>;
+let connection: Connection;
+let client: Client;
+let api: TestApi;
+const sandbox = createSandbox();
+const mailer = createSmtpMailer(process.env.SMTP_URL ?? '', 'Creditflow <no-reply@creditflow.test>');
+
+beforeAll(async () => {
+  store = await openTestStore('restart');
+  await createLedger({ connection: store.connection }).ensureIndexes();
+  await workflowBundle();
+  connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
+  client = new Client({ connection });
+  api = await startTestApi({ store: store.connection, temporal: client, taskQueue });
+});
+
+afterAll(async () => {
+  await api?.close();
+  await connection?.close();
+  sandbox.dispose();
+  mailer.close();
+  await store?.close();
+});
+
+/** Starts the worker as a separate process and resolves once it polls. */
+function spawnWorker(crashAfterPost: boolean): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'support', 'worker-process.ts')], {
+    env: { ...process.env, TEST_DB_NAME: store.dbName, TEST_TASK_QUEUE: taskQueue, CRASH_AFTER_POST: crashAfterPost ? '1' : '0' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('worker ready') && resolve(child));
+    child.once('exit', (code) => reject(new Error(`worker process exited early (${code})`)));
+  });
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+async function inProcessWorker(): Promise<TestWorker> {
+  return startTestWorker(createActivities({ connection: store.connection, sandbox, ledger: createLedger({ connection: store.connection }), mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR) }), taskQueue);
+}
+
+async function entriesOf(ownerId: string) {
+  const ledger = createLedger({ connection: store.connection });
+  return { account: await ledger.getAccount(ownerId, 'USD'), entries: (await ledger.listEntries(ownerId, 'USD', { limit: 50 })).items };
+}
+
+describe('a run survives its worker being killed', () => {
+  it('during the wait: a new worker finishes it with one entry and one email', async () => {
+    const resource = `top-up-${randomUUID()}`;
+    expect((await api.request('POST', '/v1/triggers', topUpTrigger(resource, 3))).status).toBe(201);
+    const child = await spawnWorker(false);
+    const event = purchaseEvent(resource, 5000);
+    const accepted = await api.request('POST', '/v1/events', event);
+    const handle = client.workflow.getHandle(accepted.body.runs[0].workflowId);
+    expect((await handle.query(runStateQuery)).phase).toBe('waiting');
+
+    child.kill('SIGKILL');
+    await exited(child);
+    const worker = await inProcessWorker();
+    try {
+      const result = await handle.result();
+      expect(result.phase).toBe('completed');
+    } finally {
+      await worker.stop();
+    }
+    const { account, entries } = await entriesOf(event.data.reservation.user.id);
+    expect(account?.balance).toBe(6000);
+    expect(entries).toHaveLength(1);
+    expect(await waitForMails(event.data.reservation.user.email, 2, 1500)).toHaveLength(1);
+  });
+
+  it('right after the credit was committed: the retried activity posts nothing twice', async () => {
+    const resource = `top-up-${randomUUID()}`;
+    expect((await api.request('POST', '/v1/triggers', topUpTrigger(resource, 0))).status).toBe(201);
+    const child = await spawnWorker(true);
+    const event = purchaseEvent(resource, 10000);
+    const accepted = await api.request('POST', '/v1/events', event);
+    await exited(child);
+    expect(child.signalCode).toBe('SIGKILL');
+
+    const worker = await inProcessWorker();
+    try {
+      const result = await client.workflow.getHandle(accepted.body.runs[0].workflowId).result();
+      expect(result.tasks.map((task: { status: string }) => task.status)).toEqual(['completed', 'completed', 'completed']);
+      expect(result.tasks[1]!.output).toMatchObject({ replayed: true, balanceAfter: 15000 });
+    } finally {
+      await worker.stop();
+    }
+    const { account, entries } = await entriesOf(event.data.reservation.user.id);
+    expect(account?.balance).toBe(15000);
+    expect(entries).toHaveLength(1);
+    expect(await waitForMails(event.data.reservation.user.email, 2, 1500)).toHaveLength(1);
+  });
+});
