@@ -31,6 +31,22 @@ export interface TestStack {
  * MAILDEV_API_URL (tests read mail back through MailDev's API).
  */
 export async function startTestStack(env: NodeJS.ProcessEnv): Promise<TestStack> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnFreePorts(env);
+    } catch (error) {
+      // A port probed free can be taken before its service binds it (the
+      // Temporal dev server opens several ephemeral ports while the others
+      // start), so a clash gets fresh ports rather than a failed run.
+      if (attempt >= PORT_CLASH_ATTEMPTS || !/EADDRINUSE|address already in use/i.test(String((error as Error).message))) throw error;
+    }
+  }
+}
+
+/** How many times the stack is started on newly chosen ports after a port clash. */
+const PORT_CLASH_ATTEMPTS = 3;
+
+async function startOnFreePorts(env: NodeJS.ProcessEnv): Promise<TestStack> {
   const plan = await testPlan(env);
   const reaper = new OrphanReaper();
   const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'creditflow-test-'));
