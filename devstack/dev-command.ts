@@ -11,6 +11,7 @@ import { say } from './say';
 import { SERVICE_STOP_GRACE_MS } from './services';
 import { Layer, Supervisor } from './supervisor';
 import { answersHttp, waitUntilReady } from './wait-ready';
+import { DEMO_WAIT_SECONDS, demoCurl, seedDemoTrigger } from './demo-seed';
 
 /** The two processes the dev stack runs on top of the services. */
 const APP_ENTRIES = { api: 'admin-api/main.ts', worker: 'engine/worker-main.ts' } as const;
@@ -77,7 +78,20 @@ async function startStack(env: DevEnv, plan: ServicePlan, dataDir: string, admin
   startApp('worker', APP_ENTRIES.worker, childEnv, supervisor);
   const apiUrl = `http://${LOOPBACK}:${env.PORT}`;
   await waitUntilReady(api, { what: `the API at ${apiUrl}/readyz`, probe: () => answersHttp(`${apiUrl}/readyz`, 200, PROBE_TIMEOUT_MS), timeoutMs: API_READY_TIMEOUT_MS });
-  if (!supervisor.isStopping) printBanner(apiUrl, endpoints, adminKey, dataDir);
+  if (supervisor.isStopping) return;
+  printBanner(apiUrl, endpoints, adminKey, dataDir);
+  await offerDemo(apiUrl, adminKey.key);
+}
+
+/** Seeds the documented trigger on an empty database and prints a curl that feeds it. */
+async function offerDemo(apiUrl: string, adminKey: string): Promise<void> {
+  try {
+    const triggerId = await seedDemoTrigger(apiUrl, adminKey);
+    if (!triggerId) return;
+    process.stdout.write(`The documented top-up trigger is installed (${triggerId}, a ${DEMO_WAIT_SECONDS} s cancellation window). Try it:\n\n  ${demoCurl(apiUrl, adminKey)}\n\nor play a booking system with: npm run demo\n\n`);
+  } catch (error) {
+    say(`could not install the demo trigger: ${(error as Error).message}`);
+  }
 }
 
 function servicePlan(env: DevEnv): ServicePlan {
