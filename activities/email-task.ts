@@ -57,15 +57,16 @@ export function createSendEmailTask(deps: { connection: Connection; mailer: Mail
   const outbox = outboxModel(deps.connection);
   const now = deps.clock ?? (() => new Date());
   return async function sendEmailTask(request: SendEmailRequest): Promise<SendEmailResult> {
-    const existing = await outbox.findById(request.outboxKey).lean();
-    if (existing?.status === 'sent') return { messageId: existing.messageId, to: existing.to, subject: existing.subject, alreadySent: true };
     const email = render(await sources(request, deps.templates), request.variables);
     const messageId = messageIdFor(request.outboxKey);
-    await upsertRacing(() => outbox.updateOne(
+    // One write claims the record (or finds it): a retry of an attempt that
+    // already sent returns what was sent instead of sending again.
+    const record = await upsertRacing(() => outbox.findOneAndUpdate(
       { _id: request.outboxKey },
       { $setOnInsert: { status: 'sending', messageId, to: request.to, subject: email.subject, createdAt: now() }, $inc: { attempts: 1 } },
-      { upsert: true },
-    ));
+      { upsert: true, returnDocument: 'after' },
+    ).lean());
+    if (record?.status === 'sent') return { messageId: record.messageId, to: record.to, subject: record.subject, alreadySent: true };
     try {
       await deps.mailer.send({ ...email, to: request.to, messageId, headers: { 'X-Creditflow-Outbox-Key': request.outboxKey } });
     } catch (error) {

@@ -7,6 +7,7 @@ import {
   defineSignal,
   isCancellation,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -21,9 +22,10 @@ export const runStateQuery = defineQuery<RunState>('runState');
 
 const SCRIPT_ERROR_CODES = ['script_syntax', 'script_runtime', 'script_timeout', 'script_memory_limit', 'script_output_invalid', 'script_output_too_large', 'script_code_too_large'];
 
-// Scripts are bounded by the sandbox (10 s at most); a retry only helps when
-// the worker died, so few attempts.
-const { runScriptTask } = proxyActivities<Activities>({
+// A script is pure compute in this worker's sandbox (10 s at most, no I/O),
+// so it runs as a local activity: no round trip through the Temporal server.
+// A retry only helps when the worker died, so few attempts.
+const { runScriptTask } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes: SCRIPT_ERROR_CODES },
 });

@@ -24,7 +24,7 @@ const runSchema = new Schema<RunDoc>(
     triggerId: { type: String, required: true, index: true },
     triggerVersion: { type: Number, required: true },
     eventId: { type: String, required: true, index: true },
-    cancelTypes: { type: [String], default: [] },
+    cancelTypes: { type: [String], default: [], index: true },
     correlatePath: { type: String },
     correlationValue: { type: String, index: true },
     cancellations: { type: Schema.Types.Mixed, default: [] },

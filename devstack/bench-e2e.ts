@@ -1,0 +1,102 @@
+// `npm run bench:e2e [events] [concurrency]`: drives events with a zero wait
+// through a real stack (Temporal dev server, FerretDB, MailDev, the API over
+// HTTP and one worker) and prints runs/s and POST-to-ledger-entry latency,
+// beside a baseline measured in the same run on the same server and worker:
+// a bare workflow with three no-op activities.
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import pino from 'pino';
+import { createActivities } from '../activities';
+import { buildApi } from '../admin-api/server';
+import { loadConfig } from '../engine/config';
+import { createLedger } from '../engine/ledger';
+import { createSmtpMailer } from '../engine/mail/mailer';
+import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../engine/mail/templates';
+import { connectStore } from '../engine/store';
+import { documentedTopUpTrigger, topUpEvent } from '../engine/triggers/documented-top-up';
+import { createSandbox } from '../scripts-sandbox';
+import { apiClient } from './api-client';
+import { startTestStack } from './test-stack';
+
+const EVENTS = Number(process.argv[2] ?? 200);
+const CONCURRENCY = Number(process.argv[3] ?? 16);
+const TASK_QUEUE = 'bench';
+const ADMIN_KEY = 'bench-admin-key-0123456789';
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+/** Runs `count` jobs with at most `concurrency` in flight; returns each job's latency and the wall time. */
+async function drive(count: number, concurrency: number, job: (i: number) => Promise<number>): Promise<{ latenciesMs: number[]; wallMs: number }> {
+  const latenciesMs: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < count) latenciesMs.push(await job(next++));
+  }));
+  return { latenciesMs: latenciesMs.sort((a, b) => a - b), wallMs: performance.now() - started };
+}
+
+function report(name: string, result: { latenciesMs: number[]; wallMs: number }): number {
+  const rate = (result.latenciesMs.length / result.wallMs) * 1000;
+  console.log(`${name.padEnd(44)} ${rate.toFixed(1).padStart(7)} runs/s   p50 ${percentile(result.latenciesMs, 50).toFixed(0).padStart(5)} ms   p99 ${percentile(result.latenciesMs, 99).toFixed(0).padStart(5)} ms`);
+  return rate;
+}
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const stack = await startTestStack({});
+  const stopAll: Array<() => Promise<unknown>> = [() => stack.stop()];
+  try {
+    const config = loadConfig({ ADMIN_API_KEY: ADMIN_KEY, TEMPORAL_ADDRESS: stack.env.TEMPORAL_ADDRESS, TEMPORAL_TASK_QUEUE: TASK_QUEUE, LOG_LEVEL: 'silent' });
+    const store = await connectStore(stack.env.MONGODB_URI, { dbName: 'bench' });
+    const connection = await Connection.connect({ address: stack.env.TEMPORAL_ADDRESS });
+    const client = new Client({ connection });
+    const sandbox = createSandbox();
+    const ledger = createLedger({ connection: store });
+    await ledger.ensureIndexes();
+    const mailer = createSmtpMailer(stack.env.SMTP_URL, 'bench@creditflow.local');
+    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./bench-workflows'), logger: new DefaultLogger('WARN') });
+    const activities = { ...createActivities({ connection: store, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR) }), noop: async () => undefined };
+    const worker = await Worker.create({ connection: await NativeConnection.connect({ address: stack.env.TEMPORAL_ADDRESS }), taskQueue: TASK_QUEUE, workflowBundle: { code }, activities });
+    const running = worker.run();
+    stopAll.unshift(async () => { worker.shutdown(); await running; sandbox.dispose(); mailer.close(); await store.close(); await connection.close(); });
+
+    const api = buildApi({ config, logger: pino({ level: 'silent' }), store, temporal: client, sandbox });
+    await api.ensureIndexes();
+    const server = api.app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    stopAll.unshift(async () => new Promise((resolve) => { server.close(resolve); server.closeAllConnections(); }));
+    const http = apiClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, ADMIN_KEY);
+    await http.call('POST', '/v1/triggers', documentedTopUpTrigger({ waitSeconds: 0 }));
+
+    console.log(`${EVENTS} runs each, ${CONCURRENCY} in flight; one API, one worker, Temporal dev server (in memory), FerretDB on SQLite, MailDev; node ${process.version}\n`);
+    // A short warm-up of both paths so bundling, JIT and connection pools do not count.
+    await drive(10, 5, async () => { await client.workflow.execute('baselineRun', { taskQueue: TASK_QUEUE, workflowId: `warm-${Math.random()}` }); return 0; });
+
+    const baseline = report('baseline: workflow + 3 no-op activities', await drive(EVENTS, CONCURRENCY, async (i) => {
+      const started = performance.now();
+      await client.workflow.execute('baselineRun', { taskQueue: TASK_QUEUE, workflowId: `baseline-${i}` });
+      return performance.now() - started;
+    }));
+    const e2e = report('top-up: POST -> script -> ledger entry', await drive(EVENTS, CONCURRENCY, async (i) => {
+      const user = { id: `bench_user_${i}`, email: `u${i}@bench.local`, name: 'Bench' };
+      const postedAtMs = Date.now();
+      const accepted = await http.call<{ runs: Array<{ workflowId: string }> }>('POST', '/v1/events', topUpEvent({ eventId: `evt_bench_${i}`, reservationId: `res_${i}`, priceInt: 5000, user }));
+      await client.workflow.getHandle(accepted.body.runs[0]!.workflowId).result();
+      const [entry] = (await ledger.listEntries(user.id, 'USD', { limit: 1 })).items;
+      return new Date(entry!.createdAt).getTime() - postedAtMs;
+    }));
+    console.log(`\nthroughput ratio (top-up / baseline): ${(e2e / baseline).toFixed(2)}x (runs/s counts each run to its end, email included)`);
+  } finally {
+    for (const stop of stopAll) await stop().catch(() => undefined);
+  }
+}
+
+main().then(() => process.exit(0), (error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
