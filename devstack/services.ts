@@ -39,7 +39,11 @@ export async function startFerretDb(options: FerretDbOptions): Promise<ManagedCh
   for (const dir of [sqliteDir, stateDir]) fs.mkdirSync(dir, { recursive: true });
   const args = [
     '--handler=sqlite',
-    `--sqlite-url=file:${sqliteDir}/`,
+    // WAL (FerretDB's default) with synchronous=NORMAL: no fsync per commit,
+    // still safe when a process crashes; only a power cut can lose the last
+    // commits. Measured 3-4x more inserts/s here. This store is for dev and
+    // tests; production runs MongoDB through MONGODB_URI.
+    `--sqlite-url=file:${sqliteDir}/?_pragma=synchronous(normal)`,
     `--listen-addr=${LOOPBACK}:${options.port}`,
     `--state-dir=${stateDir}`,
     // Its debug HTTP server defaults to the fixed port 8088, which would clash between stacks.

@@ -7,9 +7,15 @@ export interface Mailer {
   close(): void;
 }
 
-/** SMTP through nodemailer, pooled; the From address comes from config. */
+/** Open SMTP connections a worker keeps; each carries messages one at a time. */
+const SMTP_POOL_CONNECTIONS = 5;
+
+/**
+ * SMTP through nodemailer with pooled connections: a fresh connection per
+ * message (TCP, EHLO, STARTTLS, AUTH) costs more than sending it.
+ */
 export function createSmtpMailer(smtpUrl: string, from: string): Mailer {
-  const transport = nodemailer.createTransport(smtpUrl, { from });
+  const transport = nodemailer.createTransport({ url: smtpUrl, pool: true, maxConnections: SMTP_POOL_CONNECTIONS, from } as Parameters<typeof nodemailer.createTransport>[0]);
   return {
     async send(message) {
       await transport.sendMail({
