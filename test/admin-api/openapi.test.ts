@@ -1,0 +1,54 @@
+import { Client, Connection } from '@temporalio/client';
+import mongoose from 'mongoose';
+import pino from 'pino';
+import { buildApi } from '../../admin-api/server';
+import { buildOpenApiDocument } from '../../admin-api/openapi';
+import { loadConfig } from '../../engine/config';
+
+// Building the app opens nothing: models are defined on an unopened
+// connection and the Temporal connection is lazy.
+const api = buildApi({
+  config: loadConfig({ ADMIN_API_KEY: 'unit-test-admin-key-0123' }),
+  logger: pino({ level: 'silent' }),
+  store: mongoose.createConnection(),
+  temporal: new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) }),
+  sandbox: { checkSyntax: () => null },
+});
+const document = buildOpenApiDocument(api.routes);
+
+interface Layer { route?: { path: string; methods: Record<string, boolean> } }
+
+function expressRoutes(): string[] {
+  const stack = (api.routes.router as unknown as { stack: Layer[] }).stack;
+  return stack.filter((layer) => layer.route).flatMap((layer) => Object.keys(layer.route!.methods).map((method) => `${method} ${layer.route!.path.replace(/:(\w+)/g, '{$1}')}`));
+}
+
+describe('the OpenAPI document', () => {
+  it('is OpenAPI 3.1 with the bearer scheme', () => {
+    expect(document.openapi).toBe('3.1.0');
+    expect(document.components?.securitySchemes?.bearerAuth).toEqual({ type: 'http', scheme: 'bearer' });
+  });
+
+  it('describes every route the app registers, and nothing else', () => {
+    const documented = Object.entries(document.paths ?? {}).flatMap(([path, item]) => Object.keys(item as object).map((method) => `${method} ${path}`));
+    expect(expressRoutes().length).toBeGreaterThan(10);
+    expect(documented.sort()).toEqual(expressRoutes().sort());
+  });
+
+  it('requires the bearer key on every /v1 route and names its scope', () => {
+    for (const [path, item] of Object.entries(document.paths ?? {})) {
+      for (const operation of Object.values(item as Record<string, { security?: unknown; 'x-required-scope'?: string; responses: Record<string, unknown> }>)) {
+        if (!path.startsWith('/v1/')) continue;
+        expect(operation.security).toEqual([{ bearerAuth: [] }]);
+        expect(operation['x-required-scope']).toMatch(/^(admin|events:write|accounts:read|accounts:write)$/);
+        expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['401', '403', '422', '500']));
+      }
+    }
+  });
+
+  it('documents the event contract fields', () => {
+    const schema = (document.components?.schemas?.EventInput ?? {}) as { properties?: Record<string, unknown>; required?: string[] };
+    expect(Object.keys(schema.properties ?? {})).toEqual(['id', 'type', 'occurredAt', 'data']);
+    expect(schema.required).toEqual(['id', 'type', 'data']);
+  });
+});
