@@ -2,6 +2,10 @@ import type { Client } from '@temporalio/client';
 import type { Connection } from 'mongoose';
 import type { Config } from '../engine/config';
 import { createEventIngestor } from '../engine/events/ingest';
+import { runModel } from '../engine/events/run-registry';
+import { createLedger } from '../engine/ledger';
+import { createTemplateStore } from '../engine/mail/template-store';
+import { createDryRun } from '../engine/triggers/dry-run';
 import type { Logger } from '../engine/logger';
 import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog, type TemplateCatalog } from '../engine/mail/templates';
 import { createRunReader } from '../engine/runs/run-reader';
@@ -14,6 +18,8 @@ import { createApp } from './app';
 import { adminKeyResolver } from './auth';
 import { eventRoutes } from './events/routes';
 import { runRoutes } from './runs/routes';
+import { scriptRoutes } from './scripts/routes';
+import { templateRoutes } from './templates/routes';
 import { triggerRoutes } from './triggers/routes';
 
 export interface ApiDependencies {
@@ -21,8 +27,9 @@ export interface ApiDependencies {
   logger: Logger;
   store: Connection;
   temporal: Client;
-  sandbox: Pick<Sandbox, 'checkSyntax'>;
-  templates?: TemplateCatalog;
+  sandbox: Pick<Sandbox, 'checkSyntax' | 'run'>;
+  /** Shipped templates; defaults to the repository's `templates/` folder. */
+  bundledTemplates?: TemplateCatalog;
 }
 
 /**
@@ -31,15 +38,17 @@ export interface ApiDependencies {
  */
 export function buildApi(deps: ApiDependencies) {
   const { config, logger, store, temporal } = deps;
-  const templates = deps.templates ?? fileTemplateCatalog(BUNDLED_TEMPLATES_DIR);
+  const templates = createTemplateStore(store, deps.bundledTemplates ?? fileTemplateCatalog(BUNDLED_TEMPLATES_DIR));
   const sandboxMaximums = { maxTimeoutMs: config.SCRIPT_MAX_TIMEOUT_MS, maxMemoryMb: config.SCRIPT_MAX_MEMORY_MB };
   const checkers: TriggerCheckers = {
     checkScript: (code) => deps.sandbox.checkSyntax(code),
     checkScriptLimits: (limits) => checkLimits(limits, sandboxMaximums),
-    templates,
+    templates: templates.catalog,
     defaultUnit: config.DEFAULT_UNIT,
   };
+  const ledger = createLedger({ connection: store });
   const triggers = createTriggerStore(store);
+  const dryRun = createDryRun({ sandbox: deps.sandbox, ledger, policyDefaults: {}, templates: templates.catalog, runs: runModel(store) });
   const events = createEventIngestor({ connection: store, triggers, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger });
   const runs = createRunReader({ client: temporal, namespace: config.TEMPORAL_NAMESPACE, temporalUiUrl: config.TEMPORAL_UI_URL });
   const { app, routes } = createApp({
@@ -50,7 +59,13 @@ export function buildApi(deps: ApiDependencies) {
       { name: 'store', check: () => pingStore(store) },
       { name: 'temporal', check: () => pingTemporal(temporal) },
     ],
-    modules: [eventRoutes(events), triggerRoutes(triggers, checkers), runRoutes(runs)],
+    modules: [
+      eventRoutes(events),
+      triggerRoutes(triggers, checkers, dryRun),
+      runRoutes(runs),
+      scriptRoutes(deps.sandbox, sandboxMaximums),
+      templateRoutes(templates, triggers),
+    ],
     ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
   });
   return {
@@ -58,8 +73,10 @@ export function buildApi(deps: ApiDependencies) {
     routes,
     triggers,
     events,
+    ledger,
+    templates,
     async ensureIndexes(): Promise<void> {
-      await Promise.all([triggers.ensureIndexes(), events.ensureIndexes()]);
+      await Promise.all([triggers.ensureIndexes(), events.ensureIndexes(), templates.ensureIndexes(), ledger.ensureIndexes()]);
     },
   };
 }

@@ -4,6 +4,7 @@ import { loadConfig } from './config';
 import { createLedger } from './ledger';
 import { createLogger } from './logger';
 import { createSmtpMailer } from './mail/mailer';
+import { createTemplateStore } from './mail/template-store';
 import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from './mail/templates';
 import { exitOnStartupError } from './shutdown';
 import { connectStore } from './store';
@@ -29,7 +30,7 @@ async function main(): Promise<void> {
     connection: await connectWorkerConnection(config),
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    activities: createActivities({ connection: store, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR) }),
+    activities: createActivities({ connection: store, sandbox, ledger, mailer, templates: createTemplateStore(store, fileTemplateCatalog(BUNDLED_TEMPLATES_DIR)).catalog }),
   });
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker started');
   // The Temporal runtime stops the worker on SIGINT/SIGTERM; run() then

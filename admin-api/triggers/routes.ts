@@ -1,6 +1,8 @@
+import type { DryRun } from '../../engine/triggers/dry-run';
 import { triggerDefinitionSchema } from '../../engine/triggers/trigger-schema';
-import type { TriggerStore } from '../../engine/triggers/trigger-store';
-import { validateTrigger, type TriggerCheckers } from '../../engine/triggers/validate';
+import type { TriggerRecord, TriggerStore } from '../../engine/triggers/trigger-store';
+import { validateTrigger, type NormalizedTrigger, type TriggerCheckers } from '../../engine/triggers/validate';
+import { eventBodySchema } from '../events/routes';
 import type { RouteModule } from '../app';
 import { pageQuerySchema } from '../schemas';
 import { z } from '../zod';
@@ -17,9 +19,48 @@ function present<T extends { createdAt: Date; updatedAt: Date }>(record: T) {
   return { ...record, createdAt: record.createdAt.toISOString(), updatedAt: record.updatedAt.toISOString() };
 }
 
+const dryRunEventSchema = eventBodySchema.extend({ id: eventBodySchema.shape.id.default('dry-run') });
+const dryRunTaskSchema = z.object({ id: z.string(), type: z.string(), outcome: z.enum(['would_complete', 'would_skip', 'would_fail']) }).catchall(z.unknown());
+const dryRunSchema = z
+  .object({
+    event: z.unknown(),
+    matched: z.array(z.object({ triggerId: z.string(), triggerVersion: z.number().int(), name: z.string(), waitSeconds: z.number().int(), tasks: z.array(dryRunTaskSchema) })),
+    notMatched: z.array(z.object({ triggerId: z.string(), name: z.string(), reason: z.string() })),
+    wouldCancel: z.array(z.string()),
+  })
+  .openapi('DryRun');
+
+/** The stored definition of a record, without identity, ready to become a new version. */
+function definitionOf(record: TriggerRecord & { createdBy?: string }): NormalizedTrigger {
+  const { id: _id, version: _version, createdAt: _created, updatedAt: _updated, createdBy: _by, ...definition } = record;
+  return definition;
+}
+
 /** Trigger authoring: every change is a new immutable version. */
-export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers): RouteModule {
+export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dryRun: DryRun): RouteModule {
   return (routes) => {
+    routes.add({
+      method: 'post', path: '/v1/triggers/dry-run', scope: 'admin', tags: ['triggers'],
+      summary: 'What an event would do',
+      description: 'Says which enabled triggers match the event and, for each, what every task would do: script output, the posting with the projected balance or the policy it would break, the rendered email. Posts, sends and starts nothing.',
+      body: z.strictObject({ event: dryRunEventSchema }),
+      responses: { 200: { description: 'The simulation.', schema: dryRunSchema } },
+      handler: async ({ body }) => {
+        const event = { ...body.event, occurredAt: body.event.occurredAt ?? new Date().toISOString() };
+        return { status: 200, body: await dryRun.run(event, await store.listeningTo(event.type)) };
+      },
+    });
+    routes.add({
+      method: 'post', path: '/v1/triggers/:id/dry-run', scope: 'admin', tags: ['triggers'],
+      summary: 'What an event would do with this trigger, even while it is disabled',
+      params: idParams,
+      body: z.strictObject({ event: dryRunEventSchema }),
+      responses: { 200: { description: 'The simulation.', schema: dryRunSchema }, 404: { description: 'No such trigger.' } },
+      handler: async ({ params, body }) => {
+        const event = { ...body.event, occurredAt: body.event.occurredAt ?? new Date().toISOString() };
+        return { status: 200, body: await dryRun.run(event, [{ ...(await store.get(params.id)), enabled: true }]) };
+      },
+    });
     routes.add({
       method: 'post', path: '/v1/triggers', scope: 'admin', tags: ['triggers'],
       summary: 'Create a trigger (version 1)',
@@ -68,6 +109,32 @@ export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers): R
         return { status: 204 };
       },
     });
+    routes.add({
+      method: 'post', path: '/v1/triggers/:id/rollback', scope: 'admin', tags: ['triggers'],
+      summary: 'Make an earlier version current again (as a new version)',
+      description: 'The earlier definition is validated again (its templates must still exist) and saved as the next version; runs already started keep theirs.',
+      params: idParams,
+      body: z.strictObject({ version: z.number().int().min(1) }),
+      responses: { 200: { description: 'The new version.', schema: triggerSchema }, 404: { description: 'No such trigger or version.' } },
+      handler: async ({ params, body, principal }) => {
+        const earlier = definitionOf(await store.version(params.id, body.version));
+        const revalidated = await validateTrigger(triggerDefinitionSchema.parse(earlier), checkers);
+        return { status: 200, body: present(await store.update(params.id, revalidated, principal!.keyId)) };
+      },
+    });
+    for (const enabled of [true, false]) {
+      routes.add({
+        method: 'post', path: `/v1/triggers/:id/${enabled ? 'enable' : 'disable'}`, scope: 'admin', tags: ['triggers'],
+        summary: enabled ? 'Enable a trigger (a new version)' : 'Disable a trigger (a new version); runs in flight finish',
+        params: idParams,
+        responses: { 200: { description: 'The new version.', schema: triggerSchema }, 404: { description: 'No such trigger.' } },
+        handler: async ({ params, principal }) => {
+          const current = await store.get(params.id);
+          if (current.enabled === enabled) return { status: 200, body: present(current) };
+          return { status: 200, body: present(await store.update(params.id, { ...definitionOf(current), enabled }, principal!.keyId, current.version)) };
+        },
+      });
+    }
     routes.add({
       method: 'get', path: '/v1/triggers/:id/versions', scope: 'admin', tags: ['triggers'],
       summary: 'Every version of a trigger, newest first',

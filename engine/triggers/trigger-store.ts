@@ -20,6 +20,8 @@ interface TriggerDoc {
   deleted: boolean;
   /** Top-level copy of on.types: FerretDB on SQLite indexes only top-level fields. */
   onTypes: string[];
+  /** Templates the current version's email tasks use, so a template in use cannot be deleted. */
+  templateNames: string[];
   definitionJson: string;
   createdAt: Date;
   updatedAt: Date;
@@ -41,6 +43,7 @@ const triggerSchema = new Schema<TriggerDoc>(
     enabled: { type: Boolean, required: true },
     deleted: { type: Boolean, required: true, default: false },
     onTypes: { type: [String], required: true, index: true },
+    templateNames: { type: [String], default: [], index: true },
     definitionJson: { type: String, required: true },
     createdAt: { type: Date, required: true },
     updatedAt: { type: Date, required: true },
@@ -63,6 +66,10 @@ versionSchema.index({ triggerId: 1, version: 1 }, { unique: true });
 
 function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
   return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
+}
+
+function templateNamesOf(definition: NormalizedTrigger): string[] {
+  return [...new Set(definition.tasks.flatMap((task) => (task.type === 'email' && task.template ? [task.template] : [])))];
 }
 
 function parse(definitionJson: string): NormalizedTrigger {
@@ -120,7 +127,7 @@ export function createTriggerStore(connection: Connection, clock: () => Date = (
 
     async create(definition: NormalizedTrigger, actor: string): Promise<TriggerRecord> {
       const now = clock();
-      const doc: TriggerDoc = { _id: `trg_${randomBytes(8).toString('hex')}`, version: 1, enabled: definition.enabled, deleted: false, onTypes: definition.on.types, definitionJson: JSON.stringify(definition), createdAt: now, updatedAt: now };
+      const doc: TriggerDoc = { _id: `trg_${randomBytes(8).toString('hex')}`, version: 1, enabled: definition.enabled, deleted: false, onTypes: definition.on.types, templateNames: templateNamesOf(definition), definitionJson: JSON.stringify(definition), createdAt: now, updatedAt: now };
       await triggers.create(doc);
       await recordVersion(doc, actor);
       return toRecord(doc);
@@ -132,7 +139,7 @@ export function createTriggerStore(connection: Connection, clock: () => Date = (
       if (expectedVersion !== undefined && expectedVersion !== existing.version) {
         throw new DomainError('trigger_version_conflict', 'conflict', `The trigger is at version ${existing.version}, not ${expectedVersion}.`);
       }
-      const next = { version: existing.version + 1, enabled: definition.enabled, onTypes: definition.on.types, definitionJson: JSON.stringify(definition), updatedAt: clock() };
+      const next = { version: existing.version + 1, enabled: definition.enabled, onTypes: definition.on.types, templateNames: templateNamesOf(definition), definitionJson: JSON.stringify(definition), updatedAt: clock() };
       const updated = await triggers.findOneAndUpdate({ _id: id, version: existing.version, deleted: false }, { $set: next }, { returnDocument: 'after' }).lean<TriggerDoc>();
       if (!updated) throw new DomainError('trigger_version_conflict', 'conflict', 'The trigger was changed by another request; read it again and retry.');
       await recordVersion(updated, actor);
@@ -175,6 +182,12 @@ export function createTriggerStore(connection: Connection, clock: () => Date = (
     async listeningTo(type: string): Promise<TriggerRecord[]> {
       const docs = await triggers.find({ onTypes: type, enabled: true, deleted: false }).lean<TriggerDoc[]>();
       return docs.map(toRecord);
+    },
+
+    /** Ids of live triggers whose current version sends this template. */
+    async usingTemplate(name: string): Promise<string[]> {
+      const docs = await triggers.find({ templateNames: name, deleted: false }, { _id: 1 }).lean<Array<{ _id: string }>>();
+      return docs.map((doc) => doc._id);
     },
 
     async count(): Promise<number> {
