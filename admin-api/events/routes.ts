@@ -1,4 +1,5 @@
 import type { EventDoc } from '../../engine/events/event-store';
+import { jsonDepthExceeds } from '../../engine/json-depth';
 import { listEvents } from '../../engine/events/event-store';
 import type { EventIngestor } from '../../engine/events/ingest';
 import { eventTypeSchema } from '../../engine/triggers/trigger-schema';
@@ -6,12 +7,15 @@ import type { RouteModule } from '../app';
 import { pageQuerySchema } from '../schemas';
 import { z } from '../zod';
 
+/** Deepest nesting accepted in event data; real booking payloads are a few levels deep. */
+export const MAX_EVENT_DEPTH = 32;
+
 export const eventBodySchema = z
   .strictObject({
     id: z.string().min(1).max(200).openapi({ example: 'evt_8f2c' }),
     type: eventTypeSchema.openapi({ example: 'request.created' }),
     occurredAt: z.iso.datetime({ offset: true }).optional(),
-    data: z.record(z.string(), z.unknown()),
+    data: z.record(z.string(), z.unknown()).refine((data) => !jsonDepthExceeds(data, MAX_EVENT_DEPTH), `must not nest deeper than ${MAX_EVENT_DEPTH} levels`),
   })
   .openapi('EventInput');
 

@@ -1,14 +1,9 @@
 import { Query } from 'mingo';
 import type { EventEnvelope } from '../../workflows/types';
+import { jsonDepthExceeds } from '../json-depth';
 import { TRIGGER_LIMITS } from './trigger-schema';
 
 const MAX_FILTER_DEPTH = TRIGGER_LIMITS.maxFilterDepth;
-
-function depth(value: unknown): number {
-  if (value === null || typeof value !== 'object') return 0;
-  const children = Array.isArray(value) ? value : Object.values(value);
-  return 1 + children.reduce<number>((max, child) => Math.max(max, depth(child)), 0);
-}
 
 /**
  * Compiles a MongoDB-style filter (`$eq`, `$in`, `$gte`, `$and`, ...) with
@@ -16,7 +11,7 @@ function depth(value: unknown): number {
  */
 export function compileFilter(filter: Record<string, unknown> | undefined): (event: EventEnvelope) => boolean {
   if (!filter || Object.keys(filter).length === 0) return () => true;
-  if (depth(filter) > MAX_FILTER_DEPTH) throw new Error(`the filter is nested deeper than ${MAX_FILTER_DEPTH} levels`);
+  if (jsonDepthExceeds(filter, MAX_FILTER_DEPTH)) throw new Error(`the filter is nested deeper than ${MAX_FILTER_DEPTH} levels`);
   const query = new Query(filter);
   return (event) => query.test(event as unknown as Record<string, unknown>);
 }

@@ -130,6 +130,20 @@ describe('the API surface', () => {
     expect(huge.status).toBe(413);
   });
 
+  it('refuses deeply nested event data and over-long strings, naming the field', async () => {
+    const levels = 100_000;
+    const deep = `{"id":"evt_deep","type":"request.created","data":${'{"next":'.repeat(levels)}1${'}'.repeat(levels)}}`;
+    const nested = await api.request('POST', '/v1/events', undefined, { raw: deep });
+    expect(nested.status).toBe(422);
+    expect(nested.body.errors[0].path).toBe('data');
+
+    const longName = await api.request('POST', '/v1/triggers', { ...valid(), name: 'x'.repeat(10_000) });
+    expect(longName.status).toBe(422);
+    expect(longName.body.errors[0].path).toBe('name');
+    const longId = await api.request('POST', '/v1/events', { id: 'e'.repeat(201), type: 'request.created', data: {} });
+    expect(longId.body.errors[0].path).toBe('id');
+  });
+
   it('reports the store and Temporal as ready', async () => {
     const ready = await api.request('GET', '/readyz', undefined, { key: null });
     expect(ready.status).toBe(200);
