@@ -3,7 +3,9 @@
 // (the per-run isolation baseline to beat), and of a plain function call
 // (the floor). Run with `npm run bench:sandbox`.
 import vm from 'node:vm';
+import { createInProcessSandbox } from './in-process-sandbox';
 import { createSandbox } from './sandbox';
+import type { Sandbox } from './types';
 import type { ScriptInput } from './types';
 
 const DOCUMENTED_SCRIPT = [
@@ -53,21 +55,29 @@ function row(name: string, stats: Stats): string {
   return `${name.padEnd(34)} p50 ${stats.p50Us.toFixed(1).padStart(7)} us   p99 ${stats.p99Us.toFixed(1).padStart(8)} us   ${Math.round(stats.runsPerSecond).toString().padStart(7)} runs/s`;
 }
 
-async function main(): Promise<void> {
-  const sandbox = createSandbox();
-  const priceFor = (i: number): number => (i % 2 === 0 ? 5000 : 10000);
+async function measureSandbox(sandbox: Sandbox, priceFor: (i: number) => number): Promise<{ stats: Stats; rssBeforeMb: number; rssAfterMb: number }> {
   const runSandbox = async (i: number): Promise<void> => {
     const result = await sandbox.run({ code: DOCUMENTED_SCRIPT, input: inputFor(priceFor(i)) });
     if (!result.ok) throw new Error(`documented script failed: ${result.error.code} ${result.error.message}`);
     expectDocumentedOutput(result.output, priceFor(i));
   };
-
   await measure(WARMUP_RUNS, runSandbox);
   global.gc?.();
   const rssBeforeMb = rssMb();
-  const sandboxStats = await measure(RUNS, runSandbox);
+  const stats = await measure(RUNS, runSandbox);
   global.gc?.();
-  const rssAfterMb = rssMb();
+  return { stats, rssBeforeMb, rssAfterMb: rssMb() };
+}
+
+async function main(): Promise<void> {
+  const priceFor = (i: number): number => (i % 2 === 0 ? 5000 : 10000);
+  const sandbox = createSandbox();
+  const supervised = await measureSandbox(sandbox, priceFor);
+  sandbox.dispose();
+  const inProcessSandbox = createInProcessSandbox();
+  const inProcess = await measureSandbox(inProcessSandbox, priceFor);
+  inProcessSandbox.dispose();
+  const sandboxStats = supervised.stats;
 
   // Baseline: a fresh node:vm context per run, the usual way to isolate runs.
   const vmScript = new vm.Script(`(function (event, data, reservation) {\n${DOCUMENTED_SCRIPT}\n})`);
@@ -90,13 +100,15 @@ async function main(): Promise<void> {
   await measure(WARMUP_RUNS, runPlain);
   const plainStats = await measure(RUNS, runPlain);
 
-  sandbox.dispose();
   console.log(`documented script, node ${process.version}, ${RUNS} sandbox runs (${RUNS / 5} fresh-context runs)`);
-  console.log(row('sandbox (isolated-vm, shared realm)', sandboxStats));
+  console.log(row('sandbox (child process, default)', sandboxStats));
+  console.log(row('sandbox isolates in this process', inProcess.stats));
   console.log(row('fresh node:vm context per run', vmStats));
   console.log(row('plain function call', plainStats));
   console.log(`sandbox p50 is ${(vmStats.p50Us / sandboxStats.p50Us).toFixed(1)}x faster than a fresh node:vm context`);
-  console.log(`RSS before ${RUNS} sandbox runs: ${rssBeforeMb.toFixed(1)} MB, after: ${rssAfterMb.toFixed(1)} MB${global.gc ? '' : ' (run with --expose-gc for settled figures)'}`);
+  const note = global.gc ? '' : ' (run node with --expose-gc for settled figures)';
+  console.log(`worker RSS before/after ${RUNS} child-process runs: ${supervised.rssBeforeMb.toFixed(1)} / ${supervised.rssAfterMb.toFixed(1)} MB${note}`);
+  console.log(`RSS before/after ${RUNS} in-process runs (isolates counted): ${inProcess.rssBeforeMb.toFixed(1)} / ${inProcess.rssAfterMb.toFixed(1)} MB${note}`);
 }
 
 main().catch((error: unknown) => {

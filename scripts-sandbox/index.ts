@@ -12,7 +12,9 @@ export type {
   ScriptResult,
 } from './types';
 export { checkLimits, type LimitProblem } from './limits';
-export { createSandbox, SandboxDisposedError } from './sandbox';
+export { createSandbox } from './sandbox';
+export { createInProcessSandbox, type InProcessSandbox } from './in-process-sandbox';
+export { SandboxDisposedError } from './sandbox-disposed-error';
 
 let defaultSandbox: Sandbox | null = null;
 

@@ -51,7 +51,7 @@ export type Envelope =
 /** How one run ended, before it is turned into a ScriptResult. */
 export type RunOutcome =
   | { kind: 'settled'; envelope: Extract<Envelope, { ok: boolean }> }
-  | { kind: 'timeout'; stalled: boolean; logs: string[] }
+  | { kind: 'timeout'; stalled: boolean; logs: string[]; abandoned?: boolean }
   | { kind: 'memory_limit' }
   | { kind: 'shutdown' };
 
@@ -159,7 +159,7 @@ export class IsolateSlot {
       this.abortRun = resolve;
       watchdog = setTimeout(() => {
         this.retire();
-        resolve({ kind: 'timeout', stalled: false, logs: [] });
+        resolve({ kind: 'timeout', stalled: false, logs: [], abandoned: true });
       }, timeoutMs + WATCHDOG_GRACE_MS);
     });
     const applied = this.start
@@ -187,6 +187,12 @@ export class IsolateSlot {
     } catch {
       this.retire();
       return { kind: 'timeout', stalled: false, logs: [] };
+    }
+    if (startError !== null && outOfTime) {
+      // Cut off by the timeout: even a script that already returned may have
+      // left microtasks spinning, and the isolate stopped at an unknown point.
+      this.retire();
+      return { kind: 'timeout', stalled: false, logs: envelope?.logs ?? [] };
     }
     if (envelope === null || 'pending' in envelope) {
       // A pending run after a failed task was cut off by the timeout (or

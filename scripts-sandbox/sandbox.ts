@@ -1,158 +1,152 @@
-import { IsolateSlot, type RunOutcome } from './isolate-slot';
-import { MAX_CODE_BYTES, MIN_MEMORY_MB, resolveLimits, resolveOptions } from './limits';
-import type { Sandbox, SandboxOptions, ScriptError, ScriptInput, ScriptRequest, ScriptResult } from './types';
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { checkCodeSize } from './in-process-sandbox';
+import { IsolateSlot } from './isolate-slot';
+import { MIN_MEMORY_MB, resolveLimits, resolveOptions } from './limits';
+import { SandboxDisposedError } from './sandbox-disposed-error';
+import type { ChildMessage, ParentMessage } from './sandbox-protocol';
+import type { Sandbox, SandboxOptions, ScriptRequest, ScriptResult } from './types';
 
-/** Raised to callers whose run was in flight when the sandbox was disposed (an ENGINE condition, not the script's fault). */
-export class SandboxDisposedError extends Error {
-  readonly code = 'sandbox_disposed';
-  constructor() {
-    super('the script sandbox was disposed');
-  }
-}
+/**
+ * How long past a run's own timeout the parent waits before killing the
+ * child. The child's watchdog fires 250 ms past the timeout; this covers it
+ * plus IPC and a busy machine.
+ */
+const PARENT_GRACE_MS = 2_000;
 
-/** The isolate for one memory limit and the queue that keeps it to one run at a time. */
-interface SlotEntry {
-  slot: IsolateSlot | null;
-  tail: Promise<unknown>;
-  queued: number;
-  lastUsed: number;
+interface InFlight {
+  id: number;
+  child: ChildProcess;
+  startedMs: number;
+  timeoutMs: number;
+  resolve: (result: ScriptResult) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
 }
 
 /**
- * Creates a sandbox: isolates keyed by memory limit, each running one script
- * at a time (a run's whole life is one isolate task, so queueing costs no
- * parallelism within an isolate), replaced when worn or damaged.
+ * Creates the sandbox the engine uses. Scripts run in isolated-vm isolates
+ * hosted by one supervised child process, one run at a time: a run costs an
+ * IPC round trip on top of a call into a locked-down context, and a script
+ * that crashes or wedges V8 costs only a child process. Compile-only syntax
+ * checks run in this process (they never execute admin code).
  */
 export function createSandbox(options?: SandboxOptions): Sandbox {
   const resolved = resolveOptions(options);
-  const entries = new Map<number, SlotEntry>();
-  let checker: IsolateSlot | null = null;
-  let disposed = false;
-  let useCounter = 0;
-
-  const newSlot = (memoryMb: number): IsolateSlot => new IsolateSlot({
-    memoryMb,
+  const childOptions = JSON.stringify({
+    maxTimeoutMs: resolved.maxTimeoutMs,
+    maxMemoryMb: resolved.maxMemoryMb,
     maxRunsPerIsolate: resolved.maxRunsPerIsolate,
     maxCachedScripts: resolved.maxCachedScripts,
-    onCatastrophicError: resolved.onCatastrophicError,
+    maxIsolates: resolved.maxIsolates,
+  });
+  let child: ChildProcess | null = null;
+  let inFlight: InFlight | null = null;
+  let checker: IsolateSlot | null = null;
+  let tail: Promise<unknown> = Promise.resolve();
+  let nextId = 0;
+  let disposed = false;
+
+  const settle = (run: InFlight, outcome: { result: ScriptResult } | { error: Error }): void => {
+    clearTimeout(run.timer);
+    if (inFlight === run) inFlight = null;
+    child?.unref();
+    child?.channel?.unref();
+    if ('result' in outcome) run.resolve(outcome.result);
+    else run.reject(outcome.error);
+  };
+
+  const failed = (run: InFlight, code: 'script_timeout' | 'script_memory_limit', message: string): { result: ScriptResult } => ({
+    result: { ok: false, error: { code, message }, logs: [], durationMs: Math.round((performance.now() - run.startedMs) * 1_000) / 1_000 },
   });
 
-  const entryFor = (memoryMb: number): SlotEntry => {
-    let entry = entries.get(memoryMb);
-    if (entry === undefined) {
-      evictIdleSlots(entries, resolved.maxIsolates - 1);
-      entry = { slot: null, tail: Promise.resolve(), queued: 0, lastUsed: 0 };
-      entries.set(memoryMb, entry);
-    }
-    entry.lastUsed = ++useCounter;
-    return entry;
+  const kill = (process: ChildProcess): void => {
+    if (child === process) child = null;
+    process.kill('SIGKILL');
   };
 
-  const runOn = async (entry: SlotEntry, memoryMb: number, request: ScriptRequest, timeoutMs: number, inputJson: string): Promise<ScriptResult> => {
-    if (disposed) throw new SandboxDisposedError();
-    const startedMs = performance.now();
-    if (entry.slot === null || !entry.slot.usable) entry.slot = newSlot(memoryMb);
-    const slot = entry.slot;
-    const compiled = slot.compile(request.code);
-    if ('error' in compiled) return failed(compiled.error, [], startedMs);
-    const outcome = await slot.execute(compiled.script, inputJson, timeoutMs);
-    return toResult(outcome, timeoutMs, memoryMb, startedMs);
+  const spawnChild = (): ChildProcess => {
+    const spawned = fork(join(__dirname, 'sandbox-process.ts'), [childOptions], {
+      execArgv: ['--import', pathToFileURL(require.resolve('tsx')).href],
+      serialization: 'json',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    spawned.on('message', (message: ChildMessage) => {
+      if (message.type === 'catastrophic') {
+        resolved.onCatastrophicError?.(message.message);
+        return;
+      }
+      const run = inFlight;
+      if (run === null || run.child !== spawned || run.id !== message.id) return;
+      if (message.type === 'failure') {
+        settle(run, { error: new Error(`script sandbox failed: ${message.message}`) });
+        return;
+      }
+      // The child abandoned an isolate it could not stop; replace the
+      // process before that isolate's thread can do more harm.
+      if (message.compromised) kill(spawned);
+      settle(run, { result: message.result });
+    });
+    spawned.on('exit', () => {
+      if (child === spawned) child = null;
+      const run = inFlight;
+      if (run === null || run.child !== spawned) return;
+      if (disposed) settle(run, { error: new SandboxDisposedError() });
+      else settle(run, failed(run, 'script_memory_limit', 'the script crashed the sandbox process (V8 ran out of memory beyond the isolate limit)'));
+    });
+    return spawned;
   };
+
+  const send = (request: ScriptRequest, timeoutMs: number): Promise<ScriptResult> => new Promise((resolve, reject) => {
+    if (disposed) {
+      reject(new SandboxDisposedError());
+      return;
+    }
+    child ??= spawnChild();
+    const current = child;
+    const run: InFlight = {
+      id: ++nextId, child: current, startedMs: performance.now(), timeoutMs, resolve, reject,
+      timer: setTimeout(() => {
+        kill(current);
+        settle(run, failed(run, 'script_timeout', `the script ran longer than ${timeoutMs} ms`));
+      }, timeoutMs + PARENT_GRACE_MS),
+    };
+    inFlight = run;
+    current.ref();
+    current.channel?.ref();
+    const message: ParentMessage = { id: run.id, request };
+    current.send(message);
+  });
 
   return {
     async run(request) {
       if (disposed) throw new SandboxDisposedError();
       const startedMs = performance.now();
-      const { timeoutMs, memoryMb } = resolveLimits(request.limits, resolved);
+      const { timeoutMs } = resolveLimits(request.limits, resolved);
       const sizeError = checkCodeSize(request.code);
-      if (sizeError !== null) return failed(sizeError, [], startedMs);
-      const inputJson = serializeInput(request.input);
-      const entry = entryFor(memoryMb);
-      entry.queued++;
-      const job = entry.tail.then(() => runOn(entry, memoryMb, request, timeoutMs, inputJson));
-      entry.tail = job.catch(() => undefined);
-      try {
-        return await job;
-      } finally {
-        entry.queued--;
-      }
+      if (sizeError !== null) return { ok: false, error: sizeError, logs: [], durationMs: Math.round((performance.now() - startedMs) * 1_000) / 1_000 };
+      const job = tail.then(() => send(request, timeoutMs));
+      tail = job.catch(() => undefined);
+      return job;
     },
 
     checkSyntax(code) {
       if (disposed) throw new SandboxDisposedError();
       const sizeError = checkCodeSize(code);
       if (sizeError !== null) return sizeError;
-      // A separate small isolate, so a save never waits behind a running script.
-      if (checker === null || !checker.usable) checker = newSlot(MIN_MEMORY_MB);
+      if (checker === null || !checker.usable) {
+        checker = new IsolateSlot({ memoryMb: MIN_MEMORY_MB, maxRunsPerIsolate: Number.MAX_SAFE_INTEGER, maxCachedScripts: resolved.maxCachedScripts });
+      }
       const compiled = checker.compile(code);
       return 'error' in compiled ? compiled.error : null;
     },
 
     dispose() {
       disposed = true;
-      for (const entry of entries.values()) entry.slot?.dispose();
-      entries.clear();
+      if (child !== null) kill(child);
       checker?.dispose();
       checker = null;
     },
   };
-}
-
-/** Drops least recently used idle isolates until at most `keep` remain. */
-function evictIdleSlots(entries: Map<number, SlotEntry>, keep: number): void {
-  const idle = [...entries.entries()].filter(([, entry]) => entry.queued === 0).sort((a, b) => a[1].lastUsed - b[1].lastUsed);
-  for (const [memoryMb, entry] of idle) {
-    if (entries.size <= keep) return;
-    entry.slot?.dispose();
-    entries.delete(memoryMb);
-  }
-}
-
-/** Code over MAX_CODE_BYTES (UTF-8) is refused before anything is parsed. */
-function checkCodeSize(code: string): ScriptError | null {
-  const bytes = Buffer.byteLength(code, 'utf8');
-  if (bytes <= MAX_CODE_BYTES) return null;
-  return { code: 'script_code_too_large', message: `code is ${bytes} bytes; the limit is ${MAX_CODE_BYTES} bytes` };
-}
-
-/**
- * The input crosses into the isolate as JSON text, so the script always gets
- * its own copy of plain data. Omitted `data`/`reservation` are derived inside
- * the isolate, which keeps `data === event.data` there.
- */
-function serializeInput(input: ScriptInput): string {
-  const envelope: Record<string, unknown> = { event: input.event };
-  if (input.data !== undefined) envelope.data = input.data;
-  if (input.reservation !== undefined) envelope.reservation = input.reservation;
-  if (input.tasks !== undefined) envelope.tasks = input.tasks;
-  if (input.trigger !== undefined) envelope.trigger = input.trigger;
-  return JSON.stringify(envelope);
-}
-
-function elapsedMs(startedMs: number): number {
-  return Math.round((performance.now() - startedMs) * 1_000) / 1_000;
-}
-
-function failed(error: ScriptError, logs: string[], startedMs: number): ScriptResult {
-  return { ok: false, error, logs, durationMs: elapsedMs(startedMs) };
-}
-
-function toResult(outcome: RunOutcome, timeoutMs: number, memoryMb: number, startedMs: number): ScriptResult {
-  switch (outcome.kind) {
-    case 'settled': {
-      const { envelope } = outcome;
-      if (envelope.ok) return { ok: true, output: envelope.output, logs: envelope.logs, durationMs: elapsedMs(startedMs) };
-      return failed(envelope.error, envelope.logs, startedMs);
-    }
-    case 'timeout': {
-      const message = outcome.stalled
-        ? 'the script awaited a promise that can never settle (nothing outside the script can resolve it)'
-        : `the script ran longer than ${timeoutMs} ms`;
-      return failed({ code: 'script_timeout', message }, outcome.logs, startedMs);
-    }
-    case 'memory_limit':
-      return failed({ code: 'script_memory_limit', message: `the script used more than its ${memoryMb} MB memory limit` }, [], startedMs);
-    case 'shutdown':
-      throw new SandboxDisposedError();
-  }
 }
