@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   const store = await connectStore(config.MONGODB_URI);
   const temporal = await createTemporalClient(config);
   // The API compiles scripts to validate triggers; it never runs them for effect.
-  const sandbox = createSandbox({ maxTimeoutMs: config.SCRIPT_MAX_TIMEOUT_MS, maxMemoryMb: config.SCRIPT_MAX_MEMORY_MB });
+  const sandbox = createSandbox({ maxTimeoutMs: config.SCRIPT_MAX_TIMEOUT_MS, maxMemoryMb: config.SCRIPT_MAX_MEMORY_MB, processes: config.SCRIPT_SANDBOX_PROCESSES });
   const api = buildApi({ config, logger, store, temporal, sandbox });
   await api.ensureIndexes();
   const { app } = api;

@@ -29,7 +29,8 @@ export const configSchema = z.object({
   MAIL_FROM: z.string().min(3).default('Creditflow <no-reply@creditflow.local>'),
   DEFAULT_UNIT: z.string().regex(/^([A-Z]{3}|CREDIT)$/, 'must be an ISO 4217 code or CREDIT').default('USD'),
   SCRIPT_MAX_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(10_000),
-  SCRIPT_MAX_MEMORY_MB: z.coerce.number().int().min(8).max(256).default(256),
+  SCRIPT_MAX_MEMORY_MB: z.coerce.number().int().min(16).max(256).default(256),
+  SCRIPT_SANDBOX_PROCESSES: z.coerce.number().int().min(1).max(16).default(2),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;

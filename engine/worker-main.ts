@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     return [];
   });
   if (added.length > 0) logger.info({ added }, 'registered search attributes');
-  const sandbox = createSandbox({ maxTimeoutMs: config.SCRIPT_MAX_TIMEOUT_MS, maxMemoryMb: config.SCRIPT_MAX_MEMORY_MB });
+  const sandbox = createSandbox({ maxTimeoutMs: config.SCRIPT_MAX_TIMEOUT_MS, maxMemoryMb: config.SCRIPT_MAX_MEMORY_MB, processes: config.SCRIPT_SANDBOX_PROCESSES });
   const mailer = createSmtpMailer(config.SMTP_URL, config.MAIL_FROM);
   const worker = await createEngineWorker({
     connection: await connectWorkerConnection(config),

@@ -4,7 +4,7 @@
 // (the floor). Run with `npm run bench:sandbox`.
 import vm from 'node:vm';
 import { createInProcessSandbox } from './in-process-sandbox';
-import { createSandbox } from './sandbox';
+import { createSandbox } from './sandbox-pool';
 import type { Sandbox } from './types';
 import type { ScriptInput } from './types';
 

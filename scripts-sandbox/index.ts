@@ -1,4 +1,4 @@
-import { createSandbox } from './sandbox';
+import { createSandbox } from './sandbox-pool';
 import type { Sandbox, ScriptRequest, ScriptResult } from './types';
 
 export type {
@@ -12,7 +12,8 @@ export type {
   ScriptResult,
 } from './types';
 export { checkLimits, type LimitProblem } from './limits';
-export { createSandbox } from './sandbox';
+export { createChildSandbox } from './sandbox';
+export { createSandbox } from './sandbox-pool';
 export { createInProcessSandbox, type InProcessSandbox } from './in-process-sandbox';
 export { SandboxDisposedError } from './sandbox-disposed-error';
 

@@ -19,8 +19,13 @@ export interface ResolvedOptions {
   maxRunsPerIsolate: number;
   maxCachedScripts: number;
   maxIsolates: number;
+  processes: number;
   onCatastrophicError?: (message: string) => void;
 }
+
+/** One child per core on the 2-core machines Creditflow targets by default. */
+export const DEFAULT_PROCESSES = 2;
+export const MAX_PROCESSES = 16;
 
 /** Fills defaults and rejects nonsensical server configuration (a bug in the caller, so it throws). */
 export function resolveOptions(options: SandboxOptions = {}): ResolvedOptions {
@@ -30,9 +35,10 @@ export function resolveOptions(options: SandboxOptions = {}): ResolvedOptions {
     maxRunsPerIsolate: options.maxRunsPerIsolate ?? 1_000,
     maxCachedScripts: options.maxCachedScripts ?? 256,
     maxIsolates: options.maxIsolates ?? 4,
+    processes: options.processes ?? DEFAULT_PROCESSES,
     onCatastrophicError: options.onCatastrophicError,
   };
-  const positive: Array<keyof ResolvedOptions> = ['maxTimeoutMs', 'maxMemoryMb', 'maxRunsPerIsolate', 'maxCachedScripts', 'maxIsolates'];
+  const positive: Array<keyof ResolvedOptions> = ['maxTimeoutMs', 'maxMemoryMb', 'maxRunsPerIsolate', 'maxCachedScripts', 'maxIsolates', 'processes'];
   for (const key of positive) {
     const value = resolved[key];
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
@@ -40,6 +46,7 @@ export function resolveOptions(options: SandboxOptions = {}): ResolvedOptions {
     }
   }
   if (resolved.maxMemoryMb < MIN_MEMORY_MB) throw new RangeError(`sandbox option maxMemoryMb must be at least ${MIN_MEMORY_MB}`);
+  if (resolved.processes > MAX_PROCESSES) throw new RangeError(`sandbox option processes must be at most ${MAX_PROCESSES}`);
   return resolved;
 }
 

@@ -26,13 +26,13 @@ interface InFlight {
 }
 
 /**
- * Creates the sandbox the engine uses. Scripts run in isolated-vm isolates
- * hosted by one supervised child process, one run at a time: a run costs an
- * IPC round trip on top of a call into a locked-down context, and a script
- * that crashes or wedges V8 costs only a child process. Compile-only syntax
- * checks run in this process (they never execute admin code).
+ * One supervised child process hosting isolated-vm isolates, one run at a
+ * time: a run costs an IPC round trip on top of a call into a locked-down
+ * context, and a script that crashes or wedges V8 costs only a child
+ * process. Compile-only syntax checks run in this process (they never
+ * execute admin code). `createSandbox` pools several of these.
  */
-export function createSandbox(options?: SandboxOptions): Sandbox {
+export function createChildSandbox(options?: SandboxOptions): Sandbox {
   const resolved = resolveOptions(options);
   const childOptions = JSON.stringify({
     maxTimeoutMs: resolved.maxTimeoutMs,

@@ -61,6 +61,8 @@ export interface SandboxOptions {
   maxCachedScripts?: number;
   /** Isolates kept alive at once, one per distinct `memoryMb` in use. Default 4. */
   maxIsolates?: number;
+  /** Child processes running scripts side by side, so one slow script does not hold up the rest. Default 2, at most 16. */
+  processes?: number;
   /** Called when isolated-vm reports that V8 lost control of an isolate; the run fails and the isolate is replaced. */
   onCatastrophicError?: (message: string) => void;
 }
