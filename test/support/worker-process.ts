@@ -2,7 +2,7 @@
 // With CRASH_AFTER_POST=1 it kills itself right after the ledger commits a
 // posting, before the activity can report completion to Temporal: the
 // moment where a retried activity must not post twice.
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { createLedger } from '../../engine/ledger';
 import { createSmtpMailer } from '../../engine/mail/mailer';
@@ -13,6 +13,7 @@ import { createSandbox } from '../../scripts-sandbox';
 import { workflowBundle } from './temporal';
 
 async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
   const env = process.env as Record<string, string>;
   const store = await connectStore(env.MONGODB_URI!, { dbName: env.TEST_DB_NAME! });
   const ledger = createLedger({ connection: store });
