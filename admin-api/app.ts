@@ -29,7 +29,8 @@ export function createApp(deps: AppDependencies): { app: Express; routes: RouteT
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.use(pinoHttp({ logger: deps.logger, autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' } }));
-  app.use(express.json({ limit: deps.bodyLimitBytes, strict: true, type: ['application/json', 'application/*+json'] }));
+  // `verify` keeps the exact bytes for signature checks; parsing and the limit are unchanged.
+  app.use(express.json({ limit: deps.bodyLimitBytes, strict: true, type: ['application/json', 'application/*+json'], verify: (req, _res, buf) => { (req as express.Request).rawBody = buf; } }));
 
   const routes = new RouteTable(deps.resolveKey);
   addHealthRoutes(routes, deps.readinessChecks);
