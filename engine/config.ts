@@ -13,6 +13,7 @@ export const configSchema = z.object({
   PORT: port.default(8080),
   PUBLIC_URL: z.url().optional(),
   ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters'),
+  API_KEY_PEPPER: z.string().min(32, 'must be at least 32 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
