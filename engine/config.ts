@@ -14,6 +14,8 @@ export const configSchema = z.object({
   PUBLIC_URL: z.url().optional(),
   ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters'),
   API_KEY_PEPPER: z.string().min(32, 'must be at least 32 characters').optional(),
+  RATE_LIMIT_EVENTS_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
+  RATE_LIMIT_SCRIPT_TESTS_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
