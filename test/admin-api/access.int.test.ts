@@ -13,13 +13,14 @@ let api: TestApi;
 let replica: TestApi;
 
 const INGESTION_LIMIT = 3;
+const SCRIPT_TEST_LIMIT = 2;
 
 beforeAll(async () => {
   store = await openTestStore('access_api');
   connection = await Connection.connect({ address: temporalAddress() });
   const deps = { store: store.connection, temporal: new Client({ connection }), taskQueue: `test-${randomUUID()}` };
   api = await startTestApi(deps);
-  replica = await startTestApi({ ...deps, env: { RATE_LIMIT_EVENTS_PER_MINUTE: String(INGESTION_LIMIT) } });
+  replica = await startTestApi({ ...deps, env: { RATE_LIMIT_EVENTS_PER_MINUTE: String(INGESTION_LIMIT), RATE_LIMIT_SCRIPT_TESTS_PER_MINUTE: String(SCRIPT_TEST_LIMIT) } });
 });
 
 afterAll(async () => {
@@ -218,7 +219,7 @@ describe('signed requests', () => {
   });
 });
 
-describe('rate limiting on ingestion', () => {
+describe('rate limiting', () => {
   it('answers 429 with Retry-After past the per-key limit, and leaves other keys alone', async () => {
     const busy = await createKey(['events:write']);
     const other = await createKey(['events:write']);
@@ -232,5 +233,15 @@ describe('rate limiting on ingestion', () => {
 
     expect((await replica.request('POST', '/v1/events', event(), { key: other.secret })).status).toBe(202);
     expect((await replica.request('GET', `/v1/api-keys/${busy.id}`)).status).toBe(200);
+  });
+
+  it('limits script test-runs per key on their own budget', async () => {
+    const author = await createKey(['admin']);
+    const test = (key?: string) => replica.request('POST', '/v1/scripts/test', { code: 'return 1', input: { event: {} } }, key ? { key } : {});
+    for (let i = 0; i < SCRIPT_TEST_LIMIT; i++) expect((await test(author.secret)).status).toBe(200);
+    const refused = await test(author.secret);
+    expectProblem(refused, 429, 'rate_limited');
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect((await test()).status).toBe(200);
   });
 });
