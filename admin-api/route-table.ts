@@ -52,7 +52,7 @@ export interface RouteSpec<P extends ZodType | undefined, Q extends ZodType | un
 /** Error statuses every authenticated route can answer with. */
 const COMMON_ERRORS: Record<number, string> = {
   400: 'Malformed JSON.',
-  401: 'Missing, unknown or revoked API key.',
+  401: 'Missing, unknown or revoked API key, or a missing or bad Creditflow-Signature from a key that signs.',
   403: 'The API key lacks the required scope.',
   413: 'Request body too large.',
   422: 'The request breaks a rule; `errors` names each failing path.',
