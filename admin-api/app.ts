@@ -5,6 +5,7 @@ import type { KeyResolver } from './auth';
 import { addHealthRoutes, type ReadinessCheck } from './health';
 import { openApiRouter } from './openapi';
 import { notFoundHandler, problemMiddleware } from './problem';
+import { rateLimiters, type RateLimits } from './rate-limit';
 import { RouteTable } from './route-table';
 
 /** Adds one feature's routes (accounts, events, triggers, ...) to the table. */
@@ -14,6 +15,7 @@ export interface AppDependencies {
   logger: Logger;
   resolveKey: KeyResolver;
   bodyLimitBytes: number;
+  rateLimits: RateLimits;
   readinessChecks: ReadinessCheck[];
   modules: RouteModule[];
   publicUrl?: string;
@@ -29,9 +31,10 @@ export function createApp(deps: AppDependencies): { app: Express; routes: RouteT
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.use(pinoHttp({ logger: deps.logger, autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' } }));
-  app.use(express.json({ limit: deps.bodyLimitBytes, strict: true, type: ['application/json', 'application/*+json'] }));
+  // `verify` keeps the exact bytes for signature checks; parsing and the limit are unchanged.
+  app.use(express.json({ limit: deps.bodyLimitBytes, strict: true, type: ['application/json', 'application/*+json'], verify: (req, _res, buf) => { (req as express.Request).rawBody = buf; } }));
 
-  const routes = new RouteTable(deps.resolveKey);
+  const routes = new RouteTable(deps.resolveKey, rateLimiters(deps.rateLimits));
   addHealthRoutes(routes, deps.readinessChecks);
   for (const addModule of deps.modules) addModule(routes);
 

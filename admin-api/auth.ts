@@ -12,8 +12,19 @@ export interface Principal {
   readonly scopes: readonly Scope[];
 }
 
-/** Resolves a presented bearer secret to a principal, or null when unknown. */
-export type KeyResolver = (secret: string) => Promise<Principal | null>;
+/** What a resolver may need beyond the bearer secret: the request's signature and exact body bytes. */
+export interface PresentedRequest {
+  readonly signatureHeader: string | undefined;
+  /** The body bytes as received (after content decoding); empty when the request had no JSON body. */
+  readonly rawBody: Buffer;
+  readonly nowMs: number;
+}
+
+/**
+ * Resolves a presented bearer secret to a principal, or null when unknown.
+ * May throw a DomainError (401) with a precise code, e.g. a bad signature.
+ */
+export type KeyResolver = (secret: string, request: PresentedRequest) => Promise<Principal | null>;
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
@@ -30,9 +41,9 @@ export function adminKeyResolver(adminApiKey: string): KeyResolver {
 
 /** Tries each resolver in order; the first that knows the key wins. */
 export function chainResolvers(...resolvers: KeyResolver[]): KeyResolver {
-  return async (secret) => {
+  return async (secret, request) => {
     for (const resolve of resolvers) {
-      const principal = await resolve(secret);
+      const principal = await resolve(secret, request);
       if (principal) return principal;
     }
     return null;
@@ -42,7 +53,9 @@ export function chainResolvers(...resolvers: KeyResolver[]): KeyResolver {
 /** Limits presented secrets so a huge header cannot cost a slow hash. */
 const MAX_SECRET_LENGTH = 512;
 
-/** Requires `Authorization: Bearer <key>`; sets `req.principal`. */
+const EMPTY_BODY = Buffer.alloc(0);
+
+/** Requires `Authorization: Bearer <key>` (and a valid signature from keys that sign); sets `req.principal`. */
 export function authenticate(resolve: KeyResolver): RequestHandler {
   return async (req, _res, next) => {
     const header = req.get('authorization') ?? '';
@@ -52,7 +65,13 @@ export function authenticate(resolve: KeyResolver): RequestHandler {
       next(new DomainError('unauthorized', 'unauthorized', 'Send an API key as "Authorization: Bearer <key>".'));
       return;
     }
-    const principal = await resolve(secret);
+    let principal: Principal | null;
+    try {
+      principal = await resolve(secret, { signatureHeader: req.get('creditflow-signature'), rawBody: req.rawBody ?? EMPTY_BODY, nowMs: Date.now() });
+    } catch (error) {
+      next(error);
+      return;
+    }
     if (!principal) {
       next(new DomainError('unauthorized', 'unauthorized', 'The API key is unknown or revoked.'));
       return;
@@ -80,5 +99,7 @@ export function requireScope(scope: Scope): RequestHandler {
 declare module 'express-serve-static-core' {
   interface Request {
     principal?: Principal;
+    /** The JSON body's bytes exactly as received, kept for signature checks. */
+    rawBody?: Buffer;
   }
 }

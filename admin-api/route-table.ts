@@ -2,6 +2,7 @@ import { OpenAPIRegistry, type RouteConfig } from '@asteasolutions/zod-to-openap
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { ZodType } from 'zod';
 import { authenticate, requireScope, type KeyResolver, type Principal, type Scope } from './auth';
+import type { RateLimitPolicy } from './rate-limit';
 import { problemSchema } from './schemas';
 import { DomainError } from '../engine/errors';
 import { zodProblems } from './problem';
@@ -39,6 +40,8 @@ export interface RouteSpec<P extends ZodType | undefined, Q extends ZodType | un
   tags: string[];
   /** The scope required; omit for public operational routes. */
   scope?: Scope;
+  /** Counts requests per API key under this named limit (429 past it); needs `scope`. */
+  rateLimit?: RateLimitPolicy;
   params?: P;
   query?: Q;
   body?: B;
@@ -49,12 +52,14 @@ export interface RouteSpec<P extends ZodType | undefined, Q extends ZodType | un
 /** Error statuses every authenticated route can answer with. */
 const COMMON_ERRORS: Record<number, string> = {
   400: 'Malformed JSON.',
-  401: 'Missing, unknown or revoked API key.',
+  401: 'Missing, unknown or revoked API key, or a missing or bad Creditflow-Signature from a key that signs.',
   403: 'The API key lacks the required scope.',
   413: 'Request body too large.',
   422: 'The request breaks a rule; `errors` names each failing path.',
   500: 'Unexpected error.',
 };
+
+const RATE_LIMITED = 'Too many requests from this API key; `Retry-After` says how many seconds to wait.';
 
 function openApiPath(expressPath: string): string {
   return expressPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
@@ -76,7 +81,10 @@ export class RouteTable {
   readonly registry = new OpenAPIRegistry();
   readonly specs: Array<{ method: Method; path: string }> = [];
 
-  constructor(private readonly resolveKey: KeyResolver) {
+  constructor(
+    private readonly resolveKey: KeyResolver,
+    private readonly limiters: Record<RateLimitPolicy, RequestHandler>,
+  ) {
     this.registry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
     this.registry.register('Problem', problemSchema);
   }
@@ -85,6 +93,7 @@ export class RouteTable {
     this.specs.push({ method: spec.method, path: spec.path });
     this.registry.registerPath(this.describe(spec));
     const guards: RequestHandler[] = spec.scope ? [authenticate(this.resolveKey), requireScope(spec.scope)] : [];
+    if (spec.rateLimit) guards.push(this.limiters[spec.rateLimit]);
     this.router[spec.method](spec.path, ...guards, this.wrap(spec));
     return this;
   }
@@ -114,7 +123,7 @@ export class RouteTable {
         ? { description: response.description, content: { 'application/json': { schema: response.schema } } }
         : { description: response.description };
     }
-    const errors = spec.scope ? COMMON_ERRORS : { 500: COMMON_ERRORS[500]! };
+    const errors = spec.scope ? { ...COMMON_ERRORS, ...(spec.rateLimit ? { 429: RATE_LIMITED } : {}) } : { 500: COMMON_ERRORS[500]! };
     for (const [status, description] of Object.entries(errors)) {
       responses[status] ??= { description, content: { 'application/problem+json': { schema: problemSchema } } };
     }

@@ -14,8 +14,10 @@ import { pingTemporal } from '../engine/temporal';
 import { createTriggerStore } from '../engine/triggers/trigger-store';
 import type { TriggerCheckers } from '../engine/triggers/validate';
 import { checkLimits, type Sandbox } from '../scripts-sandbox';
+import { createApiKeyStore } from './api-keys/key-store';
+import { apiKeyRoutes } from './api-keys/routes';
 import { createApp } from './app';
-import { adminKeyResolver } from './auth';
+import { adminKeyResolver, chainResolvers } from './auth';
 import { eventRoutes } from './events/routes';
 import { runRoutes } from './runs/routes';
 import { scriptRoutes } from './scripts/routes';
@@ -50,11 +52,13 @@ export function buildApi(deps: ApiDependencies) {
   const triggers = createTriggerStore(store);
   const dryRun = createDryRun({ sandbox: deps.sandbox, ledger, policyDefaults: {}, templates: templates.catalog, runs: runModel(store) });
   const events = createEventIngestor({ connection: store, triggers, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger });
+  const apiKeys = createApiKeyStore({ connection: store, config, logger });
   const runs = createRunReader({ client: temporal, namespace: config.TEMPORAL_NAMESPACE, temporalUiUrl: config.TEMPORAL_UI_URL });
   const { app, routes } = createApp({
     logger,
-    resolveKey: adminKeyResolver(config.ADMIN_API_KEY),
+    resolveKey: chainResolvers(adminKeyResolver(config.ADMIN_API_KEY), apiKeys.resolve),
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    rateLimits: { ingestion: config.RATE_LIMIT_EVENTS_PER_MINUTE, script_test: config.RATE_LIMIT_SCRIPT_TESTS_PER_MINUTE },
     readinessChecks: [
       { name: 'store', check: () => pingStore(store) },
       { name: 'temporal', check: () => pingTemporal(temporal) },
@@ -65,6 +69,7 @@ export function buildApi(deps: ApiDependencies) {
       runRoutes(runs),
       scriptRoutes(deps.sandbox, sandboxMaximums),
       templateRoutes(templates, triggers),
+      apiKeyRoutes(apiKeys),
     ],
     ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
   });
@@ -75,8 +80,9 @@ export function buildApi(deps: ApiDependencies) {
     events,
     ledger,
     templates,
+    apiKeys,
     async ensureIndexes(): Promise<void> {
-      await Promise.all([triggers.ensureIndexes(), events.ensureIndexes(), templates.ensureIndexes(), ledger.ensureIndexes()]);
+      await Promise.all([triggers.ensureIndexes(), events.ensureIndexes(), templates.ensureIndexes(), ledger.ensureIndexes(), apiKeys.ensureIndexes()]);
     },
   };
 }

@@ -41,7 +41,7 @@ function present(doc: EventDoc) {
 export function eventRoutes(ingestor: EventIngestor): RouteModule {
   return (routes) => {
     routes.add({
-      method: 'post', path: '/v1/events', scope: 'events:write', tags: ['events'],
+      method: 'post', path: '/v1/events', scope: 'events:write', rateLimit: 'ingestion', tags: ['events'],
       summary: 'Send an event',
       description: 'Stores the event (its id is the dedupe key), starts one run per matching trigger, and signals waiting runs it cancels. The same id and body again answers 200 with the original runs; the same id with another body is 409.',
       body: eventBodySchema,

@@ -17,7 +17,7 @@ const scriptResultSchema = z
 export function scriptRoutes(sandbox: Pick<Sandbox, 'run'>, maximums: { maxTimeoutMs: number; maxMemoryMb: number }): RouteModule {
   return (routes) => {
     routes.add({
-      method: 'post', path: '/v1/scripts/test', scope: 'admin', tags: ['scripts'],
+      method: 'post', path: '/v1/scripts/test', scope: 'admin', rateLimit: 'script_test', tags: ['scripts'],
       summary: 'Run a script against sample input',
       description: 'Runs the code in the same sandbox and limits as a script task and returns its output, logs and duration, or its error with the line and column in your code. Touches no account, mailbox or run.',
       body: z.strictObject({

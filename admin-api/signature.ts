@@ -1,0 +1,72 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { DomainError } from '../engine/errors';
+
+/** The request header that carries a signature. */
+export const SIGNATURE_HEADER = 'Creditflow-Signature';
+
+/**
+ * How far a signature's timestamp may lie from the server clock, either way.
+ * Five minutes bounds replay of a captured request while tolerating clock
+ * skew; within it a replayed event is still harmless, its id deduplicates it.
+ */
+export const SIGNATURE_TOLERANCE_SECONDS = 300;
+
+/** Bounds what is parsed from an untrusted header: a timestamp and a few v1 values. */
+const MAX_HEADER_LENGTH = 1024;
+const HMAC_SHA256_HEX_LENGTH = 64;
+
+/** hex HMAC-SHA256(secret, t + "." + raw body): what an event source sends as v1. */
+export function computeSignature(secret: string, timestampSeconds: number, rawBody: Buffer | string): string {
+  return createHmac('sha256', secret).update(`${timestampSeconds}.`).update(rawBody).digest('hex');
+}
+
+/** The whole header value for a body, as a signing client builds it. */
+export function signatureHeaderValue(secret: string, rawBody: Buffer | string, timestampSeconds = Math.floor(Date.now() / 1000)): string {
+  return `t=${timestampSeconds},v1=${computeSignature(secret, timestampSeconds, rawBody)}`;
+}
+
+function refuse(code: string, message: string): DomainError {
+  return new DomainError(code, 'unauthorized', message);
+}
+
+/** Reads `t=<unix seconds>,v1=<hex>[,v1=<hex>...]`; several v1 values let a sender roll secrets. */
+function parseHeader(header: string): { timestampSeconds: number; signatures: string[] } | null {
+  if (header.length > MAX_HEADER_LENGTH) return null;
+  let timestampSeconds: number | undefined;
+  const signatures: string[] = [];
+  for (const part of header.split(',')) {
+    const [name, value, ...rest] = part.trim().split('=');
+    if (!name || value === undefined || rest.length > 0) return null;
+    if (name === 't' && /^\d{1,12}$/.test(value)) timestampSeconds = Number(value);
+    else if (name === 'v1' && value.length === HMAC_SHA256_HEX_LENGTH && /^[0-9a-f]+$/i.test(value)) signatures.push(value.toLowerCase());
+    else if (name === 't' || name === 'v1') return null;
+    // Other schemes (v0, a future v2) are ignored, as signers may send several.
+  }
+  return timestampSeconds === undefined || signatures.length === 0 ? null : { timestampSeconds, signatures };
+}
+
+/**
+ * Checks a request signed with `secret`; throws a 401 DomainError whose code
+ * says what was wrong. The comparison runs in constant time.
+ */
+export function verifySignature(input: { header: string | undefined; rawBody: Buffer; secret: string; nowMs: number }): void {
+  if (input.header === undefined || input.header === '') {
+    throw refuse('signature_missing', `This API key signs its requests: send a ${SIGNATURE_HEADER} header.`);
+  }
+  const parsed = parseHeader(input.header);
+  if (!parsed) {
+    throw refuse('signature_malformed', `The ${SIGNATURE_HEADER} header must read "t=<unix seconds>,v1=<64 hex digits>".`);
+  }
+  const ageSeconds = Math.floor(input.nowMs / 1000) - parsed.timestampSeconds;
+  if (ageSeconds > SIGNATURE_TOLERANCE_SECONDS) {
+    throw refuse('signature_expired', `The signature timestamp is ${ageSeconds} s old; at most ${SIGNATURE_TOLERANCE_SECONDS} s is accepted. Sign each request when sending it.`);
+  }
+  if (-ageSeconds > SIGNATURE_TOLERANCE_SECONDS) {
+    throw refuse('signature_timestamp_in_future', `The signature timestamp is ${-ageSeconds} s ahead of the server clock; at most ${SIGNATURE_TOLERANCE_SECONDS} s of skew is accepted.`);
+  }
+  const expected = Buffer.from(computeSignature(input.secret, parsed.timestampSeconds, input.rawBody), 'hex');
+  const matches = parsed.signatures.some((candidate) => timingSafeEqual(Buffer.from(candidate, 'hex'), expected));
+  if (!matches) {
+    throw refuse('signature_mismatch', 'The signature does not match the request body and timestamp for this key\'s signing secret.');
+  }
+}
