@@ -2,7 +2,6 @@ import type { Client } from '@temporalio/client';
 import type { Connection } from 'mongoose';
 import type { Config } from '../engine/config';
 import { createEventIngestor } from '../engine/events/ingest';
-import { runModel } from '../engine/events/run-registry';
 import { createLedger } from '../engine/ledger';
 import { createTemplateStore } from '../engine/mail/template-store';
 import { createDryRun } from '../engine/triggers/dry-run';
@@ -50,8 +49,9 @@ export function buildApi(deps: ApiDependencies) {
   };
   const ledger = createLedger({ connection: store });
   const triggers = createTriggerStore(store);
-  const dryRun = createDryRun({ sandbox: deps.sandbox, ledger, policyDefaults: {}, templates: templates.catalog, runs: runModel(store) });
+  
   const events = createEventIngestor({ connection: store, triggers, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger });
+  const dryRun = createDryRun({ sandbox: deps.sandbox, ledger, policyDefaults: {}, templates: templates.catalog, cancelIndex: events.cancelIndex });
   const apiKeys = createApiKeyStore({ connection: store, config, logger });
   const runs = createRunReader({ client: temporal, namespace: config.TEMPORAL_NAMESPACE, temporalUiUrl: config.TEMPORAL_UI_URL });
   const { app, routes } = createApp({

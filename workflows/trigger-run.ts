@@ -63,8 +63,11 @@ export async function triggerRun(input: TriggerRunInput): Promise<RunState> {
   };
   setHandler(runStateQuery, () => state);
   setHandler(cancelRequestSignal, (request) => {
+    // A retried dispatch may signal twice; the first of each event counts.
+    const seen = state.cancelledBy?.eventId === request.eventId || state.lateCancellations.some((c) => c.eventId === request.eventId);
+    if (seen) return;
     if (state.phase === 'waiting' && !state.cancelledBy) state.cancelledBy = request;
-    else if (!state.cancelledBy) state.lateCancellations.push({ ...request, phase: state.phase });
+    else state.lateCancellations.push({ ...request, phase: state.phase });
   });
 
   if (await waitOutWindow(state)) return endCancelled(state);

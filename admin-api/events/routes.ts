@@ -27,13 +27,14 @@ const eventSchema = z
   .object({
     id: z.string(), type: z.string(), occurredAt: z.string(), receivedAt: z.string(), data: z.record(z.string(), z.unknown()),
     status: z.enum(['received', 'dispatched']), runs: z.array(runRefSchema), signalled: z.array(z.string()),
+    alreadyClosed: z.array(z.string()).openapi({ description: 'Runs this event would have cancelled had they not closed already; nothing was changed.' }),
   })
   .openapi('Event');
 
 function present(doc: EventDoc) {
   return {
     id: doc._id, type: doc.type, occurredAt: doc.occurredAt.toISOString(), receivedAt: doc.receivedAt.toISOString(),
-    data: JSON.parse(doc.dataJson) as Record<string, unknown>, status: doc.status, runs: doc.runs, signalled: doc.signalled,
+    data: JSON.parse(doc.dataJson) as Record<string, unknown>, status: doc.status, runs: doc.runs, signalled: doc.signalled, alreadyClosed: doc.alreadyClosed ?? [],
   };
 }
 

@@ -21,6 +21,8 @@ export interface EventDoc {
   status: 'received' | 'dispatched';
   runs: RunRef[];
   signalled: string[];
+  /** Runs this event would have cancelled had they not closed already: recorded, nothing changed. */
+  alreadyClosed?: string[];
 }
 
 const eventSchema = new Schema<EventDoc>(
@@ -35,6 +37,7 @@ const eventSchema = new Schema<EventDoc>(
     status: { type: String, required: true, enum: ['received', 'dispatched'] },
     runs: { type: Schema.Types.Mixed, default: [] },
     signalled: { type: [String], default: [] },
+    alreadyClosed: { type: [String], default: [] },
   },
   { collection: 'events', versionKey: false, minimize: false },
 );

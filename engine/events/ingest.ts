@@ -6,13 +6,12 @@ import { isDuplicateKeyError, upsertRacing } from '../store';
 import type { Logger } from '../logger';
 import { FilterCache } from '../triggers/matcher';
 import { snapshotOf, type TriggerRecord, type TriggerStore } from '../triggers/trigger-store';
-import { valueAtPath } from '../../workflows/references';
 import { eventIdKey, triggerIdKey } from '../../workflows/search-attributes';
 import { cancelRequestSignal, triggerRun } from '../../workflows/trigger-run';
 import type { EventEnvelope } from '../../workflows/types';
 import { canonicalHash } from './canonical-hash';
 import { eventModel, type EventDoc, type RunRef } from './event-store';
-import { correlationKey, runModel } from './run-registry';
+import { createCancelIndex } from './cancel-index';
 
 export interface EventInput {
   id: string;
@@ -50,7 +49,7 @@ export function workflowIdFor(triggerId: string, eventId: string): string {
  */
 export function createEventIngestor(deps: IngestDependencies) {
   const events = eventModel(deps.connection);
-  const runs = runModel(deps.connection);
+  const cancelIndex = createCancelIndex(deps.connection);
   const filters = new FilterCache();
   const now = deps.clock ?? (() => new Date());
 
@@ -77,17 +76,7 @@ export function createEventIngestor(deps: IngestDependencies) {
 
   async function startRun(trigger: TriggerRecord, event: EventEnvelope): Promise<RunRef> {
     const workflowId = workflowIdFor(trigger.id, event.id);
-    const correlationValue = trigger.cancelOn ? correlationKey(valueAtPath(event, trigger.cancelOn.correlate)) : undefined;
-    await upsertRacing(() => runs.updateOne(
-      { _id: workflowId },
-      { $setOnInsert: {
-        triggerId: trigger.id, triggerVersion: trigger.version, eventId: event.id, cancelTypes: trigger.cancelOn?.types ?? [],
-        ...(trigger.cancelOn ? { correlatePath: trigger.cancelOn.correlate } : {}),
-        ...(correlationValue !== undefined ? { correlationValue } : {}),
-        cancellations: [], createdAt: now(),
-      } },
-      { upsert: true },
-    ));
+    if (trigger.cancelOn) await cancelIndex.addWaiter(trigger.cancelOn, event, workflowId);
     try {
       await deps.temporal.workflow.start(triggerRun, {
         workflowId,
@@ -120,21 +109,14 @@ export function createEventIngestor(deps: IngestDependencies) {
     }
   }
 
-  async function signalCancellations(event: EventEnvelope, startedNow: Set<string>): Promise<string[]> {
-    const paths = (await runs.distinct('correlatePath', { cancelTypes: event.type })) as string[];
-    const signalled: string[] = [];
-    for (const path of paths) {
-      const value = correlationKey(valueAtPath(event, path));
-      if (value === undefined) continue;
-      const targets = await runs.find({ cancelTypes: event.type, correlatePath: path, correlationValue: value }, { _id: 1, cancellations: 1 }).lean();
-      for (const target of targets) {
-        if (startedNow.has(target._id) || (target.cancellations ?? []).some((c) => c.eventId === event.id)) continue;
-        const open = await cancel(target._id, event);
-        await runs.updateOne({ _id: target._id }, { $push: { cancellations: { eventId: event.id, at: now(), outcome: open ? 'signalled' : 'run_closed' } } });
-        if (open) signalled.push(target._id);
-      }
-    }
-    return signalled;
+  /** Signals every run this event cancels; runs that have already closed are listed apart. */
+  async function signalCancellations(event: EventEnvelope, startedNow: Set<string>): Promise<{ signalled: string[]; alreadyClosed: string[] }> {
+    const targets = (await cancelIndex.waitersFor(event)).filter((workflowId) => !startedNow.has(workflowId));
+    const outcomes = await Promise.all(targets.map(async (workflowId) => ({ workflowId, open: await cancel(workflowId, event) })));
+    return {
+      signalled: outcomes.filter((o) => o.open).map((o) => o.workflowId),
+      alreadyClosed: outcomes.filter((o) => !o.open).map((o) => o.workflowId),
+    };
   }
 
   return {
@@ -143,8 +125,8 @@ export function createEventIngestor(deps: IngestDependencies) {
       if (doc.status === 'dispatched') return { eventId: doc._id, duplicate, runs: doc.runs, signalled: doc.signalled };
       const event: EventEnvelope = { id: doc._id, type: doc.type, occurredAt: doc.occurredAt.toISOString(), data: JSON.parse(doc.dataJson) as Record<string, unknown> };
       const started = await startRuns(event);
-      const signalled = await signalCancellations(event, new Set(started.map((run) => run.workflowId)));
-      await events.updateOne({ _id: doc._id }, { $set: { status: 'dispatched', runs: started, signalled } });
+      const { signalled, alreadyClosed } = await signalCancellations(event, new Set(started.map((run) => run.workflowId)));
+      await events.updateOne({ _id: doc._id }, { $set: { status: 'dispatched', runs: started, signalled, alreadyClosed } });
       deps.logger.info({ eventId: doc._id, type: doc.type, runs: started.length, signalled: signalled.length, duplicate }, 'event dispatched');
       return { eventId: doc._id, duplicate, runs: started, signalled };
     },
@@ -156,10 +138,11 @@ export function createEventIngestor(deps: IngestDependencies) {
     },
 
     async ensureIndexes(): Promise<void> {
-      await Promise.all([events.createIndexes(), runs.createIndexes()]);
+      await events.createIndexes();
     },
 
     model: events,
+    cancelIndex,
   };
 }
 

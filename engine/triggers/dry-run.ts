@@ -1,13 +1,10 @@
-import type { Model } from 'mongoose';
 import { isDomainError } from '../errors';
 import type { Ledger, PolicyDefaults } from '../ledger';
 import { applyPosting, effectivePolicy, type BalanceState } from '../ledger/policy';
 import { renderEmail } from '../mail/render';
 import type { TemplateCatalog } from '../mail/templates';
-import type { RunDoc } from '../events/run-registry';
-import { correlationKey } from '../events/run-registry';
+import type { CancelIndex } from '../events/cancel-index';
 import type { Sandbox } from '../../scripts-sandbox';
-import { valueAtPath } from '../../workflows/references';
 import { accountAmount, emailVariables, resolveField, runScope, scriptInput, TaskInputError } from '../../workflows/task-inputs';
 import type { AccountTaskSpec, EmailTaskSpec, EventEnvelope, TaskSpec } from '../../workflows/types';
 import { FilterCache } from './matcher';
@@ -47,7 +44,7 @@ export interface DryRunDependencies {
   ledger: Pick<Ledger, 'getAccount'>;
   policyDefaults: PolicyDefaults;
   templates: TemplateCatalog;
-  runs: Model<RunDoc>;
+  cancelIndex: Pick<CancelIndex, 'waitersFor'>;
   clock?: () => Date;
 }
 
@@ -126,18 +123,6 @@ export function createDryRun(deps: DryRunDependencies) {
     return { triggerId: trigger.id, triggerVersion: trigger.version, name: trigger.name, waitSeconds: trigger.wait.seconds, tasks };
   }
 
-  async function cancellations(event: EventEnvelope): Promise<string[]> {
-    const paths = (await deps.runs.distinct('correlatePath', { cancelTypes: event.type })) as string[];
-    const found: string[] = [];
-    for (const path of paths) {
-      const value = correlationKey(valueAtPath(event, path));
-      if (value === undefined) continue;
-      const targets = await deps.runs.find({ cancelTypes: event.type, correlatePath: path, correlationValue: value }, { _id: 1 }).lean<Array<{ _id: string }>>();
-      found.push(...targets.map((target) => target._id));
-    }
-    return found;
-  }
-
   return {
     async run(event: EventEnvelope, candidates: TriggerRecord[]): Promise<DryRunResult> {
       const matched: DryRunMatch[] = [];
@@ -148,7 +133,7 @@ export function createDryRun(deps: DryRunDependencies) {
         else if (!filters.matches(trigger.id, trigger.version, trigger.on.filter, event)) notMatched.push({ triggerId: trigger.id, name: trigger.name, reason: 'the event does not pass on.filter' });
         else matched.push(await simulate(trigger, event));
       }
-      return { event, matched, notMatched, wouldCancel: await cancellations(event) };
+      return { event, matched, notMatched, wouldCancel: await deps.cancelIndex.waitersFor(event) };
     },
   };
 }

@@ -9,6 +9,8 @@ import { mailsTo, waitForMails } from '../support/mailbox';
 import { openTestStore } from '../support/store';
 import { startTestWorker, type TestWorker } from '../support/temporal';
 import { purchaseEvent, topUpTrigger } from '../support/top-up';
+import { TOP_UP_SCRIPT } from '../../engine/triggers/documented-top-up';
+import { runStateQuery } from '../../workflows';
 
 let store: Awaited<ReturnType<typeof openTestStore>>;
 let worker: TestWorker;
@@ -118,6 +120,31 @@ describe('the documented account top-up', () => {
     expect(await mailsTo(user.email)).toHaveLength(0);
     const event = await api.request('GET', `/v1/events/${cancelled.body.eventId}`);
     expect(event.body.signalled).toEqual([workflowId]);
+  });
+
+  it('records a cancellation that arrives once the tasks have started, and changes nothing', async () => {
+    const resource = `top-up-${randomUUID()}`;
+    const slowScript = `const end = Date.now() + 1500; while (Date.now() < end) {}\n${TOP_UP_SCRIPT}`;
+    const trigger = topUpTrigger(resource, 0, slowScript);
+    trigger.tasks[0] = { ...trigger.tasks[0], timeoutMs: 5000 };
+    await createTrigger(trigger);
+    const created = purchaseEvent(resource, 5000);
+    const { user, id: reservationId } = created.data.reservation;
+    const accepted = await api.request('POST', '/v1/events', created);
+    const workflowId = accepted.body.runs[0].workflowId;
+    const handle = worker.client.workflow.getHandle(workflowId);
+    while ((await handle.query(runStateQuery)).phase === 'waiting') await new Promise((resolve) => setTimeout(resolve, 50));
+
+    const late = await api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId));
+    expect(late.body.signalled).toEqual([workflowId]);
+    const result = await handle.result();
+    expect(result.phase).toBe('completed');
+    expect(result.lateCancellations).toEqual([expect.objectContaining({ eventId: late.body.eventId, phase: 'running' })]);
+    expect(await balanceOf(user.id)).toBe(6000);
+
+    const afterClose = await api.request('POST', '/v1/events', { ...purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId) });
+    expect(afterClose.body.signalled).toEqual([]);
+    expect((await api.request('GET', `/v1/events/${afterClose.body.eventId}`)).body.alreadyClosed).toEqual([workflowId]);
   });
 
   it('fails the run with the script error code and line, running no later task', async () => {

@@ -1,0 +1,76 @@
+import { Schema, type Connection, type Model } from 'mongoose';
+import { upsertRacing } from '../store';
+import { valueAtPath } from '../../workflows/references';
+import type { EventEnvelope } from '../../workflows/types';
+
+/**
+ * Which waiting runs an event cancels, answered with reads by `_id` only.
+ * FerretDB on SQLite pushes no filter but `_id` down (anything else scans the
+ * collection), and on MongoDB an `_id` read is the cheapest there is too.
+ *
+ * - a route `(cancel type, correlation path)` is recorded once per trigger
+ *   setting, in a collection that stays tiny;
+ * - a waiters document per `(type, path, value)` lists the runs started with
+ *   that correlation value.
+ *
+ * Both are written before the run starts, so a cancellation that arrives a
+ * millisecond after the purchase was accepted finds its run. Temporal's
+ * visibility store could lag behind by then.
+ */
+interface RouteDoc {
+  _id: string;
+  type: string;
+  path: string;
+}
+
+interface WaitersDoc {
+  _id: string;
+  workflowIds: string[];
+}
+
+const routeSchema = new Schema<RouteDoc>({ _id: String, type: { type: String, required: true }, path: { type: String, required: true } }, { collection: 'cancel_routes', versionKey: false });
+const waitersSchema = new Schema<WaitersDoc>({ _id: String, workflowIds: { type: [String], default: [] } }, { collection: 'cancel_waiters', versionKey: false });
+
+function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
+  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
+}
+
+/** A correlation value as stored: strings and finite numbers only; anything else cannot correlate. */
+export function correlationKey(value: unknown): string | undefined {
+  if (typeof value === 'string' && value.length > 0 && value.length <= 500) return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return undefined;
+}
+
+const SEPARATOR = '\u001f';
+
+export function createCancelIndex(connection: Connection) {
+  const routes = model(connection, 'CancelRoute', routeSchema);
+  const waiters = model(connection, 'CancelWaiters', waitersSchema);
+
+  return {
+    /** Records that this run waits for these cancellation types at this value; no-op when the event has no usable value. */
+    async addWaiter(cancelOn: { types: string[]; correlate: string }, event: EventEnvelope, workflowId: string): Promise<void> {
+      const value = correlationKey(valueAtPath(event, cancelOn.correlate));
+      if (value === undefined) return;
+      await Promise.all(cancelOn.types.map(async (type) => {
+        await upsertRacing(() => routes.updateOne({ _id: `${type}${SEPARATOR}${cancelOn.correlate}` }, { $setOnInsert: { type, path: cancelOn.correlate } }, { upsert: true }));
+        await upsertRacing(() => waiters.updateOne({ _id: [type, cancelOn.correlate, value].join(SEPARATOR) }, { $addToSet: { workflowIds: workflowId } }, { upsert: true }));
+      }));
+    },
+
+    /** Runs started with the same correlation value as this event, by any trigger cancelled by its type. */
+    async waitersFor(event: EventEnvelope): Promise<string[]> {
+      const candidates = await routes.find({ type: event.type }).lean<RouteDoc[]>();
+      const keys = candidates.flatMap((route) => {
+        const value = correlationKey(valueAtPath(event, route.path));
+        return value === undefined ? [] : [[route.type, route.path, value].join(SEPARATOR)];
+      });
+      if (keys.length === 0) return [];
+      const found = await waiters.find({ _id: { $in: keys } }).lean<WaitersDoc[]>();
+      return [...new Set(found.flatMap((doc) => doc.workflowIds))];
+    },
+  };
+}
+
+export type CancelIndex = ReturnType<typeof createCancelIndex>;
