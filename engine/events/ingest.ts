@@ -2,7 +2,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Clien
 import { TypedSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Connection } from 'mongoose';
 import { DomainError } from '../errors';
-import { isDuplicateKeyError, upsertRacing } from '../store';
+import { isDuplicateKeyError } from '../store';
 import type { Logger } from '../logger';
 import { FilterCache } from '../triggers/matcher';
 import { snapshotOf, type TriggerRecord, type TriggerStore } from '../triggers/trigger-store';
