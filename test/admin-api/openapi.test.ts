@@ -1,3 +1,4 @@
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { Client, Connection } from '@temporalio/client';
 import mongoose from 'mongoose';
 import pino from 'pino';
@@ -24,6 +25,12 @@ function expressRoutes(): string[] {
 }
 
 describe('the OpenAPI document', () => {
+  it('is a valid OpenAPI 3.1 document', async () => {
+    const result = await new Validator().validate(JSON.parse(JSON.stringify(document)));
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+  });
+
   it('is OpenAPI 3.1 with the bearer scheme', () => {
     expect(document.openapi).toBe('3.1.0');
     expect(document.components?.securitySchemes?.bearerAuth).toEqual({ type: 'http', scheme: 'bearer' });
