@@ -1,4 +1,5 @@
-import { Schema, type Connection, type Model } from 'mongoose';
+import { modelOn } from '../../engine/store';
+import { Schema, type Connection } from 'mongoose';
 import type { Config } from '../../engine/config';
 import { olderThan, pageOf } from '../../engine/cursor';
 import { DomainError } from '../../engine/errors';
@@ -84,7 +85,7 @@ export interface ApiKeyStoreDependencies {
 export function createApiKeyStore(deps: ApiKeyStoreDependencies) {
   const { connection, logger } = deps;
   const clock = deps.clock ?? (() => new Date());
-  const keys = (connection.models.ApiKey as Model<ApiKeyDoc> | undefined) ?? connection.model<ApiKeyDoc>('ApiKey', apiKeySchema);
+  const keys = modelOn(connection, 'ApiKey', apiKeySchema);
   if (!deps.config.API_KEY_PEPPER && deps.config.NODE_ENV === 'production') {
     logger.warn('API_KEY_PEPPER is unset: API key hashes derive from ADMIN_API_KEY, so rotating it invalidates every API key');
   }

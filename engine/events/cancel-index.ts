@@ -1,5 +1,5 @@
-import { Schema, type Connection, type Model } from 'mongoose';
-import { upsertRacing } from '../store';
+import { Schema, type Connection } from 'mongoose';
+import { upsertRacing, modelOn } from '../store';
 import { valueAtPath } from '../../workflows/references';
 import type { EventEnvelope } from '../../workflows/types';
 
@@ -31,10 +31,6 @@ interface WaitersDoc {
 const routeSchema = new Schema<RouteDoc>({ _id: String, type: { type: String, required: true }, path: { type: String, required: true } }, { collection: 'cancel_routes', versionKey: false });
 const waitersSchema = new Schema<WaitersDoc>({ _id: String, workflowIds: { type: [String], default: [] } }, { collection: 'cancel_waiters', versionKey: false });
 
-function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
-  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
-}
-
 /** A correlation value as stored: strings and finite numbers only; anything else cannot correlate. */
 export function correlationKey(value: unknown): string | undefined {
   if (typeof value === 'string' && value.length > 0 && value.length <= 500) return value;
@@ -45,8 +41,8 @@ export function correlationKey(value: unknown): string | undefined {
 const SEPARATOR = '\u001f';
 
 export function createCancelIndex(connection: Connection) {
-  const routes = model(connection, 'CancelRoute', routeSchema);
-  const waiters = model(connection, 'CancelWaiters', waitersSchema);
+  const routes = modelOn(connection, 'CancelRoute', routeSchema);
+  const waiters = modelOn(connection, 'CancelWaiters', waitersSchema);
 
   return {
     /** Records that this run waits for these cancellation types at this value; no-op when the event has no usable value. */

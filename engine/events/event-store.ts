@@ -1,3 +1,4 @@
+import { modelOn } from '../store';
 import { Schema, type Connection, type Model } from 'mongoose';
 import { olderThan, pageOf } from '../cursor';
 
@@ -43,7 +44,7 @@ const eventSchema = new Schema<EventDoc>(
 );
 
 export function eventModel(connection: Connection): Model<EventDoc> {
-  return (connection.models.Event as Model<EventDoc> | undefined) ?? connection.model<EventDoc>('Event', eventSchema);
+  return modelOn(connection, 'Event', eventSchema);
 }
 
 /** Newest first by receipt; optional type filter. */

@@ -1,3 +1,4 @@
+import { modelOn } from '../store';
 import { createHash } from 'node:crypto';
 import { Schema, type Connection, type Model } from 'mongoose';
 
@@ -28,7 +29,7 @@ const outboxSchema = new Schema<OutboxRecord>(
 );
 
 export function outboxModel(connection: Connection): Model<OutboxRecord> {
-  return (connection.models.OutboxRecord as Model<OutboxRecord> | undefined) ?? connection.model<OutboxRecord>('OutboxRecord', outboxSchema);
+  return modelOn(connection, 'OutboxRecord', outboxSchema);
 }
 
 /**
