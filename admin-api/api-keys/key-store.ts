@@ -85,7 +85,7 @@ export interface ApiKeyStoreDependencies {
 export function createApiKeyStore(deps: ApiKeyStoreDependencies) {
   const { connection, logger } = deps;
   const clock = deps.clock ?? (() => new Date());
-  const keys = modelOn(connection, 'ApiKey', apiKeySchema);
+  const keys = modelOn<ApiKeyDoc>(connection, 'ApiKey', apiKeySchema);
   if (!deps.config.API_KEY_PEPPER && deps.config.NODE_ENV === 'production') {
     logger.warn('API_KEY_PEPPER is unset: API key hashes derive from ADMIN_API_KEY, so rotating it invalidates every API key');
   }

@@ -41,8 +41,8 @@ export function correlationKey(value: unknown): string | undefined {
 const SEPARATOR = '\u001f';
 
 export function createCancelIndex(connection: Connection) {
-  const routes = modelOn(connection, 'CancelRoute', routeSchema);
-  const waiters = modelOn(connection, 'CancelWaiters', waitersSchema);
+  const routes = modelOn<RouteDoc>(connection, 'CancelRoute', routeSchema);
+  const waiters = modelOn<WaitersDoc>(connection, 'CancelWaiters', waitersSchema);
 
   return {
     /** Records that this run waits for these cancellation types at this value; no-op when the event has no usable value. */

@@ -44,7 +44,7 @@ const eventSchema = new Schema<EventDoc>(
 );
 
 export function eventModel(connection: Connection): Model<EventDoc> {
-  return modelOn(connection, 'Event', eventSchema);
+  return modelOn<EventDoc>(connection, 'Event', eventSchema);
 }
 
 /** Newest first by receipt; optional type filter. */

@@ -29,7 +29,7 @@ const outboxSchema = new Schema<OutboxRecord>(
 );
 
 export function outboxModel(connection: Connection): Model<OutboxRecord> {
-  return modelOn(connection, 'OutboxRecord', outboxSchema);
+  return modelOn<OutboxRecord>(connection, 'OutboxRecord', outboxSchema);
 }
 
 /**

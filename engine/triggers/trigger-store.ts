@@ -99,8 +99,8 @@ function notFound(id: string): DomainError {
  * trigger_versions, which runs and rollbacks read.
  */
 export function createTriggerStore(connection: Connection, clock: () => Date = () => new Date()) {
-  const triggers = modelOn(connection, 'Trigger', triggerSchema);
-  const versions = modelOn(connection, 'TriggerVersion', versionSchema);
+  const triggers = modelOn<TriggerDoc>(connection, 'Trigger', triggerSchema);
+  const versions = modelOn<VersionDoc>(connection, 'TriggerVersion', versionSchema);
 
   async function recordVersion(doc: TriggerDoc, actor: string): Promise<void> {
     await upsertRacing(() => versions.updateOne(
