@@ -143,7 +143,7 @@ export function createApiKeyStore(deps: ApiKeyStoreDependencies) {
 
     /** Newest first, by creation time; revoked keys included (their `revokedAt` is set). */
     async list(options: { limit: number; cursor?: string }): Promise<{ items: ApiKeyRecord[]; nextCursor: string | null }> {
-      const docs = await keys.find(olderThan(options.cursor, 'createdAt')).sort({ createdAt: -1, _id: -1 }).limit(options.limit + 1).lean<ApiKeyDoc[]>();
+      const docs: ApiKeyDoc[] = await keys.find(olderThan(options.cursor, 'createdAt')).sort({ createdAt: -1, _id: -1 }).limit(options.limit + 1).lean<ApiKeyDoc[]>();
       const page = pageOf(docs, options.limit, (doc) => ({ at: doc.createdAt, id: doc._id }));
       return { items: page.items.map(toRecord), nextCursor: page.nextCursor };
     },
