@@ -57,13 +57,13 @@ export function createCancelIndex(connection: Connection) {
 
     /** Runs started with the same correlation value as this event, by any trigger cancelled by its type. */
     async waitersFor(event: EventEnvelope): Promise<string[]> {
-      const candidates = await routes.find({ type: event.type }).lean<RouteDoc[]>();
+      const candidates: RouteDoc[] = await routes.find({ type: event.type }).lean<RouteDoc[]>();
       const keys = candidates.flatMap((route) => {
         const value = correlationKey(valueAtPath(event, route.path));
         return value === undefined ? [] : [[route.type, route.path, value].join(SEPARATOR)];
       });
       if (keys.length === 0) return [];
-      const found = await waiters.find({ _id: { $in: keys } }).lean<WaitersDoc[]>();
+      const found: WaitersDoc[] = await waiters.find({ _id: { $in: keys } }).lean<WaitersDoc[]>();
       return [...new Set(found.flatMap((doc) => doc.workflowIds))];
     },
   };
