@@ -1,4 +1,4 @@
-import mongoose, { type Connection, Schema } from 'mongoose';
+import mongoose, { type Connection } from 'mongoose';
 
 /** How long a store operation waits for a reachable server before failing. */
 const SERVER_SELECTION_TIMEOUT_MS = 5_000;
@@ -43,13 +43,4 @@ export async function upsertRacing<T>(upsert: () => Promise<T>): Promise<T> {
     if (!isDuplicateKeyError(error)) throw error;
     return upsert();
   }
-}
-
-/**
- * The model for a schema on this connection, compiled once: every store
- * module asks for its models this way, so building a service twice on one
- * connection (tests, the API and a worker in one process) reuses them.
- */
-export function modelOn<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
-  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
 }

@@ -1,5 +1,4 @@
-import { modelOn } from '../../engine/store';
-import { Schema, type Connection } from 'mongoose';
+import { Schema, type Connection, type Model } from 'mongoose';
 import type { Config } from '../../engine/config';
 import { olderThan, pageOf } from '../../engine/cursor';
 import { DomainError } from '../../engine/errors';
@@ -85,7 +84,7 @@ export interface ApiKeyStoreDependencies {
 export function createApiKeyStore(deps: ApiKeyStoreDependencies) {
   const { connection, logger } = deps;
   const clock = deps.clock ?? (() => new Date());
-  const keys = modelOn<ApiKeyDoc>(connection, 'ApiKey', apiKeySchema);
+  const keys = (connection.models.ApiKey as Model<ApiKeyDoc> | undefined) ?? connection.model<ApiKeyDoc>('ApiKey', apiKeySchema);
   if (!deps.config.API_KEY_PEPPER && deps.config.NODE_ENV === 'production') {
     logger.warn('API_KEY_PEPPER is unset: API key hashes derive from ADMIN_API_KEY, so rotating it invalidates every API key');
   }
@@ -143,7 +142,7 @@ export function createApiKeyStore(deps: ApiKeyStoreDependencies) {
 
     /** Newest first, by creation time; revoked keys included (their `revokedAt` is set). */
     async list(options: { limit: number; cursor?: string }): Promise<{ items: ApiKeyRecord[]; nextCursor: string | null }> {
-      const docs: ApiKeyDoc[] = await keys.find(olderThan(options.cursor, 'createdAt')).sort({ createdAt: -1, _id: -1 }).limit(options.limit + 1).lean<ApiKeyDoc[]>();
+      const docs = await keys.find(olderThan(options.cursor, 'createdAt')).sort({ createdAt: -1, _id: -1 }).limit(options.limit + 1).lean<ApiKeyDoc[]>();
       const page = pageOf(docs, options.limit, (doc) => ({ at: doc.createdAt, id: doc._id }));
       return { items: page.items.map(toRecord), nextCursor: page.nextCursor };
     },

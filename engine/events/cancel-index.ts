@@ -1,5 +1,5 @@
-import { Schema, type Connection } from 'mongoose';
-import { upsertRacing, modelOn } from '../store';
+import { Schema, type Connection, type Model } from 'mongoose';
+import { upsertRacing } from '../store';
 import { valueAtPath } from '../../workflows/references';
 import type { EventEnvelope } from '../../workflows/types';
 
@@ -31,6 +31,10 @@ interface WaitersDoc {
 const routeSchema = new Schema<RouteDoc>({ _id: String, type: { type: String, required: true }, path: { type: String, required: true } }, { collection: 'cancel_routes', versionKey: false });
 const waitersSchema = new Schema<WaitersDoc>({ _id: String, workflowIds: { type: [String], default: [] } }, { collection: 'cancel_waiters', versionKey: false });
 
+function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
+  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
+}
+
 /** A correlation value as stored: strings and finite numbers only; anything else cannot correlate. */
 export function correlationKey(value: unknown): string | undefined {
   if (typeof value === 'string' && value.length > 0 && value.length <= 500) return value;
@@ -41,8 +45,8 @@ export function correlationKey(value: unknown): string | undefined {
 const SEPARATOR = '\u001f';
 
 export function createCancelIndex(connection: Connection) {
-  const routes = modelOn<RouteDoc>(connection, 'CancelRoute', routeSchema);
-  const waiters = modelOn<WaitersDoc>(connection, 'CancelWaiters', waitersSchema);
+  const routes = model(connection, 'CancelRoute', routeSchema);
+  const waiters = model(connection, 'CancelWaiters', waitersSchema);
 
   return {
     /** Records that this run waits for these cancellation types at this value; no-op when the event has no usable value. */
@@ -57,13 +61,13 @@ export function createCancelIndex(connection: Connection) {
 
     /** Runs started with the same correlation value as this event, by any trigger cancelled by its type. */
     async waitersFor(event: EventEnvelope): Promise<string[]> {
-      const candidates: RouteDoc[] = await routes.find({ type: event.type }).lean<RouteDoc[]>();
+      const candidates = await routes.find({ type: event.type }).lean<RouteDoc[]>();
       const keys = candidates.flatMap((route) => {
         const value = correlationKey(valueAtPath(event, route.path));
         return value === undefined ? [] : [[route.type, route.path, value].join(SEPARATOR)];
       });
       if (keys.length === 0) return [];
-      const found: WaitersDoc[] = await waiters.find({ _id: { $in: keys } }).lean<WaitersDoc[]>();
+      const found = await waiters.find({ _id: { $in: keys } }).lean<WaitersDoc[]>();
       return [...new Set(found.flatMap((doc) => doc.workflowIds))];
     },
   };

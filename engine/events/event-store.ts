@@ -1,4 +1,3 @@
-import { modelOn } from '../store';
 import { Schema, type Connection, type Model } from 'mongoose';
 import { olderThan, pageOf } from '../cursor';
 
@@ -44,7 +43,7 @@ const eventSchema = new Schema<EventDoc>(
 );
 
 export function eventModel(connection: Connection): Model<EventDoc> {
-  return modelOn<EventDoc>(connection, 'Event', eventSchema);
+  return (connection.models.Event as Model<EventDoc> | undefined) ?? connection.model<EventDoc>('Event', eventSchema);
 }
 
 /** Newest first by receipt; optional type filter. */

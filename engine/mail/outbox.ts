@@ -1,4 +1,3 @@
-import { modelOn } from '../store';
 import { createHash } from 'node:crypto';
 import { Schema, type Connection, type Model } from 'mongoose';
 
@@ -29,7 +28,7 @@ const outboxSchema = new Schema<OutboxRecord>(
 );
 
 export function outboxModel(connection: Connection): Model<OutboxRecord> {
-  return modelOn<OutboxRecord>(connection, 'OutboxRecord', outboxSchema);
+  return (connection.models.OutboxRecord as Model<OutboxRecord> | undefined) ?? connection.model<OutboxRecord>('OutboxRecord', outboxSchema);
 }
 
 /**

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { Schema, type Connection } from 'mongoose';
+import { Schema, type Connection, type Model } from 'mongoose';
 import { olderThan, pageOf } from '../cursor';
 import { DomainError } from '../errors';
-import { upsertRacing, modelOn } from '../store';
+import { upsertRacing } from '../store';
 import type { TriggerSnapshot } from '../../workflows/types';
 import type { NormalizedTrigger } from './validate';
 
@@ -64,6 +64,10 @@ const versionSchema = new Schema<VersionDoc>(
 );
 versionSchema.index({ triggerId: 1, version: 1 }, { unique: true });
 
+function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
+  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
+}
+
 function templateNamesOf(definition: NormalizedTrigger): string[] {
   return [...new Set(definition.tasks.flatMap((task) => (task.type === 'email' && task.template ? [task.template] : [])))];
 }
@@ -99,8 +103,8 @@ function notFound(id: string): DomainError {
  * trigger_versions, which runs and rollbacks read.
  */
 export function createTriggerStore(connection: Connection, clock: () => Date = () => new Date()) {
-  const triggers = modelOn<TriggerDoc>(connection, 'Trigger', triggerSchema);
-  const versions = modelOn<VersionDoc>(connection, 'TriggerVersion', versionSchema);
+  const triggers = model(connection, 'Trigger', triggerSchema);
+  const versions = model(connection, 'TriggerVersion', versionSchema);
 
   async function recordVersion(doc: TriggerDoc, actor: string): Promise<void> {
     await upsertRacing(() => versions.updateOne(
