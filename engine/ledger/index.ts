@@ -1,6 +1,7 @@
 import type mongoose from 'mongoose';
 import { listUndeliveredBalanceChanges, markBalanceChangesDelivered } from './balance-changes';
 import type { FaultPoints, LedgerContext } from './context';
+import { EntryWriter } from './entry-writer';
 import { ledgerModels } from './models';
 import { post } from './post';
 import { getAccount, listAccounts, listEntries, setPolicy } from './queries';
@@ -28,7 +29,7 @@ export interface Ledger {
   listEntries(ownerId: string, unit: string, page: { limit: number; cursor?: string }): Promise<Page<LedgerEntry>>;
   /** Sets the account's policy overrides; throws `account_not_found` unless `createIfMissing`. */
   setPolicy(ownerId: string, unit: string, patch: PolicyPatch): Promise<Account>;
-  /** Checks every account against its entries, repairing the lag a stopped posting leaves. */
+  /** Checks every account against its entries, advancing hints that trail. */
   verify(onBroken?: (problem: VerifyProblem) => void): Promise<VerifyReport>;
   /** `account.balance_changed` records not yet delivered (at most `limit`, 1-500). */
   listUndeliveredBalanceChanges(limit: number): Promise<BalanceChange[]>;
@@ -46,15 +47,28 @@ export interface LedgerDependencies {
   policyDefaults?: PolicyDefaults;
   /** Crash-test hooks only; see FaultPoints. */
   faultPoints?: FaultPoints;
+  /**
+   * Rewrite the account document's balance hint once it trails the newest
+   * entry by this many entries (1-1,000; default 8). 1 keeps the stored
+   * balance exact for list filters at one more write per posting.
+   */
+  hintInterval?: number;
 }
+
+/** Default for LedgerDependencies.hintInterval: see README ("Why the hint trails"). */
+export const DEFAULT_HINT_INTERVAL = 8;
 
 export function createLedger(deps: LedgerDependencies): Ledger {
   const models = ledgerModels(deps.connection);
   const context: LedgerContext = {
     models,
+    entryWriter: new EntryWriter(models.entries),
     clock: deps.clock ?? (() => new Date()),
     policyDefaults: deps.policyDefaults ?? {},
     faultPoints: deps.faultPoints ?? {},
+    hintInterval: hintInterval(deps.hintInterval),
+    heads: new Map(),
+    queues: new Map(),
   };
   return {
     post: (request) => post(context, request),
@@ -72,6 +86,12 @@ export function createLedger(deps: LedgerDependencies): Ledger {
       await models.Entry.createIndexes();
     },
   };
+}
+
+function hintInterval(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_HINT_INTERVAL;
+  if (!Number.isInteger(value) || value < 1 || value > 1_000) throw new Error(`ledger hintInterval must be 1-1000, got ${value}`);
+  return value;
 }
 
 /** createCollection fails with NamespaceExists (48) when the collection is there already. */
