@@ -3,7 +3,9 @@ import { loadConfig } from '../engine/config';
 import { createLogger } from '../engine/logger';
 import { exitOnStartupError, onShutdown } from '../engine/shutdown';
 import { connectStore, pingStore } from '../engine/store';
+import { createLedger } from '../engine/ledger';
 import { createTemporalClient, pingTemporal } from '../engine/temporal';
+import { accountRoutes } from './accounts/routes';
 import { createApp } from './app';
 import { adminKeyResolver } from './auth';
 
@@ -20,7 +22,7 @@ async function main(): Promise<void> {
       { name: 'store', check: () => pingStore(store) },
       { name: 'temporal', check: () => pingTemporal(temporal) },
     ],
-    modules: [],
+    modules: [accountRoutes({ ledger: createLedger({ connection: store, policyDefaults: config.LEDGER_POLICY_DEFAULTS }), defaultUnit: config.DEFAULT_UNIT })],
     ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
   });
   const server: Server = await new Promise((resolve, reject) => {

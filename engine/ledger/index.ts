@@ -2,7 +2,7 @@ import type mongoose from 'mongoose';
 import { listUndeliveredBalanceChanges, markBalanceChangesDelivered } from './balance-changes';
 import type { FaultPoints, LedgerContext } from './context';
 import { EntryWriter } from './entry-writer';
-import { ledgerModels } from './models';
+import { ledgerModels, type LedgerModels } from './models';
 import { post } from './post';
 import { getAccount, listAccounts, listEntries, setPolicy } from './queries';
 import type { Account, AccountFilter, BalanceChange, LedgerEntry, Page, PolicyDefaults, PolicyPatch, PostRequest, PostResult, VerifyProblem, VerifyReport } from './types';
@@ -35,7 +35,11 @@ export interface Ledger {
   listUndeliveredBalanceChanges(limit: number): Promise<BalanceChange[]>;
   /** Marks those records delivered once the consumer has handled them. */
   markBalanceChangesDelivered(entryIds: readonly string[]): Promise<number>;
-  /** Creates the collections' indexes; call once at startup before posting. */
+  /**
+   * Creates the collections and indexes (idempotent). Every other method
+   * awaits it once first, because exactly-once rests on the unique index; call
+   * it at startup to fail fast when the store is unreachable.
+   */
   ensureIndexes(): Promise<void>;
 }
 
@@ -70,22 +74,36 @@ export function createLedger(deps: LedgerDependencies): Ledger {
     heads: new Map(),
     queues: new Map(),
   };
-  return {
-    post: (request) => post(context, request),
-    getAccount: (ownerId, unit) => getAccount(context, ownerId, unit),
-    listAccounts: (filter, page) => listAccounts(context, filter, page),
-    listEntries: (ownerId, unit, page) => listEntries(context, ownerId, unit, page),
-    setPolicy: (ownerId, unit, patch) => setPolicy(context, ownerId, unit, patch),
-    verify: (onBroken) => verifyLedger(context, onBroken),
-    listUndeliveredBalanceChanges: (limit) => listUndeliveredBalanceChanges(context, limit),
-    markBalanceChangesDelivered: (entryIds) => markBalanceChangesDelivered(context, entryIds),
-    ensureIndexes: async () => {
-      await models.Account.createCollection().catch(ignoreExists);
-      await models.Entry.createCollection().catch(ignoreExists);
-      await models.Account.createIndexes();
-      await models.Entry.createIndexes();
-    },
+  let indexes: Promise<void> | undefined;
+  const ensureIndexes = () => {
+    indexes ??= createIndexes(models).catch((error: unknown) => {
+      indexes = undefined;
+      throw error;
+    });
+    return indexes;
   };
+  const ready = <A extends unknown[], R>(operation: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
+    await ensureIndexes();
+    return operation(...args);
+  };
+  return {
+    post: ready((request: PostRequest) => post(context, request)),
+    getAccount: ready((ownerId: string, unit: string) => getAccount(context, ownerId, unit)),
+    listAccounts: ready((filter: AccountFilter, page: { limit: number; cursor?: string }) => listAccounts(context, filter, page)),
+    listEntries: ready((ownerId: string, unit: string, page: { limit: number; cursor?: string }) => listEntries(context, ownerId, unit, page)),
+    setPolicy: ready((ownerId: string, unit: string, patch: PolicyPatch) => setPolicy(context, ownerId, unit, patch)),
+    verify: ready((onBroken?: (problem: VerifyProblem) => void) => verifyLedger(context, onBroken)),
+    listUndeliveredBalanceChanges: ready((limit: number) => listUndeliveredBalanceChanges(context, limit)),
+    markBalanceChangesDelivered: ready((entryIds: readonly string[]) => markBalanceChangesDelivered(context, entryIds)),
+    ensureIndexes,
+  };
+}
+
+async function createIndexes(models: LedgerModels): Promise<void> {
+  await models.Account.createCollection().catch(ignoreExists);
+  await models.Entry.createCollection().catch(ignoreExists);
+  await models.Account.createIndexes();
+  await models.Entry.createIndexes();
 }
 
 function hintInterval(value: number | undefined): number {
