@@ -46,7 +46,7 @@ export function rememberHead(context: LedgerContext, accountId: string, head: He
 export async function probeForward(context: LedgerContext, accountId: string, head: Head): Promise<Head> {
   let current = head;
   for (let step = 0; step < MAX_PROBE_STEPS; step += 1) {
-    const next = await context.models.Entry.findById(entryKey(accountId, current.seq + 1), { seq: 1, balanceAfter: 1, negativeSince: 1, createdAt: 1 }).lean<EntryDoc>();
+    const next = await context.models.entries.findOne({ _id: entryKey(accountId, current.seq + 1) }, { projection: { seq: 1, balanceAfter: 1, negativeSince: 1, createdAt: 1 } });
     if (!next) {
       rememberHead(context, accountId, current);
       return current;

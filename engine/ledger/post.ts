@@ -96,7 +96,7 @@ async function onRefusal(context: LedgerContext, request: PostRequest, accountId
  * again; or the idempotency key is taken: this is a replay or a conflict.
  */
 async function onDuplicate(context: LedgerContext, request: PostRequest, accountId: string, head: Head): Promise<{ head: Head } | PostResult> {
-  const atSeq = await context.models.Entry.findById(entryKey(accountId, head.seq + 1)).lean<EntryDoc>();
+  const atSeq = await context.models.entries.findOne({ _id: entryKey(accountId, head.seq + 1) });
   if (atSeq?.idempotencyKey === request.idempotencyKey) return replayOf(atSeq, request);
   if (atSeq) return { head: await probeForward(context, accountId, headOfEntry(atSeq)) };
   const replay = await findReplay(context, request);

@@ -47,7 +47,7 @@ export async function listEntries(context: LedgerContext, ownerId: string, unit:
   const newest = page.cursor ? decodeCursor(page.cursor, isSeqCursor).seq - 1 : (await catchUp(context, account)).head.seq;
   const seqs: number[] = [];
   for (let seq = newest; seq >= 1 && seqs.length < limit; seq -= 1) seqs.push(seq);
-  const docs = await Promise.all(seqs.map((seq) => context.models.Entry.findById(entryKey(account._id, seq)).lean<EntryDoc>()));
+  const docs = await Promise.all(seqs.map((seq) => context.models.entries.findOne({ _id: entryKey(account._id, seq) })));
   const items = docs.map((doc, index) => {
     if (!doc) throw new Error(`ledger entry ${entryKey(account._id, seqs[index] ?? 0)} is missing: run ledger:verify`);
     return toEntry(doc);
@@ -60,9 +60,12 @@ const isIdCursor = (value: Record<string, unknown>): value is { id: string } => 
 
 /**
  * Accounts in key order (unit, then ownerId), filtered by owner, unit and
- * balance range. The balance filter reads each account's stored hint, which
- * can trail its newest entries by less than the hint interval; the returned
- * accounts themselves show their exact balance.
+ * balance range. The store selects by each account's stored hint, which can
+ * trail its newest entries by less than the hint interval; the page is then
+ * re-checked on the exact balance, so it never holds an account outside the
+ * range, but may miss one posted into it within its last few entries (a
+ * page can hence be shorter than `limit` while nextCursor is set). A ledger
+ * built with hintInterval 1 keeps the filter exact.
  */
 export async function listAccounts(context: LedgerContext, filter: AccountFilter, page: { limit: number; cursor?: string }): Promise<Page<Account>> {
   const limit = pageSize(page.limit);
@@ -75,7 +78,9 @@ export async function listAccounts(context: LedgerContext, filter: AccountFilter
   if (page.cursor) query._id = { $gt: decodeCursor(page.cursor, isIdCursor).id };
   const docs = await context.models.Account.find(query).sort({ _id: 1 }).limit(limit + 1).lean<AccountDoc[]>();
   const pageDocs = docs.slice(0, limit);
-  const items = await Promise.all(pageDocs.map(async (doc) => toAccount((await catchUp(context, doc)).account, context)));
+  const current = await Promise.all(pageDocs.map(async (doc) => toAccount((await catchUp(context, doc)).account, context)));
+  // Drop accounts whose hint matched but whose exact balance does not.
+  const items = current.filter((a) => (filter.balanceGte === undefined || a.balance >= filter.balanceGte) && (filter.balanceLte === undefined || a.balance <= filter.balanceLte));
   const last = pageDocs.at(-1);
   return { items, nextCursor: docs.length > limit && last ? encodeCursor({ id: last._id }) : null };
 }

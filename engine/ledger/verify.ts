@@ -37,9 +37,11 @@ export async function verifyAccount(context: LedgerContext, account: AccountDoc)
   let previousBalance = 0;
   let last: EntryDoc | undefined;
   let hintEntry: EntryDoc | undefined;
-  for (let from = 1; ; from += WALK_BATCH) {
-    const seqs = Array.from({ length: WALK_BATCH }, (_, i) => from + i);
-    const docs = await Promise.all(seqs.map((seq) => context.models.Entry.findById(entryKey(account._id, seq)).lean<EntryDoc>()));
+  for (let from = 1, size = 0; ; from += size) {
+    // Size the read to what the hint promises (it trails by a few), plus room to find the end.
+    size = Math.min(WALK_BATCH, Math.max(8, account.seq - from + 9));
+    const seqs = Array.from({ length: size }, (_, i) => from + i);
+    const docs = await Promise.all(seqs.map((seq) => context.models.entries.findOne({ _id: entryKey(account._id, seq) })));
     const missing = docs.findIndex((doc) => doc === null);
     const present = (missing === -1 ? docs : docs.slice(0, missing)) as EntryDoc[];
     present.forEach((entry, index) => {
