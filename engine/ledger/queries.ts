@@ -4,7 +4,7 @@ import { decodeCursor, encodeCursor } from './cursor';
 import { MAX_ABS_BALANCE, MAX_NEGATIVE_DAYS, assertOwnerId, assertUnit } from './limits';
 import { toAccount, toEntry } from './mapping';
 import { catchUp } from './head';
-import { entryKey, type AccountDoc, type EntryDoc } from './models';
+import { entryKey, type AccountDoc } from './models';
 import { findAccountDoc, openAccount } from './post';
 import type { Account, AccountFilter, LedgerEntry, Page, PolicyPatch } from './types';
 
