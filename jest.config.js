@@ -1,8 +1,11 @@
 // Two projects: unit tests run alone; integration tests share one real stack
 // (Temporal dev server, FerretDB, MailDev) started once by the global setup.
 const transform = {
-  '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2023' }, module: { type: 'commonjs' } }],
+  '^.+\\.(ts|js)$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2023' }, module: { type: 'commonjs' } }],
 };
+// The OpenAPI validator ships only as ES modules; everything else in
+// node_modules is CommonJS and is left as it is.
+const transformIgnorePatterns = ['/node_modules/(?!@seriousme/openapi-schema-validator/)'];
 
 module.exports = {
   projects: [
@@ -13,6 +16,7 @@ module.exports = {
       testMatch: ['**/*.test.ts'],
       testPathIgnorePatterns: ['\\.int\\.test\\.ts$'],
       transform,
+      transformIgnorePatterns,
     },
     {
       displayName: 'integration',
@@ -20,6 +24,7 @@ module.exports = {
       roots: ['<rootDir>/test'],
       testMatch: ['**/*.int.test.ts'],
       transform,
+      transformIgnorePatterns,
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
     },

@@ -17,6 +17,7 @@ import { createApiKeyStore } from './api-keys/key-store';
 import { apiKeyRoutes } from './api-keys/routes';
 import { createApp } from './app';
 import { adminKeyResolver, chainResolvers } from './auth';
+import { accountRoutes } from './accounts/routes';
 import { eventRoutes } from './events/routes';
 import { runRoutes } from './runs/routes';
 import { scriptRoutes } from './scripts/routes';
@@ -47,11 +48,11 @@ export function buildApi(deps: ApiDependencies) {
     templates: templates.catalog,
     defaultUnit: config.DEFAULT_UNIT,
   };
-  const ledger = createLedger({ connection: store });
+  const ledger = createLedger({ connection: store, policyDefaults: config.LEDGER_POLICY_DEFAULTS });
   const triggers = createTriggerStore(store);
   
   const events = createEventIngestor({ connection: store, triggers, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger });
-  const dryRun = createDryRun({ sandbox: deps.sandbox, ledger, policyDefaults: {}, templates: templates.catalog, cancelIndex: events.cancelIndex });
+  const dryRun = createDryRun({ sandbox: deps.sandbox, ledger, policyDefaults: config.LEDGER_POLICY_DEFAULTS, templates: templates.catalog, cancelIndex: events.cancelIndex });
   const apiKeys = createApiKeyStore({ connection: store, config, logger });
   const runs = createRunReader({ client: temporal, namespace: config.TEMPORAL_NAMESPACE, temporalUiUrl: config.TEMPORAL_UI_URL });
   const { app, routes } = createApp({
@@ -69,6 +70,7 @@ export function buildApi(deps: ApiDependencies) {
       runRoutes(runs),
       scriptRoutes(deps.sandbox, sandboxMaximums),
       templateRoutes(templates, triggers),
+      accountRoutes({ ledger, defaultUnit: config.DEFAULT_UNIT }),
       apiKeyRoutes(apiKeys),
     ],
     ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),

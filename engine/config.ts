@@ -4,6 +4,29 @@ const port = z.coerce.number().int().min(1).max(65535);
 const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 /**
+ * Ledger policy defaults per unit as JSON, `*` for every other unit, e.g.
+ * `{"*":{"minBalance":0},"CREDIT":{"minBalance":-500,"maxNegativeDays":30}}`.
+ * minBalance is in the unit's minor units; an account's own policy wins.
+ */
+const ledgerPolicyDefaults = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(
+    z.string().regex(/^([A-Z]{3}|CREDIT|\*)$/, 'keys must be ISO 4217 codes, CREDIT or *'),
+    z.strictObject({
+      minBalance: z.number().int().min(-1e15).max(1e15).optional(),
+      maxNegativeDays: z.number().int().min(0).max(3_650).nullable().optional(),
+    }),
+  ));
+
+/**
  * Every environment variable Creditflow reads, with its default. Parsed once
  * at process start; the frozen result is passed down, never re-read.
  */
@@ -31,6 +54,7 @@ export const configSchema = z.object({
   SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').default('smtp://127.0.0.1:1025'),
   MAIL_FROM: z.string().min(3).default('Creditflow <no-reply@creditflow.local>'),
   DEFAULT_UNIT: z.string().regex(/^([A-Z]{3}|CREDIT)$/, 'must be an ISO 4217 code or CREDIT').default('USD'),
+  LEDGER_POLICY_DEFAULTS: ledgerPolicyDefaults.default({}),
   SCRIPT_MAX_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(10_000),
   SCRIPT_MAX_MEMORY_MB: z.coerce.number().int().min(16).max(256).default(256),
   SCRIPT_SANDBOX_PROCESSES: z.coerce.number().int().min(1).max(16).default(2),

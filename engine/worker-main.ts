@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config, 'creditflow-worker');
   installTemporalLogging(logger);
   const store = await connectStore(config.MONGODB_URI);
-  const ledger = createLedger({ connection: store });
+  const ledger = createLedger({ connection: store, policyDefaults: config.LEDGER_POLICY_DEFAULTS });
   await ledger.ensureIndexes();
   const client = await createTemporalClient(config);
   const added = await ensureSearchAttributes(client, config.TEMPORAL_NAMESPACE).catch((error: unknown) => {

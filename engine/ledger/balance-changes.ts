@@ -1,4 +1,3 @@
-import { Types } from 'mongoose';
 import { DomainError } from '../errors';
 import type { LedgerContext } from './context';
 import { toBalanceChange } from './mapping';
@@ -21,14 +20,14 @@ export async function listUndeliveredBalanceChanges(context: LedgerContext, limi
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_BALANCE_CHANGES_PER_READ) {
     throw new DomainError('limit_invalid', 'invalid', `limit must be an integer from 1 to ${MAX_BALANCE_CHANGES_PER_READ}.`);
   }
-  const docs = await context.models.Entry.find({ deliveredAt: null }).sort({ _id: 1 }).limit(limit).lean<EntryDoc[]>();
-  // Entries from several processes in the same second may not sort by seq
-  // through _id alone; group by account (first appearance) and order by seq.
+  const docs = await context.models.Entry.find({ deliveredAt: null }).sort({ createdAt: 1 }).limit(limit).lean<EntryDoc[]>();
+  // Clocks of several processes may disagree by a little; group by account
+  // (in order of first appearance) and order each account's changes by seq.
   const firstSeen = new Map<string, number>();
   docs.forEach((doc, index) => {
-    if (!firstSeen.has(doc.accountId.toHexString())) firstSeen.set(doc.accountId.toHexString(), index);
+    if (!firstSeen.has(doc.accountId)) firstSeen.set(doc.accountId, index);
   });
-  const rank = (doc: EntryDoc) => firstSeen.get(doc.accountId.toHexString()) ?? 0;
+  const rank = (doc: EntryDoc) => firstSeen.get(doc.accountId) ?? 0;
   return docs.sort((a, b) => rank(a) - rank(b) || a.seq - b.seq).map(toBalanceChange);
 }
 
@@ -38,7 +37,7 @@ export async function markBalanceChangesDelivered(context: LedgerContext, entryI
   if (entryIds.length > MAX_BALANCE_CHANGES_PER_READ) {
     throw new DomainError('limit_invalid', 'invalid', `At most ${MAX_BALANCE_CHANGES_PER_READ} entries per call.`);
   }
-  const ids = entryIds.map((id) => new Types.ObjectId(id));
+  const ids = [...entryIds];
   const result = await context.models.Entry.updateMany({ _id: { $in: ids }, deliveredAt: null }, { $set: { deliveredAt: context.clock() } });
   return result.modifiedCount;
 }

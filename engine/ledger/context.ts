@@ -1,3 +1,4 @@
+import type { EntryWriter } from './entry-writer';
 import type { LedgerModels } from './models';
 import type { LedgerEntry, PolicyDefaults } from './types';
 
@@ -6,14 +7,31 @@ import type { LedgerEntry, PolicyDefaults } from './types';
  * code passes none; each hook runs at most once per step and may never return.
  */
 export interface FaultPoints {
-  /** After the entry (the commit point) is stored, before the account cache advances. */
+  /** After the entry (the commit point) is stored, before the account hint may advance. */
   afterEntryInserted?: (entry: LedgerEntry) => Promise<void>;
+}
+
+/** The state the newest known entry of an account leaves behind. */
+export interface Head {
+  seq: number;
+  balance: number;
+  negativeSince: Date | null;
+  /** When that entry was posted (the account's createdAt while seq is 0). */
+  at: Date;
 }
 
 /** What every ledger operation needs, built once by createLedger. */
 export interface LedgerContext {
   models: LedgerModels;
+  /** Inserts entries, grouping concurrent ones into one round trip. */
+  entryWriter: EntryWriter;
   clock: () => Date;
   policyDefaults: PolicyDefaults;
   faultPoints: FaultPoints;
+  /** The account document's hint is rewritten once it trails the newest entry by this many. */
+  hintInterval: number;
+  /** The newest head this process has seen per account (a bounded map, oldest evicted). */
+  heads: Map<string, Head>;
+  /** Per account, the tail and length of this process's queue of postings. */
+  queues: Map<string, { tail: Promise<unknown>; depth: number }>;
 }

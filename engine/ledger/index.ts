@@ -1,7 +1,8 @@
 import type mongoose from 'mongoose';
 import { listUndeliveredBalanceChanges, markBalanceChangesDelivered } from './balance-changes';
 import type { FaultPoints, LedgerContext } from './context';
-import { ledgerModels } from './models';
+import { EntryWriter } from './entry-writer';
+import { ledgerModels, type LedgerModels } from './models';
 import { post } from './post';
 import { getAccount, listAccounts, listEntries, setPolicy } from './queries';
 import type { Account, AccountFilter, BalanceChange, LedgerEntry, Page, PolicyDefaults, PolicyPatch, PostRequest, PostResult, VerifyProblem, VerifyReport } from './types';
@@ -28,13 +29,17 @@ export interface Ledger {
   listEntries(ownerId: string, unit: string, page: { limit: number; cursor?: string }): Promise<Page<LedgerEntry>>;
   /** Sets the account's policy overrides; throws `account_not_found` unless `createIfMissing`. */
   setPolicy(ownerId: string, unit: string, patch: PolicyPatch): Promise<Account>;
-  /** Checks every account against its entries, repairing the lag a stopped posting leaves. */
+  /** Checks every account against its entries, advancing hints that trail. */
   verify(onBroken?: (problem: VerifyProblem) => void): Promise<VerifyReport>;
   /** `account.balance_changed` records not yet delivered (at most `limit`, 1-500). */
   listUndeliveredBalanceChanges(limit: number): Promise<BalanceChange[]>;
   /** Marks those records delivered once the consumer has handled them. */
   markBalanceChangesDelivered(entryIds: readonly string[]): Promise<number>;
-  /** Creates the collections' indexes; call once at startup before posting. */
+  /**
+   * Creates the collections and indexes (idempotent). Every other method
+   * awaits it once first, because exactly-once rests on the unique index; call
+   * it at startup to fail fast when the store is unreachable.
+   */
   ensureIndexes(): Promise<void>;
 }
 
@@ -46,32 +51,65 @@ export interface LedgerDependencies {
   policyDefaults?: PolicyDefaults;
   /** Crash-test hooks only; see FaultPoints. */
   faultPoints?: FaultPoints;
+  /**
+   * Rewrite the account document's balance hint once it trails the newest
+   * entry by this many entries (1-1,000; default 8). 1 keeps the stored
+   * balance exact for list filters at one more write per posting.
+   */
+  hintInterval?: number;
 }
+
+/** Default for LedgerDependencies.hintInterval: see README ("Why the hint trails"). */
+export const DEFAULT_HINT_INTERVAL = 8;
 
 export function createLedger(deps: LedgerDependencies): Ledger {
   const models = ledgerModels(deps.connection);
   const context: LedgerContext = {
     models,
+    entryWriter: new EntryWriter(models.entries),
     clock: deps.clock ?? (() => new Date()),
     policyDefaults: deps.policyDefaults ?? {},
     faultPoints: deps.faultPoints ?? {},
+    hintInterval: hintInterval(deps.hintInterval),
+    heads: new Map(),
+    queues: new Map(),
+  };
+  let indexes: Promise<void> | undefined;
+  const ensureIndexes = () => {
+    indexes ??= createIndexes(models).catch((error: unknown) => {
+      indexes = undefined;
+      throw error;
+    });
+    return indexes;
+  };
+  const ready = <A extends unknown[], R>(operation: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
+    await ensureIndexes();
+    return operation(...args);
   };
   return {
-    post: (request) => post(context, request),
-    getAccount: (ownerId, unit) => getAccount(context, ownerId, unit),
-    listAccounts: (filter, page) => listAccounts(context, filter, page),
-    listEntries: (ownerId, unit, page) => listEntries(context, ownerId, unit, page),
-    setPolicy: (ownerId, unit, patch) => setPolicy(context, ownerId, unit, patch),
-    verify: (onBroken) => verifyLedger(context, onBroken),
-    listUndeliveredBalanceChanges: (limit) => listUndeliveredBalanceChanges(context, limit),
-    markBalanceChangesDelivered: (entryIds) => markBalanceChangesDelivered(context, entryIds),
-    ensureIndexes: async () => {
-      await models.Account.createCollection().catch(ignoreExists);
-      await models.Entry.createCollection().catch(ignoreExists);
-      await models.Account.createIndexes();
-      await models.Entry.createIndexes();
-    },
+    post: ready((request: PostRequest) => post(context, request)),
+    getAccount: ready((ownerId: string, unit: string) => getAccount(context, ownerId, unit)),
+    listAccounts: ready((filter: AccountFilter, page: { limit: number; cursor?: string }) => listAccounts(context, filter, page)),
+    listEntries: ready((ownerId: string, unit: string, page: { limit: number; cursor?: string }) => listEntries(context, ownerId, unit, page)),
+    setPolicy: ready((ownerId: string, unit: string, patch: PolicyPatch) => setPolicy(context, ownerId, unit, patch)),
+    verify: ready((onBroken?: (problem: VerifyProblem) => void) => verifyLedger(context, onBroken)),
+    listUndeliveredBalanceChanges: ready((limit: number) => listUndeliveredBalanceChanges(context, limit)),
+    markBalanceChangesDelivered: ready((entryIds: readonly string[]) => markBalanceChangesDelivered(context, entryIds)),
+    ensureIndexes,
   };
+}
+
+async function createIndexes(models: LedgerModels): Promise<void> {
+  await models.Account.createCollection().catch(ignoreExists);
+  await models.Entry.createCollection().catch(ignoreExists);
+  await models.Account.createIndexes();
+  await models.Entry.createIndexes();
+}
+
+function hintInterval(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_HINT_INTERVAL;
+  if (!Number.isInteger(value) || value < 1 || value > 1_000) throw new Error(`ledger hintInterval must be 1-1000, got ${value}`);
+  return value;
 }
 
 /** createCollection fails with NamespaceExists (48) when the collection is there already. */

@@ -6,7 +6,7 @@ import type { Account, BalanceChange, LedgerEntry } from './types';
 export function toAccount(doc: AccountDoc, context: Pick<LedgerContext, 'policyDefaults'>): Account {
   const overrides = { minBalance: doc.minBalance ?? null, maxNegativeDays: doc.maxNegativeDays ?? null };
   return {
-    id: doc._id.toHexString(),
+    id: doc._id,
     ownerId: doc.ownerId,
     unit: doc.unit,
     balance: doc.balance,
@@ -26,8 +26,8 @@ export function signedAmount(doc: Pick<EntryDoc, 'direction' | 'amount'>): numbe
 
 export function toEntry(doc: EntryDoc): LedgerEntry {
   return {
-    id: doc._id.toHexString(),
-    accountId: doc.accountId.toHexString(),
+    id: doc._id,
+    accountId: doc.accountId,
     ownerId: doc.ownerId,
     unit: doc.unit,
     seq: doc.seq,
@@ -44,8 +44,8 @@ export function toEntry(doc: EntryDoc): LedgerEntry {
 
 export function toBalanceChange(doc: EntryDoc): BalanceChange {
   return {
-    entryId: doc._id.toHexString(),
-    accountId: doc.accountId.toHexString(),
+    entryId: doc._id,
+    accountId: doc.accountId,
     ownerId: doc.ownerId,
     unit: doc.unit,
     seq: doc.seq,

@@ -1,13 +1,14 @@
-import { Schema, type Connection, type Model, type Types } from 'mongoose';
+import { Schema, type Connection, type Model, type mongo } from 'mongoose';
 import type { Direction, EntrySource } from './types';
 
 /**
- * The account document: identity, the admin's policy overrides, and a cache
- * of its latest entry (`seq`, `balance`, `negativeSince`). The cache lags the
- * entries by at most one when a posting stopped between its two writes.
+ * The account document: identity, the admin's policy overrides, and a hint
+ * of its latest entry (`seq`, `balance`, `negativeSince`). The hint may trail
+ * the entries (see README); readers and posters probe forward from it.
+ * `_id` is `accountKey(unit, ownerId)`, so finding an account is an `_id` read.
  */
 export interface AccountDoc {
-  _id: Types.ObjectId;
+  _id: string;
   ownerId: string;
   unit: string;
   balance: number;
@@ -26,8 +27,9 @@ export interface AccountDoc {
  * computed from the entry alone when the account cache lags.
  */
 export interface EntryDoc {
-  _id: Types.ObjectId;
-  accountId: Types.ObjectId;
+  /** `entryKey(accountId, seq)`: the store's primary key enforces one entry per (account, seq). */
+  _id: string;
+  accountId: string;
   ownerId: string;
   unit: string;
   seq: number;
@@ -45,6 +47,7 @@ export interface EntryDoc {
 
 const accountSchema = new Schema<AccountDoc>(
   {
+    _id: { type: String, required: true },
     ownerId: { type: String, required: true },
     unit: { type: String, required: true },
     balance: { type: Number, required: true },
@@ -57,11 +60,13 @@ const accountSchema = new Schema<AccountDoc>(
   },
   { collection: 'ledger_accounts', autoIndex: false, autoCreate: false, versionKey: false },
 );
-accountSchema.index({ ownerId: 1, unit: 1 }, { unique: true });
+// Filters of the account list; (ownerId, unit) uniqueness is the _id itself.
+accountSchema.index({ ownerId: 1 });
 
 const entrySchema = new Schema<EntryDoc>(
   {
-    accountId: { type: Schema.Types.ObjectId, required: true },
+    _id: { type: String, required: true },
+    accountId: { type: String, required: true },
     ownerId: { type: String, required: true },
     unit: { type: String, required: true },
     seq: { type: Number, required: true },
@@ -77,25 +82,46 @@ const entrySchema = new Schema<EntryDoc>(
   },
   { collection: 'ledger_entries', autoIndex: false, autoCreate: false, versionKey: false },
 );
-// The two invariants the store enforces for us: one entry per (account, seq),
-// so concurrent postings cannot both extend the same balance; and one entry
-// per idempotency key across the ledger, so a key names exactly one posting.
-entrySchema.index({ accountId: 1, seq: 1 }, { unique: true });
+// The two invariants the store enforces for us: one entry per (account, seq)
+// (the _id), so concurrent postings cannot both extend the same balance; and
+// one entry per idempotency key across the ledger, so a key names exactly one
+// posting.
 entrySchema.index({ idempotencyKey: 1 }, { unique: true });
-// Finds balance changes not yet handed to the trigger engine.
-entrySchema.index({ deliveredAt: 1 });
+// Finds balance changes not yet handed to the trigger engine, oldest first.
+entrySchema.index({ deliveredAt: 1, createdAt: 1 });
 
 export interface LedgerModels {
   Account: Model<AccountDoc>;
   Entry: Model<EntryDoc>;
+  /** The driver's collections, for the inserts on the hot path (no document hydration). */
+  accounts: mongo.Collection<AccountDoc>;
+  entries: mongo.Collection<EntryDoc>;
 }
 
 /** Registers the models on the given connection (never on the global mongoose). */
 export function ledgerModels(connection: Connection): LedgerModels {
+  const Account = (connection.models.LedgerAccount as Model<AccountDoc> | undefined) ?? connection.model<AccountDoc>('LedgerAccount', accountSchema);
+  const Entry = (connection.models.LedgerEntry as Model<EntryDoc> | undefined) ?? connection.model<EntryDoc>('LedgerEntry', entrySchema);
   return {
-    Account: (connection.models.LedgerAccount as Model<AccountDoc> | undefined) ?? connection.model<AccountDoc>('LedgerAccount', accountSchema),
-    Entry: (connection.models.LedgerEntry as Model<EntryDoc> | undefined) ?? connection.model<EntryDoc>('LedgerEntry', entrySchema),
+    Account,
+    Entry,
+    accounts: Account.collection as unknown as mongo.Collection<AccountDoc>,
+    entries: Entry.collection as unknown as mongo.Collection<EntryDoc>,
   };
+}
+
+/**
+ * The account's `_id`. The unit never contains ':', so the key is unambiguous
+ * for any ownerId, and reading an account is an `_id` lookup: the one read
+ * FerretDB 1.24 on SQLite answers from an index.
+ */
+export function accountKey(unit: string, ownerId: string): string {
+  return `${unit}:${ownerId}`;
+}
+
+/** The entry's `_id`: the account key and the seq, so "is seq taken?" is an `_id` lookup too. */
+export function entryKey(accountId: string, seq: number): string {
+  return `${accountId}:${seq}`;
 }
 
 /** True for a unique-index violation (MongoDB and FerretDB both use code 11000). */

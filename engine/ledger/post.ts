@@ -1,63 +1,69 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Types } from 'mongoose';
 import { DomainError, isDomainError } from '../errors';
-import type { LedgerContext } from './context';
+import type { Head, LedgerContext } from './context';
+import { advanceHint, headOfEntry, probeForward, rememberHead, startingHead } from './head';
 import { assertPostable } from './limits';
-import { isDuplicateKeyError, type AccountDoc, type EntryDoc } from './models';
+import { accountKey, entryKey, isDuplicateKeyError, type AccountDoc, type EntryDoc } from './models';
 import { toEntry } from './mapping';
 import { applyPosting, effectivePolicy } from './policy';
-import { catchUp, advanceTo, refresh } from './repair';
 import type { PostRequest, PostResult } from './types';
 
 /**
- * How many times one posting retries after another posting took the seq it
- * wanted. Each retry starts from a fresher balance; the bound turns endless
+ * How many times one posting retries after another process took the seq it
+ * wanted. Each retry starts from a newer balance; the bound turns endless
  * contention into a retryable `ledger_contended` instead of a hang.
  */
 const MAX_POST_ATTEMPTS = 200;
 
-/** Retry waits grow to this cap; full jitter spreads contending posters apart. */
+/** Retry waits grow to this cap; full jitter spreads contending processes apart. */
 const MAX_BACKOFF_MS = 50;
 
+/** Postings one process may hold queued for one account before refusing more. */
+const MAX_QUEUED_PER_ACCOUNT = 10_000;
+
 async function backoff(attempt: number): Promise<void> {
-  const capMs = Math.min(MAX_BACKOFF_MS, 2 ** attempt);
-  await sleep(Math.random() * capMs);
+  await sleep(Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt));
+}
+
+function sameRequest(existing: EntryDoc, request: PostRequest): boolean {
+  return existing.ownerId === request.ownerId
+    && existing.unit === request.unit
+    && existing.direction === request.direction
+    && existing.amount === request.amount
+    && (existing.comment ?? null) === (request.comment ?? null);
+}
+
+function replayOf(existing: EntryDoc, request: PostRequest): PostResult {
+  if (!sameRequest(existing, request)) {
+    throw new DomainError('idempotency_conflict', 'conflict', `Idempotency key "${request.idempotencyKey}" was already used for a different posting (entry ${existing._id}).`, [{ path: 'idempotencyKey', message: 'already used for a different posting' }]);
+  }
+  return { entry: toEntry(existing), replayed: true };
 }
 
 /** The stored entry for this key, if any; throws `idempotency_conflict` when it records another request. */
 async function findReplay(context: LedgerContext, request: PostRequest): Promise<PostResult | null> {
   const existing = await context.models.Entry.findOne({ idempotencyKey: request.idempotencyKey }).lean<EntryDoc>();
-  if (!existing) return null;
-  const same = existing.ownerId === request.ownerId
-    && existing.unit === request.unit
-    && existing.direction === request.direction
-    && existing.amount === request.amount
-    && (existing.comment ?? null) === (request.comment ?? null);
-  if (!same) {
-    throw new DomainError('idempotency_conflict', 'conflict', `Idempotency key "${request.idempotencyKey}" was already used for a different posting (entry ${existing._id.toHexString()}).`, [{ path: 'idempotencyKey', message: 'already used for a different posting' }]);
-  }
-  return { entry: toEntry(existing), replayed: true };
+  return existing ? replayOf(existing, request) : null;
 }
 
 /** Opens the account with no entries; a concurrent opener's account is used as-is. */
 export async function openAccount(context: LedgerContext, ownerId: string, unit: string): Promise<AccountDoc> {
   const now = context.clock();
-  const filter = { ownerId, unit };
-  const insert = { ownerId, unit, balance: 0, seq: 0, negativeSince: null, minBalance: null, maxNegativeDays: null, createdAt: now, updatedAt: now };
+  const doc: AccountDoc = { _id: accountKey(unit, ownerId), ownerId, unit, balance: 0, seq: 0, negativeSince: null, minBalance: null, maxNegativeDays: null, createdAt: now, updatedAt: now };
   try {
-    const doc = await context.models.Account.findOneAndUpdate(filter, { $setOnInsert: insert }, { upsert: true, returnDocument: 'after' }).lean<AccountDoc>();
-    if (doc) return doc;
+    await context.models.accounts.insertOne(doc);
+    return doc;
   } catch (error) {
-    // Two upserts racing on the unique (ownerId, unit) index: one inserts, the other reads.
     if (!isDuplicateKeyError(error)) throw error;
   }
-  const doc = await context.models.Account.findOne(filter).lean<AccountDoc>();
-  if (!doc) throw new Error(`ledger account ${ownerId}/${unit} could not be opened`);
-  return doc;
+  const existing = await findAccountDoc(context, ownerId, unit);
+  if (!existing) throw new Error(`ledger account ${doc._id} could not be opened`);
+  return existing;
 }
 
+/** Reads the account through the driver: on the hot path mongoose's query building costs a fifth of the throughput. */
 export async function findAccountDoc(context: LedgerContext, ownerId: string, unit: string): Promise<AccountDoc | null> {
-  return context.models.Account.findOne({ ownerId, unit }).lean<AccountDoc>();
+  return context.models.accounts.findOne({ _id: accountKey(unit, ownerId) });
 }
 
 async function accountForPosting(context: LedgerContext, request: PostRequest): Promise<AccountDoc> {
@@ -72,65 +78,116 @@ async function accountForPosting(context: LedgerContext, request: PostRequest): 
 }
 
 /**
- * Posts one entry. The entry insert is the commit point: it claims
- * (account, seq + 1) under a unique index, so of two postings computed from
- * the same balance only one can land, and the loser recomputes from the
- * winner's balance. The account document is a cache advanced afterwards with
- * a conditional update; if this process stops in between, the next posting
- * (its insert collides with the stored entry) or read applies it.
+ * The posting is refused on this head. Refuse only on the newest balance,
+ * and never refuse a replay: a retried debit that went through must return
+ * its entry even if the balance has since dropped.
  */
-export async function post(context: LedgerContext, request: PostRequest): Promise<PostResult> {
-  assertPostable(request);
-  let account = await accountForPosting(context, request);
+async function onRefusal(context: LedgerContext, request: PostRequest, accountId: string, head: Head, refusal: DomainError): Promise<{ head: Head } | PostResult> {
+  const newest = await probeForward(context, accountId, head);
+  if (newest.seq > head.seq) return { head: newest };
+  const replay = await findReplay(context, request);
+  if (replay) return replay;
+  throw refusal;
+}
+
+/**
+ * The insert of seq + 1 hit a unique index. Either the seq is taken (another
+ * process posted, or our head was behind): move to the newest head and try
+ * again; or the idempotency key is taken: this is a replay or a conflict.
+ */
+async function onDuplicate(context: LedgerContext, request: PostRequest, accountId: string, head: Head): Promise<{ head: Head } | PostResult> {
+  const atSeq = await context.models.entries.findOne({ _id: entryKey(accountId, head.seq + 1) });
+  if (atSeq?.idempotencyKey === request.idempotencyKey) return replayOf(atSeq, request);
+  if (atSeq) return { head: await probeForward(context, accountId, headOfEntry(atSeq)) };
+  const replay = await findReplay(context, request);
+  if (replay) return replay;
+  // Neither index holds a match any more: an impossible state for an append-only ledger.
+  throw new Error(`ledger insert of ${entryKey(accountId, head.seq + 1)} failed on a duplicate key that no longer exists`);
+}
+
+function entryDoc(accountId: string, account: AccountDoc, head: Head, next: Head, request: PostRequest): EntryDoc {
+  return {
+    _id: entryKey(accountId, next.seq),
+    accountId,
+    ownerId: account.ownerId,
+    unit: account.unit,
+    seq: next.seq,
+    direction: request.direction,
+    amount: request.amount,
+    balanceAfter: next.balance,
+    negativeSince: next.negativeSince,
+    idempotencyKey: request.idempotencyKey,
+    ...(request.comment !== undefined ? { comment: request.comment } : {}),
+    source: request.source,
+    createdAt: next.at,
+    deliveredAt: null,
+  };
+}
+
+/**
+ * Posts one entry. The entry insert is the commit point: its `_id` is
+ * (account, seq + 1), so of two postings computed from the same balance only
+ * one can land, and the loser recomputes from the winner's entry. Nothing
+ * else must succeed for the posting to count; the account's hint is only a
+ * starting point for finding the newest entry.
+ */
+async function postInQueue(context: LedgerContext, request: PostRequest): Promise<PostResult> {
+  const account = await accountForPosting(context, request);
+  const accountId = account._id;
+  let head = startingHead(context, account);
   for (let attempt = 0; attempt < MAX_POST_ATTEMPTS; attempt += 1) {
     const now = context.clock();
     const policy = effectivePolicy(account.unit, account, context.policyDefaults);
-    let next;
+    let next: Head;
     try {
-      next = applyPosting({ balance: account.balance, negativeSince: account.negativeSince ?? null }, request.direction, request.amount, policy, now);
+      next = { seq: head.seq + 1, ...applyPosting(head, request.direction, request.amount, policy, now), at: now };
     } catch (error) {
       if (!isDomainError(error)) throw error;
-      // Refuse only on the true latest balance, and never refuse a replay.
-      const replay = await findReplay(context, request);
-      if (replay) return replay;
-      const latest = await catchUp(context, account);
-      if (latest.seq === account.seq) throw error;
-      account = latest;
+      const outcome = await onRefusal(context, request, accountId, head, error);
+      if ('entry' in outcome) return outcome;
+      head = outcome.head;
       continue;
     }
-    const doc: EntryDoc = {
-      _id: new Types.ObjectId(),
-      accountId: account._id,
-      ownerId: account.ownerId,
-      unit: account.unit,
-      seq: account.seq + 1,
-      direction: request.direction,
-      amount: request.amount,
-      balanceAfter: next.balance,
-      negativeSince: next.negativeSince,
-      idempotencyKey: request.idempotencyKey,
-      ...(request.comment !== undefined ? { comment: request.comment } : {}),
-      source: request.source,
-      createdAt: now,
-      deliveredAt: null,
-    };
+    const doc = entryDoc(accountId, account, head, next, request);
     try {
-      // The native insert skips mongoose document hydration on the hot path; `doc` is already complete.
-      await context.models.Entry.collection.insertOne(doc);
+      await context.entryWriter.insert(doc);
     } catch (error) {
       if (!isDuplicateKeyError(error)) throw error;
-      const replay = await findReplay(context, request);
-      if (replay) return replay;
-      account = await refresh(context, account);
-      // Contending posters spread out instead of colliding again at once.
+      const outcome = await onDuplicate(context, request, accountId, head);
+      if ('entry' in outcome) return outcome;
+      head = outcome.head;
       await backoff(attempt);
       continue;
     }
+    rememberHead(context, accountId, next);
     const entry = toEntry(doc);
     await context.faultPoints.afterEntryInserted?.(entry);
-    // A null result means a reader already applied this entry to the cache.
-    await advanceTo(context, account, doc);
+    if (next.seq - account.seq >= context.hintInterval) await advanceHint(context, account, next);
     return { entry, replayed: false };
   }
   throw new DomainError('ledger_contended', 'unavailable', `Posting to ${request.ownerId}/${request.unit} lost ${MAX_POST_ATTEMPTS} races in a row; retry.`);
+}
+
+/**
+ * Runs this process's postings to one account one at a time, so they never
+ * race each other for the same seq (only other processes can make a posting
+ * retry). Postings to different accounts run in parallel.
+ */
+export async function post(context: LedgerContext, request: PostRequest): Promise<PostResult> {
+  assertPostable(request);
+  const accountId = accountKey(request.unit, request.ownerId);
+  const queue = context.queues.get(accountId) ?? { tail: Promise.resolve(), depth: 0 };
+  if (queue.depth >= MAX_QUEUED_PER_ACCOUNT) {
+    throw new DomainError('ledger_busy', 'unavailable', `${MAX_QUEUED_PER_ACCOUNT} postings are already waiting for ${request.ownerId}/${request.unit}; retry.`);
+  }
+  const run = queue.tail.then(() => postInQueue(context, request));
+  queue.tail = run.catch(() => undefined);
+  queue.depth += 1;
+  context.queues.set(accountId, queue);
+  try {
+    return await run;
+  } finally {
+    queue.depth -= 1;
+    if (queue.depth === 0) context.queues.delete(accountId);
+  }
 }

@@ -1,12 +1,11 @@
-import { Types } from 'mongoose';
 import { DomainError } from '../errors';
 import type { LedgerContext } from './context';
 import { decodeCursor, encodeCursor } from './cursor';
 import { MAX_ABS_BALANCE, MAX_NEGATIVE_DAYS, assertOwnerId, assertUnit } from './limits';
 import { toAccount, toEntry } from './mapping';
-import type { AccountDoc, EntryDoc } from './models';
+import { catchUp } from './head';
+import { entryKey, type AccountDoc } from './models';
 import { findAccountDoc, openAccount } from './post';
-import { catchUp } from './repair';
 import type { Account, AccountFilter, LedgerEntry, Page, PolicyPatch } from './types';
 
 /** The most items one page may hold. */
@@ -28,7 +27,7 @@ export async function getAccount(context: LedgerContext, ownerId: string, unit: 
   assertOwnerId(ownerId);
   assertUnit(unit);
   const doc = await findAccountDoc(context, ownerId, unit);
-  return doc ? toAccount(await catchUp(context, doc), context) : null;
+  return doc ? toAccount((await catchUp(context, doc)).account, context) : null;
 }
 
 const isSeqCursor = (value: Record<string, unknown>): value is { seq: number } => Number.isSafeInteger(value.seq) && (value.seq as number) > 0;
@@ -36,6 +35,8 @@ const isSeqCursor = (value: Record<string, unknown>): value is { seq: number } =
 /**
  * Entries newest first. The cursor is the last seq returned; entries posted
  * meanwhile get higher seqs, so later pages neither repeat nor skip any.
+ * Seqs are contiguous, so a page is a known list of `_id`s, each read by key
+ * (the only indexed read on FerretDB; equally cheap on MongoDB).
  */
 export async function listEntries(context: LedgerContext, ownerId: string, unit: string, page: { limit: number; cursor?: string }): Promise<Page<LedgerEntry>> {
   assertOwnerId(ownerId);
@@ -43,21 +44,28 @@ export async function listEntries(context: LedgerContext, ownerId: string, unit:
   const limit = pageSize(page.limit);
   const account = await findAccountDoc(context, ownerId, unit);
   if (!account) throw accountNotFound(ownerId, unit);
-  const before = page.cursor ? decodeCursor(page.cursor, isSeqCursor).seq : undefined;
-  const filter = before === undefined ? { accountId: account._id } : { accountId: account._id, seq: { $lt: before } };
-  const docs = await context.models.Entry.find(filter).sort({ seq: -1 }).limit(limit + 1).lean<EntryDoc[]>();
-  const items = docs.slice(0, limit).map(toEntry);
-  const last = items.at(-1);
-  return { items, nextCursor: docs.length > limit && last ? encodeCursor({ seq: last.seq }) : null };
+  const newest = page.cursor ? decodeCursor(page.cursor, isSeqCursor).seq - 1 : (await catchUp(context, account)).head.seq;
+  const seqs: number[] = [];
+  for (let seq = newest; seq >= 1 && seqs.length < limit; seq -= 1) seqs.push(seq);
+  const docs = await Promise.all(seqs.map((seq) => context.models.entries.findOne({ _id: entryKey(account._id, seq) })));
+  const items = docs.map((doc, index) => {
+    if (!doc) throw new Error(`ledger entry ${entryKey(account._id, seqs[index] ?? 0)} is missing: run ledger:verify`);
+    return toEntry(doc);
+  });
+  const oldest = seqs.at(-1);
+  return { items, nextCursor: oldest !== undefined && oldest > 1 ? encodeCursor({ seq: oldest }) : null };
 }
 
-const isIdCursor = (value: Record<string, unknown>): value is { id: string } => typeof value.id === 'string' && Types.ObjectId.isValid(value.id);
+const isIdCursor = (value: Record<string, unknown>): value is { id: string } => typeof value.id === 'string' && value.id.length > 0;
 
 /**
- * Accounts newest first, filtered by owner, unit and balance range. The
- * balance filter reads the account cache, which a posting that stopped
- * mid-way can leave one entry behind until the next read repairs it; the
- * returned accounts themselves are repaired.
+ * Accounts in key order (unit, then ownerId), filtered by owner, unit and
+ * balance range. The store selects by each account's stored hint, which can
+ * trail its newest entries by less than the hint interval; the page is then
+ * re-checked on the exact balance, so it never holds an account outside the
+ * range, but may miss one posted into it within its last few entries (a
+ * page can hence be shorter than `limit` while nextCursor is set). A ledger
+ * built with hintInterval 1 keeps the filter exact.
  */
 export async function listAccounts(context: LedgerContext, filter: AccountFilter, page: { limit: number; cursor?: string }): Promise<Page<Account>> {
   const limit = pageSize(page.limit);
@@ -67,12 +75,14 @@ export async function listAccounts(context: LedgerContext, filter: AccountFilter
   if (filter.balanceGte !== undefined || filter.balanceLte !== undefined) {
     query.balance = { ...(filter.balanceGte !== undefined ? { $gte: filter.balanceGte } : {}), ...(filter.balanceLte !== undefined ? { $lte: filter.balanceLte } : {}) };
   }
-  if (page.cursor) query._id = { $lt: new Types.ObjectId(decodeCursor(page.cursor, isIdCursor).id) };
-  const docs = await context.models.Account.find(query).sort({ _id: -1 }).limit(limit + 1).lean<AccountDoc[]>();
+  if (page.cursor) query._id = { $gt: decodeCursor(page.cursor, isIdCursor).id };
+  const docs = await context.models.Account.find(query).sort({ _id: 1 }).limit(limit + 1).lean<AccountDoc[]>();
   const pageDocs = docs.slice(0, limit);
-  const items = await Promise.all(pageDocs.map(async (doc) => toAccount(await catchUp(context, doc), context)));
+  const current = await Promise.all(pageDocs.map(async (doc) => toAccount((await catchUp(context, doc)).account, context)));
+  // Drop accounts whose hint matched but whose exact balance does not.
+  const items = current.filter((a) => (filter.balanceGte === undefined || a.balance >= filter.balanceGte) && (filter.balanceLte === undefined || a.balance <= filter.balanceLte));
   const last = pageDocs.at(-1);
-  return { items, nextCursor: docs.length > limit && last ? encodeCursor({ id: last._id.toHexString() }) : null };
+  return { items, nextCursor: docs.length > limit && last ? encodeCursor({ id: last._id }) : null };
 }
 
 function assertPolicyPatch(patch: PolicyPatch): void {
@@ -103,5 +113,5 @@ export async function setPolicy(context: LedgerContext, ownerId: string, unit: s
   await context.models.Account.updateOne({ _id: account._id }, { $set: set });
   const updated = await findAccountDoc(context, ownerId, unit);
   if (!updated) throw accountNotFound(ownerId, unit);
-  return toAccount(await catchUp(context, updated), context);
+  return toAccount((await catchUp(context, updated)).account, context);
 }

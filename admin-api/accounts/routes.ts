@@ -1,0 +1,96 @@
+import { DomainError } from '../../engine/errors';
+import type { Ledger } from '../../engine/ledger';
+import type { RouteModule } from '../app';
+import { accountPageSchema, accountSchema, accountsQuerySchema, entriesQuerySchema, entryPageSchema, entrySchema, ownerParamsSchema, patchPolicyBodySchema, postEntryBodySchema, unitQuerySchema } from './schemas';
+import { accountView, entryView } from './views';
+
+const TAGS = ['Accounts'];
+
+function notFound(ownerId: string, unit: string): DomainError {
+  return new DomainError('account_not_found', 'not_found', `No ${unit} account for owner "${ownerId}".`);
+}
+
+/**
+ * Accounts and ledger routes (contract: api-v1.md, "Accounts and ledger").
+ * `defaultUnit` applies where the unit is optional (reads and policy).
+ */
+export function accountRoutes(deps: { ledger: Ledger; defaultUnit: string }): RouteModule {
+  const { ledger, defaultUnit } = deps;
+  return (routes) => {
+    routes.add({
+      method: 'get', path: '/v1/accounts', scope: 'accounts:read', tags: TAGS,
+      summary: 'List accounts',
+      description: 'Accounts in key order, filtered by owner, unit and balance range. The balance filter reads the stored balance, which can trail the newest postings briefly; each returned account shows its exact balance.',
+      query: accountsQuerySchema,
+      responses: { 200: { description: 'One page of accounts.', schema: accountPageSchema } },
+      handler: async ({ query }) => {
+        const { limit, cursor, ...filter } = query;
+        const page = await ledger.listAccounts(filter, { limit, ...(cursor ? { cursor } : {}) });
+        return { status: 200, body: { items: page.items.map(accountView), nextCursor: page.nextCursor } };
+      },
+    });
+
+    routes.add({
+      method: 'get', path: '/v1/accounts/:ownerId', scope: 'accounts:read', tags: TAGS,
+      summary: 'Get an account',
+      params: ownerParamsSchema, query: unitQuerySchema,
+      responses: { 200: { description: 'The account.', schema: accountSchema }, 404: { description: 'No such account.' } },
+      handler: async ({ params, query }) => {
+        const unit = query.unit ?? defaultUnit;
+        const account = await ledger.getAccount(params.ownerId, unit);
+        if (!account) throw notFound(params.ownerId, unit);
+        return { status: 200, body: accountView(account) };
+      },
+    });
+
+    routes.add({
+      method: 'patch', path: '/v1/accounts/:ownerId', scope: 'accounts:write', tags: TAGS,
+      summary: "Set an account's policy",
+      description: 'minBalance (negative allows debt down to it) and maxNegativeDays; null returns a field to the unit default. Postings already past their policy check finish under the old policy.',
+      params: ownerParamsSchema, query: unitQuerySchema, body: patchPolicyBodySchema,
+      responses: { 200: { description: 'The account with its new policy.', schema: accountSchema }, 404: { description: 'No such account (and createIfMissing is false).' } },
+      handler: async ({ params, query, body }) => {
+        const account = await ledger.setPolicy(params.ownerId, query.unit ?? defaultUnit, body);
+        return { status: 200, body: accountView(account) };
+      },
+    });
+
+    routes.add({
+      method: 'get', path: '/v1/accounts/:ownerId/entries', scope: 'accounts:read', tags: TAGS,
+      summary: "List an account's entries, newest first",
+      description: 'Pass nextCursor as cursor for the next page; entries posted meanwhile never shift later pages.',
+      params: ownerParamsSchema, query: entriesQuerySchema,
+      responses: { 200: { description: 'One page of entries.', schema: entryPageSchema }, 404: { description: 'No such account.' } },
+      handler: async ({ params, query }) => {
+        const page = await ledger.listEntries(params.ownerId, query.unit ?? defaultUnit, { limit: query.limit, ...(query.cursor ? { cursor: query.cursor } : {}) });
+        return { status: 200, body: { items: page.items.map(entryView), nextCursor: page.nextCursor } };
+      },
+    });
+
+    routes.add({
+      method: 'post', path: '/v1/accounts/:ownerId/entries', scope: 'accounts:write', tags: TAGS,
+      summary: 'Credit or debit an account (admin adjustment)',
+      description: 'Exactly once per idempotencyKey: the same key and body again returns the original entry with 200; the same key with another body is 409. A debit the policy forbids is 422 insufficient_funds (or negative_balance_expired).',
+      params: ownerParamsSchema, body: postEntryBodySchema,
+      responses: {
+        201: { description: 'Posted.', schema: entrySchema },
+        200: { description: 'Already posted under this key: the original entry.', schema: entrySchema },
+        404: { description: 'No such account (and createIfMissing is false).' },
+        409: { description: 'The key was used for a different posting.' },
+      },
+      handler: async ({ params, body, principal }) => {
+        const result = await ledger.post({
+          ownerId: params.ownerId,
+          unit: body.unit,
+          direction: body.direction,
+          amount: body.amount,
+          idempotencyKey: body.idempotencyKey,
+          createIfMissing: body.createIfMissing,
+          ...(body.comment !== undefined ? { comment: body.comment } : {}),
+          source: { kind: 'api', keyId: principal?.keyId ?? 'unknown' },
+        });
+        return { status: result.replayed ? 200 : 201, body: entryView(result.entry) };
+      },
+    });
+  };
+}

@@ -1,0 +1,79 @@
+import { MAX_AMOUNT, MAX_NEGATIVE_DAYS } from '../../engine/ledger';
+import { pageQuerySchema } from '../schemas';
+import { z } from '../zod';
+
+// Amounts and units are checked by the ledger, so the API answers with its
+// domain codes (amount_must_be_positive_integer, unit_invalid) rather than a
+// generic schema failure; the schemas below only fix the JSON types.
+
+const unit = z.string().max(16).openapi({ description: 'ISO 4217 code (minor units) or CREDIT (whole credits).', example: 'USD' });
+const minorUnits = z.number().openapi({ type: 'integer', description: 'Integer, in minor units of the account unit.' });
+
+export const ownerParamsSchema = z.object({
+  ownerId: z.string().min(1).max(200).openapi({ example: 'user_42' }),
+});
+
+export const unitQuerySchema = z.object({
+  unit: unit.optional().openapi({ description: 'Default: the configured DEFAULT_UNIT.' }),
+});
+
+export const entriesQuerySchema = unitQuerySchema.extend(pageQuerySchema.shape);
+
+export const accountsQuerySchema = pageQuerySchema.extend({
+  ownerId: z.string().min(1).max(200).optional(),
+  unit: unit.optional(),
+  balanceGte: z.coerce.number().int().optional().openapi({ description: 'Only accounts with balance >= this (minor units).' }),
+  balanceLte: z.coerce.number().int().optional().openapi({ description: 'Only accounts with balance <= this (minor units).' }),
+});
+
+export const postEntryBodySchema = z.strictObject({
+  unit,
+  direction: z.enum(['credit', 'debit']),
+  amount: minorUnits.openapi({ minimum: 1, maximum: MAX_AMOUNT }),
+  idempotencyKey: z.string().min(1).max(200).openapi({ description: 'The same key and body again returns the original entry (200); a different body is 409.' }),
+  comment: z.string().max(1_000).optional().openapi({ description: 'Shown in the account history, e.g. why an administrator adjusted the balance.' }),
+  createIfMissing: z.boolean().default(false).openapi({ description: 'Open the account on its first posting. Default false: 404 when it does not exist.' }),
+}).openapi('PostEntryRequest');
+
+export const patchPolicyBodySchema = z.strictObject({
+  minBalance: minorUnits.nullable().optional().openapi({ description: 'Lowest balance a debit may leave; negative allows debt. null: the unit default.' }),
+  maxNegativeDays: z.number().int().min(0).max(MAX_NEGATIVE_DAYS).nullable().optional().openapi({ description: 'Refuse debits once the balance has been negative this many days. null: the unit default.' }),
+  createIfMissing: z.boolean().default(false),
+}).openapi('PatchAccountPolicyRequest');
+
+const policySchema = z.object({ minBalance: z.number().int(), maxNegativeDays: z.number().int().nullable() });
+
+export const accountSchema = z.object({
+  ownerId: z.string(),
+  unit: z.string(),
+  balance: z.number().int(),
+  seq: z.number().int().openapi({ description: 'The seq of the latest entry; 0 before the first posting.' }),
+  policy: policySchema.openapi({ description: 'The policy in force.' }),
+  policyOverrides: z.object({ minBalance: z.number().int().nullable(), maxNegativeDays: z.number().int().nullable() }).openapi({ description: 'Values set on this account; null falls back to the unit default.' }),
+  negativeSince: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+}).openapi('Account');
+
+export const entrySchema = z.object({
+  id: z.string(),
+  seq: z.number().int(),
+  direction: z.enum(['credit', 'debit']),
+  amount: z.number().int(),
+  balanceBefore: z.number().int(),
+  balanceAfter: z.number().int(),
+  idempotencyKey: z.string(),
+  comment: z.string().optional(),
+  source: z.object({
+    kind: z.enum(['trigger', 'api']),
+    triggerId: z.string().optional(),
+    workflowId: z.string().optional(),
+    taskId: z.string().optional(),
+    eventId: z.string().optional(),
+    keyId: z.string().optional(),
+  }),
+  createdAt: z.string(),
+}).openapi('LedgerEntry');
+
+export const entryPageSchema = z.object({ items: z.array(entrySchema), nextCursor: z.string().nullable() }).openapi('LedgerEntryPage');
+export const accountPageSchema = z.object({ items: z.array(accountSchema), nextCursor: z.string().nullable() }).openapi('AccountPage');

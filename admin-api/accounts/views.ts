@@ -1,0 +1,32 @@
+import type { Account, LedgerEntry } from '../../engine/ledger';
+
+/** The account as the API shows it (contract: ownerId, unit, balance, createdAt, updatedAt). */
+export function accountView(account: Account) {
+  return {
+    ownerId: account.ownerId,
+    unit: account.unit,
+    balance: account.balance,
+    seq: account.seq,
+    policy: account.policy,
+    policyOverrides: account.policyOverrides,
+    negativeSince: account.negativeSince?.toISOString() ?? null,
+    createdAt: account.createdAt.toISOString(),
+    updatedAt: account.updatedAt.toISOString(),
+  };
+}
+
+/** One entry as the API shows it; account identity is in the URL, so it is left out. */
+export function entryView(entry: LedgerEntry) {
+  return {
+    id: entry.id,
+    seq: entry.seq,
+    direction: entry.direction,
+    amount: entry.amount,
+    balanceBefore: entry.balanceBefore,
+    balanceAfter: entry.balanceAfter,
+    idempotencyKey: entry.idempotencyKey,
+    ...(entry.comment !== undefined ? { comment: entry.comment } : {}),
+    source: entry.source,
+    createdAt: entry.createdAt.toISOString(),
+  };
+}

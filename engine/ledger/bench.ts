@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Connection } from 'mongoose';
+import { z } from 'zod';
+import { configSchema } from '../config';
+import { connectStore } from '../store';
+import { createLedger, type Ledger, type PostRequest } from './index';
+
+/**
+ * Measures posting throughput and latency against the store in MONGODB_URI,
+ * in a scratch database that is dropped afterwards. BENCH_POSTINGS sets the
+ * postings per scenario (default 2,000; 100-100,000).
+ */
+const benchEnv = configSchema.pick({ MONGODB_URI: true }).extend({
+  BENCH_POSTINGS: z.coerce.number().int().min(100).max(100_000).default(2_000),
+});
+
+const CONCURRENCY = 16;
+const SPREAD_ACCOUNTS = 1_000;
+
+interface Result { name: string; ops: number; seconds: number; latenciesMs: number[] }
+
+function percentile(sortedMs: number[], p: number): number {
+  return sortedMs[Math.min(sortedMs.length - 1, Math.floor((p / 100) * sortedMs.length))] ?? 0;
+}
+
+/** Runs `count` operations with at most `concurrency` in flight, timing each. */
+async function run(name: string, count: number, concurrency: number, operation: (i: number) => Promise<unknown>): Promise<Result> {
+  const latenciesMs: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < count) {
+      const i = next;
+      next += 1;
+      const t0 = performance.now();
+      await operation(i);
+      latenciesMs.push(performance.now() - t0);
+    }
+  }));
+  return { name, ops: count, seconds: (performance.now() - started) / 1000, latenciesMs };
+}
+
+function report(result: Result): number {
+  const sorted = [...result.latenciesMs].sort((a, b) => a - b);
+  const rate = result.ops / result.seconds;
+  const line = `${result.name.padEnd(38)} ${rate.toFixed(0).padStart(7)} /s   p50 ${percentile(sorted, 50).toFixed(2).padStart(7)} ms   p99 ${percentile(sorted, 99).toFixed(2).padStart(7)} ms`;
+  process.stdout.write(`${line}\n`);
+  return rate;
+}
+
+function posting(ownerId: string, i: number, tag: string): PostRequest {
+  // Two credits then a debit, so balances only grow and nothing is refused.
+  const direction = i % 3 === 2 ? 'debit' : 'credit';
+  return { ownerId, unit: 'CREDIT', direction, amount: 1, idempotencyKey: `${tag}-${i}`, createIfMissing: true, source: { kind: 'api', keyId: 'bench' } };
+}
+
+async function scenarios(connection: Connection, ledger: Ledger, count: number): Promise<void> {
+  const raw = connection.collection('bench_raw');
+  await raw.insertOne({ warmup: true });
+  const rawSequential = report(await run('raw insertOne, sequential', count, 1, (i) => raw.insertOne({ i, ownerId: 'raw', amount: 1, createdAt: new Date() })));
+  const rawConcurrent = report(await run(`raw insertOne, ${CONCURRENCY} concurrent`, count, CONCURRENCY, (i) => raw.insertOne({ i, ownerId: 'raw', amount: 1, createdAt: new Date() })));
+
+  await ledger.post(posting('hot', -3, 'warm'));
+  const hotSequential = report(await run('post, one hot account, sequential', count, 1, (i) => ledger.post(posting('hot', i, 'seq'))));
+  report(await run(`post, one hot account, ${CONCURRENCY} concurrent`, count, CONCURRENCY, (i) => ledger.post(posting('hot', i, 'con'))));
+
+  // Accounts are opened first so the spread run measures postings, not account creation.
+  await run('open accounts', SPREAD_ACCOUNTS, CONCURRENCY, (i) => ledger.post(posting(`acct-${i}`, 0, `open-${i}`)));
+  const spread = report(await run(`post, ${SPREAD_ACCOUNTS} accounts spread, ${CONCURRENCY} concurrent`, count, CONCURRENCY, (i) => ledger.post(posting(`acct-${(i * 7919) % SPREAD_ACCOUNTS}`, i, 'spread'))));
+
+  process.stdout.write(`\nspread / raw (${CONCURRENCY} concurrent): ${(spread / rawConcurrent).toFixed(2)}x (target >= 0.50x)\n`);
+  process.stdout.write(`hot sequential / raw sequential: ${(hotSequential / rawSequential).toFixed(2)}x\n`);
+  const verified = await ledger.verify();
+  process.stdout.write(`verify: ${verified.accountsChecked} accounts, ${verified.entriesChecked} entries, ${verified.broken.length} broken\n`);
+  if (verified.broken.length > 0) process.exitCode = 1;
+}
+
+async function main(): Promise<void> {
+  const env = benchEnv.parse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined && v !== '')));
+  const dbName = `cf_bench_${randomBytes(4).toString('hex')}`;
+  const connection = await connectStore(env.MONGODB_URI, { dbName });
+  process.stdout.write(`ledger bench: ${env.BENCH_POSTINGS} postings per scenario, Node ${process.version}, store ${env.MONGODB_URI.replace(/\/\/[^@/]*@/, '//***@')} (db ${dbName})\n\n`);
+  try {
+    const ledger = createLedger({ connection });
+    await ledger.ensureIndexes();
+    await scenarios(connection, ledger, env.BENCH_POSTINGS);
+  } finally {
+    await connection.dropDatabase().catch(() => undefined);
+    await connection.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench:ledger: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,31 @@
+import { configSchema } from '../config';
+import { connectStore } from '../store';
+import { createLedger } from './index';
+
+/**
+ * `npm run ledger:verify`: checks every account in MONGODB_URI against its
+ * entries, prints each broken account, and exits 1 if any (2 when the check
+ * itself could not run). Hints that merely trail are advanced, not reported.
+ */
+async function main(): Promise<number> {
+  const env = configSchema.pick({ MONGODB_URI: true }).parse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined && v !== '')));
+  const connection = await connectStore(env.MONGODB_URI);
+  try {
+    const ledger = createLedger({ connection });
+    const report = await ledger.verify((broken) => {
+      process.stdout.write(`BROKEN ${broken.unit} account of owner "${broken.ownerId}" (${broken.accountId}):\n${broken.problems.map((p) => `  - ${p}\n`).join('')}`);
+    });
+    process.stdout.write(`ledger:verify: ${report.accountsChecked} accounts, ${report.entriesChecked} entries, ${report.accountsRepaired} trailing hints advanced, ${report.broken.length} broken\n`);
+    return report.broken.length > 0 ? 1 : 0;
+  } finally {
+    await connection.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`ledger:verify: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,104 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { createLedger, type Ledger, type PostRequest } from '../../../engine/ledger';
+import { openTestStore } from '../../support/store';
+
+const WORKER = path.join(__dirname, 'fixtures', 'post-worker.ts');
+const api = { kind: 'api', keyId: 'test-key' } as const;
+
+let store: Awaited<ReturnType<typeof openTestStore>>;
+let ledger: Ledger;
+
+/** Runs the worker in its own node process; resolves with its per-request outcomes and exit signal. */
+function runWorker(requests: PostRequest[], crashAfterInsert = false): Promise<{ outcomes: Array<{ key: string; outcome: string }>; signal: NodeJS.Signals | null; code: number | null }> {
+  const input = JSON.stringify({ uri: store.uri, dbName: store.dbName, requests, crashAfterInsert });
+  const child = spawn(process.execPath, ['--import', 'tsx', WORKER, input], { cwd: path.resolve(__dirname, '../../..'), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      if (code !== 0 && signal === null) reject(new Error(`worker exited ${code}: ${stderr}`));
+      else resolve({ outcomes: stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { key: string; outcome: string }), signal, code });
+    });
+  });
+}
+
+function posting(ownerId: string, direction: 'credit' | 'debit', amount: number, idempotencyKey: string): PostRequest {
+  return { ownerId, unit: 'USD', direction, amount, idempotencyKey, createIfMissing: true, source: api };
+}
+
+beforeAll(async () => {
+  store = await openTestStore('ledger_concurrency');
+  ledger = createLedger({ connection: store.connection });
+  await ledger.ensureIndexes();
+});
+afterAll(() => store.close());
+
+it('keeps 100 parallel postings from three processes contiguous, summed, and never below minBalance', async () => {
+  const owner = 'shared-wallet';
+  await ledger.post(posting(owner, 'credit', 300, 'seed'));
+  // 60 credits of 10 and 40 debits of 25 race from two child processes and this
+  // one; debits beyond the balance must be refused, never overdraw it. Ten keys
+  // are sent by two processes at once and must post once.
+  const requests = Array.from({ length: 100 }, (_, i) => (i % 5 < 3 ? posting(owner, 'credit', 10, `c-${i}`) : posting(owner, 'debit', 25, `d-${i}`)));
+  const duplicated = requests.slice(0, 10);
+  const [a, b, here] = await Promise.all([
+    runWorker([...requests.slice(0, 40), ...duplicated.slice(5)]),
+    runWorker([...requests.slice(40, 80), ...duplicated.slice(0, 5)]),
+    Promise.all(requests.slice(80).map(async (request) => ledger.post(request).then((r) => ({ key: request.idempotencyKey, outcome: r.replayed ? 'replayed' : 'posted' }), (error: { code: string }) => ({ key: request.idempotencyKey, outcome: error.code })))),
+  ]);
+  const outcomes = [...a.outcomes, ...b.outcomes, ...here];
+  expect(outcomes).toHaveLength(110);
+  expect(outcomes.every((o) => ['posted', 'replayed', 'insufficient_funds'].includes(o.outcome))).toBe(true);
+  // 300 + 60 x 10 covers at most 36 debits of 25: at least four must have been refused.
+  expect(outcomes.filter((o) => o.outcome === 'insufficient_funds').length).toBeGreaterThanOrEqual(4);
+
+  const entries: Array<{ seq: number; amount: number; direction: string; balanceAfter: number; idempotencyKey: string }> = [];
+  for (let cursor: string | undefined, page; (page = await ledger.listEntries(owner, 'USD', { limit: 200, ...(cursor ? { cursor } : {}) })); cursor = page.nextCursor) {
+    entries.push(...page.items);
+    if (!page.nextCursor) break;
+  }
+  const posted = new Set(outcomes.filter((o) => o.outcome !== 'insufficient_funds').map((o) => o.key));
+  expect(entries.map((e) => e.seq).sort((x, y) => x - y)).toEqual(Array.from({ length: posted.size + 1 }, (_, i) => i + 1));
+  expect(new Set(entries.map((e) => e.idempotencyKey)).size).toBe(entries.length);
+  const sum = entries.reduce((total, e) => total + (e.direction === 'credit' ? e.amount : -e.amount), 0);
+  const account = await ledger.getAccount(owner, 'USD');
+  expect(account?.balance).toBe(sum);
+  expect(Math.min(...entries.map((e) => e.balanceAfter))).toBeGreaterThanOrEqual(0);
+  expect((await ledger.verify()).broken).toEqual([]);
+});
+
+it('repairs a posting whose process was killed right after storing its entry, counting it once', async () => {
+  const owner = 'crash-victim';
+  // hintInterval 1: every completed posting updates the account document, so the missing update shows.
+  await createLedger({ connection: store.connection, hintInterval: 1 }).post(posting(owner, 'credit', 100, 'crash-seed'));
+  const killed = await runWorker([posting(owner, 'debit', 40, 'crash-debit')], true);
+  expect(killed.signal).toBe('SIGKILL');
+  expect(killed.outcomes).toEqual([]);
+
+  // The entry is stored (the commit point); the account document never heard of it.
+  const stored = await store.connection.collection('ledger_accounts').findOne({ _id: `USD:${owner}` as never });
+  expect(stored).toMatchObject({ seq: 1, balance: 100 });
+
+  // A fresh reader sees the posting and repairs the account; the caller's retry replays it.
+  const fresh = createLedger({ connection: store.connection });
+  expect(await fresh.getAccount(owner, 'USD')).toMatchObject({ seq: 2, balance: 60 });
+  expect(await fresh.post(posting(owner, 'debit', 40, 'crash-debit'))).toMatchObject({ replayed: true, entry: { seq: 2, balanceAfter: 60 } });
+  await fresh.post(posting(owner, 'debit', 60, 'after-crash'));
+  expect(await fresh.post(posting(owner, 'debit', 1, 'one-too-many')).catch((error: { code: string }) => error.code)).toBe('insufficient_funds');
+  expect((await fresh.verify()).broken).toEqual([]);
+  expect(await fresh.getAccount(owner, 'USD')).toMatchObject({ seq: 3, balance: 0 });
+});
+
+it('lets the next posting, not only a reader, find the entry a killed process left behind', async () => {
+  const owner = 'crash-then-post';
+  await ledger.post(posting(owner, 'credit', 50, 'cp-seed'));
+  expect((await runWorker([posting(owner, 'debit', 50, 'cp-debit')], true)).signal).toBe('SIGKILL');
+  const fresh = createLedger({ connection: store.connection });
+  expect(await fresh.post(posting(owner, 'debit', 1, 'cp-next')).catch((error: { code: string }) => error.code)).toBe('insufficient_funds');
+  expect(await fresh.post(posting(owner, 'credit', 5, 'cp-credit'))).toMatchObject({ entry: { seq: 3, balanceBefore: 0, balanceAfter: 5 } });
+  expect((await fresh.verify()).broken).toEqual([]);
+});
