@@ -43,10 +43,21 @@ export function correlationKey(value: unknown): string | undefined {
 }
 
 const SEPARATOR = '\u001f';
+const MAX_ENSURED_ROUTES = 10_000;
 
 export function createCancelIndex(connection: Connection) {
   const routes = model(connection, 'CancelRoute', routeSchema);
   const waiters = model(connection, 'CancelWaiters', waitersSchema);
+  // Routes are never deleted, so once this process has written one it need
+  // not write it again (bounded: one entry per trigger cancellation setting).
+  const ensuredRoutes = new Set<string>();
+
+  async function ensureRoute(type: string, path: string): Promise<void> {
+    const id = `${type}${SEPARATOR}${path}`;
+    if (ensuredRoutes.has(id)) return;
+    await upsertRacing(() => routes.updateOne({ _id: id }, { $setOnInsert: { type, path } }, { upsert: true }));
+    if (ensuredRoutes.size < MAX_ENSURED_ROUTES) ensuredRoutes.add(id);
+  }
 
   return {
     /** Records that this run waits for these cancellation types at this value; no-op when the event has no usable value. */
@@ -54,7 +65,7 @@ export function createCancelIndex(connection: Connection) {
       const value = correlationKey(valueAtPath(event, cancelOn.correlate));
       if (value === undefined) return;
       await Promise.all(cancelOn.types.map(async (type) => {
-        await upsertRacing(() => routes.updateOne({ _id: `${type}${SEPARATOR}${cancelOn.correlate}` }, { $setOnInsert: { type, path: cancelOn.correlate } }, { upsert: true }));
+        await ensureRoute(type, cancelOn.correlate);
         await upsertRacing(() => waiters.updateOne({ _id: [type, cancelOn.correlate, value].join(SEPARATOR) }, { $addToSet: { workflowIds: workflowId } }, { upsert: true }));
       }));
     },
