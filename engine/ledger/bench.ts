@@ -67,9 +67,12 @@ async function scenarios(connection: Connection, ledger: Ledger, count: number):
 
   // Accounts are opened first so the spread run measures postings, not account creation.
   await run('open accounts', SPREAD_ACCOUNTS, CONCURRENCY, (i) => ledger.post(posting(`acct-${i}`, 0, `open-${i}`)));
+  // The machine is shared: the raw rate is measured again next to the spread run, and the ratio uses the mean.
+  const rawAgain = report(await run(`raw insertOne, ${CONCURRENCY} concurrent (again)`, count, CONCURRENCY, (i) => raw.insertOne({ i, ownerId: 'raw', amount: 1, createdAt: new Date() })));
   const spread = report(await run(`post, ${SPREAD_ACCOUNTS} accounts spread, ${CONCURRENCY} concurrent`, count, CONCURRENCY, (i) => ledger.post(posting(`acct-${(i * 7919) % SPREAD_ACCOUNTS}`, i, 'spread'))));
 
-  process.stdout.write(`\nspread / raw (${CONCURRENCY} concurrent): ${(spread / rawConcurrent).toFixed(2)}x (target >= 0.50x)\n`);
+  const rawMean = (rawConcurrent + rawAgain) / 2;
+  process.stdout.write(`\nspread / raw insertOne (${CONCURRENCY} concurrent, mean of both raw runs): ${(spread / rawMean).toFixed(2)}x (target >= 0.50x)\n`);
   process.stdout.write(`hot sequential / raw sequential: ${(hotSequential / rawSequential).toFixed(2)}x\n`);
   const verified = await ledger.verify();
   process.stdout.write(`verify: ${verified.accountsChecked} accounts, ${verified.entriesChecked} entries, ${verified.broken.length} broken\n`);
