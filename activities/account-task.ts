@@ -18,7 +18,9 @@ export interface PostAccountResult {
 /**
  * Posts one credit or debit through the ledger. The idempotency key (workflow
  * id + task id) makes a retried activity return the first entry instead of
- * posting again. Domain refusals such as insufficient_funds are final.
+ * posting again. Refusals (insufficient_funds, account_not_found, a key
+ * conflict) are final; contention and a busy store (kind `unavailable`) are
+ * retried by Temporal with backoff.
  */
 export function createPostAccountTask(ledger: Pick<Ledger, 'post'>) {
   return async function postAccountTask(request: PostAccountRequest): Promise<PostAccountResult> {
@@ -35,7 +37,11 @@ export function createPostAccountTask(ledger: Pick<Ledger, 'post'>) {
         replayed,
       };
     } catch (error) {
-      if (isDomainError(error)) throw ApplicationFailure.nonRetryable(error.message, error.code);
+      if (isDomainError(error)) {
+        throw error.kind === 'unavailable'
+          ? ApplicationFailure.retryable(error.message, error.code)
+          : ApplicationFailure.nonRetryable(error.message, error.code);
+      }
       throw error;
     }
   };
