@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Connection } from 'mongoose';
 import { DomainError } from '../engine/errors';
-import { upsertRacing } from '../engine/store';
+import { isDuplicateKeyError } from '../engine/store';
 import type { Mailer } from '../engine/mail/mailer';
 import { messageIdFor, outboxModel } from '../engine/mail/outbox';
 import { renderEmail, type EmailSources } from '../engine/mail/render';
@@ -51,29 +51,30 @@ function isPermanent(error: unknown): boolean {
 
 /**
  * Renders and sends one email at most once per outbox key: a retried
- * activity finds the outbox record marked sent and sends nothing.
+ * activity finds the outbox record and sends nothing. The one window left,
+ * a crash after the server accepted the message and before the record was
+ * written, resends it with the same Message-ID.
  */
 export function createSendEmailTask(deps: { connection: Connection; mailer: Mailer; templates: TemplateCatalog; clock?: () => Date }) {
   const outbox = outboxModel(deps.connection);
   const now = deps.clock ?? (() => new Date());
   return async function sendEmailTask(request: SendEmailRequest): Promise<SendEmailResult> {
+    const sent = await outbox.findById(request.outboxKey).lean();
+    if (sent) return { messageId: sent.messageId, to: sent.to, subject: sent.subject, alreadySent: true };
     const email = render(await sources(request, deps.templates), request.variables);
     const messageId = messageIdFor(request.outboxKey);
-    // One write claims the record (or finds it): a retry of an attempt that
-    // already sent returns what was sent instead of sending again.
-    const record = await upsertRacing(() => outbox.findOneAndUpdate(
-      { _id: request.outboxKey },
-      { $setOnInsert: { status: 'sending', messageId, to: request.to, subject: email.subject, createdAt: now() }, $inc: { attempts: 1 } },
-      { upsert: true, returnDocument: 'after' },
-    ).lean());
-    if (record?.status === 'sent') return { messageId: record.messageId, to: record.to, subject: record.subject, alreadySent: true };
     try {
       await deps.mailer.send({ ...email, to: request.to, messageId, headers: { 'X-Creditflow-Outbox-Key': request.outboxKey } });
     } catch (error) {
       if (isPermanent(error)) throw ApplicationFailure.nonRetryable(`the mail server refused the message: ${(error as Error).message}`, 'smtp_rejected');
       throw error;
     }
-    await outbox.updateOne({ _id: request.outboxKey }, { $set: { status: 'sent', sentAt: now() } });
+    try {
+      await outbox.create({ _id: request.outboxKey, messageId, to: request.to, subject: email.subject, sentAt: now() });
+    } catch (error) {
+      // Another attempt of this activity recorded the same message first.
+      if (!isDuplicateKeyError(error)) throw error;
+    }
     return { messageId, to: request.to, subject: email.subject, alreadySent: false };
   };
 }

@@ -65,7 +65,7 @@ export function buildApi(deps: ApiDependencies) {
       { name: 'temporal', check: () => pingTemporal(temporal) },
     ],
     modules: [
-      eventRoutes(events),
+      eventRoutes(events, store),
       triggerRoutes(triggers, checkers, dryRun),
       runRoutes(runs),
       scriptRoutes(deps.sandbox, sandboxMaximums),

@@ -1,5 +1,6 @@
-import type { EventDoc } from '../../engine/events/event-store';
+import type { EventView } from '../../engine/events/event-store';
 import { jsonDepthExceeds } from '../../engine/json-depth';
+import type { Connection } from 'mongoose';
 import { listEvents } from '../../engine/events/event-store';
 import type { EventIngestor } from '../../engine/events/ingest';
 import { eventTypeSchema } from '../../engine/triggers/trigger-schema';
@@ -31,15 +32,15 @@ const eventSchema = z
   })
   .openapi('Event');
 
-function present(doc: EventDoc) {
+function present(doc: EventView) {
   return {
     id: doc._id, type: doc.type, occurredAt: doc.occurredAt.toISOString(), receivedAt: doc.receivedAt.toISOString(),
-    data: JSON.parse(doc.dataJson) as Record<string, unknown>, status: doc.status, runs: doc.runs, signalled: doc.signalled, alreadyClosed: doc.alreadyClosed ?? [],
+    data: JSON.parse(doc.dataJson) as Record<string, unknown>, status: doc.status, runs: doc.runs, signalled: doc.signalled, alreadyClosed: doc.alreadyClosed,
   };
 }
 
 /** Event ingestion from booking and billing systems, and the event log. */
-export function eventRoutes(ingestor: EventIngestor): RouteModule {
+export function eventRoutes(ingestor: EventIngestor, connection: Connection): RouteModule {
   return (routes) => {
     routes.add({
       method: 'post', path: '/v1/events', scope: 'events:write', rateLimit: 'ingestion', tags: ['events'],
@@ -58,7 +59,7 @@ export function eventRoutes(ingestor: EventIngestor): RouteModule {
       query: pageQuerySchema.extend({ type: eventTypeSchema.optional() }),
       responses: { 200: { description: 'A page of events.', schema: z.object({ items: z.array(eventSchema), nextCursor: z.string().nullable() }) } },
       handler: async ({ query }) => {
-        const page = await listEvents(ingestor.model, query);
+        const page = await listEvents(connection, query);
         return { status: 200, body: { items: page.items.map(present), nextCursor: page.nextCursor } };
       },
     });

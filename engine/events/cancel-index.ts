@@ -1,5 +1,5 @@
 import { Schema, type Connection, type Model } from 'mongoose';
-import { upsertRacing } from '../store';
+import { isDuplicateKeyError, upsertRacing } from '../store';
 import { valueAtPath } from '../../workflows/references';
 import type { EventEnvelope } from '../../workflows/types';
 
@@ -59,6 +59,19 @@ export function createCancelIndex(connection: Connection) {
     if (ensuredRoutes.size < MAX_ENSURED_ROUTES) ensuredRoutes.add(id);
   }
 
+  /**
+   * Usually the first run with this value: one insert. A second run with the
+   * same value (another trigger, or a retried dispatch) appends to it.
+   */
+  async function addToWaiters(key: string, workflowId: string): Promise<void> {
+    try {
+      await waiters.create({ _id: key, workflowIds: [workflowId] });
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error;
+      await waiters.updateOne({ _id: key }, { $addToSet: { workflowIds: workflowId } });
+    }
+  }
+
   return {
     /** Records that this run waits for these cancellation types at this value; no-op when the event has no usable value. */
     async addWaiter(cancelOn: { types: string[]; correlate: string }, event: EventEnvelope, workflowId: string): Promise<void> {
@@ -66,7 +79,7 @@ export function createCancelIndex(connection: Connection) {
       if (value === undefined) return;
       await Promise.all(cancelOn.types.map(async (type) => {
         await ensureRoute(type, cancelOn.correlate);
-        await upsertRacing(() => waiters.updateOne({ _id: [type, cancelOn.correlate, value].join(SEPARATOR) }, { $addToSet: { workflowIds: workflowId } }, { upsert: true }));
+        await addToWaiters([type, cancelOn.correlate, value].join(SEPARATOR), workflowId);
       }));
     },
 
@@ -78,8 +91,9 @@ export function createCancelIndex(connection: Connection) {
         return value === undefined ? [] : [[route.type, route.path, value].join(SEPARATOR)];
       });
       if (keys.length === 0) return [];
-      const found = await waiters.find({ _id: { $in: keys } }).lean<WaitersDoc[]>();
-      return [...new Set(found.flatMap((doc) => doc.workflowIds))];
+      // One `_id` read per key: FerretDB scans the collection for `$in`.
+      const found = await Promise.all(keys.map((key) => waiters.findById(key).lean<WaitersDoc>()));
+      return [...new Set(found.flatMap((doc) => doc?.workflowIds ?? []))];
     },
   };
 }

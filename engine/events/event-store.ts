@@ -7,7 +7,7 @@ export interface RunRef {
   workflowId: string;
 }
 
-/** A received event. Its id is the dedupe key; `bodyHash` tells a replay from a conflict. */
+/** A received event, written once. Its id is the dedupe key; `bodyHash` tells a replay from a conflict. */
 export interface EventDoc {
   _id: string;
   type: string;
@@ -17,12 +17,28 @@ export interface EventDoc {
   bodyHash: string;
   receivedAt: Date;
   receivedBy: string;
-  /** `received` until its runs are started and cancellations signalled; a retry finishes the job. */
-  status: 'received' | 'dispatched';
+}
+
+/**
+ * What dispatching an event did, written once when it is done (keyed by the
+ * event id). Until it exists the event counts as received, and a retried
+ * POST finishes the dispatch. Records are inserted and read by `_id` only.
+ */
+export interface DispatchDoc {
+  _id: string;
   runs: RunRef[];
   signalled: string[];
   /** Runs this event would have cancelled had they not closed already: recorded, nothing changed. */
-  alreadyClosed?: string[];
+  alreadyClosed: string[];
+  dispatchedAt: Date;
+}
+
+/** An event as the API shows it: the event and, once dispatched, what it did. */
+export interface EventView extends EventDoc {
+  status: 'received' | 'dispatched';
+  runs: RunRef[];
+  signalled: string[];
+  alreadyClosed: string[];
 }
 
 const eventSchema = new Schema<EventDoc>(
@@ -34,21 +50,45 @@ const eventSchema = new Schema<EventDoc>(
     bodyHash: { type: String, required: true },
     receivedAt: { type: Date, required: true, index: true },
     receivedBy: { type: String, required: true },
-    status: { type: String, required: true, enum: ['received', 'dispatched'] },
+  },
+  { collection: 'events', versionKey: false },
+);
+
+const dispatchSchema = new Schema<DispatchDoc>(
+  {
+    _id: String,
     runs: { type: Schema.Types.Mixed, default: [] },
     signalled: { type: [String], default: [] },
     alreadyClosed: { type: [String], default: [] },
+    dispatchedAt: { type: Date, required: true },
   },
-  { collection: 'events', versionKey: false, minimize: false },
+  { collection: 'event_dispatches', versionKey: false, minimize: false },
 );
 
 export function eventModel(connection: Connection): Model<EventDoc> {
   return (connection.models.Event as Model<EventDoc> | undefined) ?? connection.model<EventDoc>('Event', eventSchema);
 }
 
-/** Newest first by receipt; optional type filter. */
-export async function listEvents(model: Model<EventDoc>, options: { limit: number; cursor?: string; type?: string }) {
+export function dispatchModel(connection: Connection): Model<DispatchDoc> {
+  return (connection.models.EventDispatch as Model<DispatchDoc> | undefined) ?? connection.model<DispatchDoc>('EventDispatch', dispatchSchema);
+}
+
+export function viewOf(event: EventDoc, dispatch: DispatchDoc | null): EventView {
+  return {
+    ...event,
+    status: dispatch ? 'dispatched' : 'received',
+    runs: dispatch?.runs ?? [],
+    signalled: dispatch?.signalled ?? [],
+    alreadyClosed: dispatch?.alreadyClosed ?? [],
+  };
+}
+
+/** Newest first by receipt; optional type filter. Each event's dispatch is read by `_id`. */
+export async function listEvents(connection: Connection, options: { limit: number; cursor?: string; type?: string }) {
   const filter: Record<string, unknown> = { ...olderThan(options.cursor, 'receivedAt'), ...(options.type ? { type: options.type } : {}) };
-  const docs = await model.find(filter).sort({ receivedAt: -1, _id: -1 }).limit(options.limit + 1).lean<EventDoc[]>();
-  return pageOf(docs, options.limit, (doc) => ({ at: doc.receivedAt, id: doc._id }));
+  const docs = await eventModel(connection).find(filter).sort({ receivedAt: -1, _id: -1 }).limit(options.limit + 1).lean<EventDoc[]>();
+  const page = pageOf(docs, options.limit, (doc) => ({ at: doc.receivedAt, id: doc._id }));
+  const dispatches = dispatchModel(connection);
+  const items = await Promise.all(page.items.map(async (doc) => viewOf(doc, await dispatches.findById(doc._id).lean<DispatchDoc>())));
+  return { items, nextCursor: page.nextCursor };
 }

@@ -10,7 +10,7 @@ import { eventIdKey, triggerIdKey } from '../../workflows/search-attributes';
 import { cancelRequestSignal, triggerRun } from '../../workflows/trigger-run';
 import type { EventEnvelope } from '../../workflows/types';
 import { canonicalHash } from './canonical-hash';
-import { eventModel, type EventDoc, type RunRef } from './event-store';
+import { dispatchModel, eventModel, viewOf, type DispatchDoc, type EventDoc, type EventView, type RunRef } from './event-store';
 import { createCancelIndex } from './cancel-index';
 
 export interface EventInput {
@@ -49,6 +49,7 @@ export function workflowIdFor(triggerId: string, eventId: string): string {
  */
 export function createEventIngestor(deps: IngestDependencies) {
   const events = eventModel(deps.connection);
+  const dispatches = dispatchModel(deps.connection);
   const cancelIndex = createCancelIndex(deps.connection);
   const filters = new FilterCache();
   const now = deps.clock ?? (() => new Date());
@@ -58,7 +59,7 @@ export function createEventIngestor(deps: IngestDependencies) {
     const receivedAt = now();
     const doc: EventDoc = {
       _id: input.id, type: input.type, occurredAt: input.occurredAt ? new Date(input.occurredAt) : receivedAt, dataJson: JSON.stringify(input.data),
-      bodyHash, receivedAt, receivedBy: actor, status: 'received', runs: [], signalled: [],
+      bodyHash, receivedAt, receivedBy: actor,
     };
     try {
       await events.create(doc);
@@ -122,26 +123,31 @@ export function createEventIngestor(deps: IngestDependencies) {
   return {
     async ingest(input: EventInput, actor: string): Promise<IngestResult> {
       const { doc, duplicate } = await store(input, actor);
-      if (doc.status === 'dispatched') return { eventId: doc._id, duplicate, runs: doc.runs, signalled: doc.signalled };
+      const done = duplicate ? await dispatches.findById(doc._id).lean<DispatchDoc>() : null;
+      if (done) return { eventId: doc._id, duplicate, runs: done.runs, signalled: done.signalled };
       const event: EventEnvelope = { id: doc._id, type: doc.type, occurredAt: doc.occurredAt.toISOString(), data: JSON.parse(doc.dataJson) as Record<string, unknown> };
       const started = await startRuns(event);
       const { signalled, alreadyClosed } = await signalCancellations(event, new Set(started.map((run) => run.workflowId)));
-      await events.updateOne({ _id: doc._id }, { $set: { status: 'dispatched', runs: started, signalled, alreadyClosed } });
+      try {
+        await dispatches.create({ _id: doc._id, runs: started, signalled, alreadyClosed, dispatchedAt: now() });
+      } catch (error) {
+        // A racing replica finished the same dispatch first; both started the same runs.
+        if (!isDuplicateKeyError(error)) throw error;
+      }
       deps.logger.info({ eventId: doc._id, type: doc.type, runs: started.length, signalled: signalled.length, duplicate }, 'event dispatched');
       return { eventId: doc._id, duplicate, runs: started, signalled };
     },
 
-    async get(id: string): Promise<EventDoc> {
-      const doc = await events.findById(id).lean<EventDoc>();
+    async get(id: string): Promise<EventView> {
+      const [doc, dispatch] = await Promise.all([events.findById(id).lean<EventDoc>(), dispatches.findById(id).lean<DispatchDoc>()]);
       if (!doc) throw new DomainError('event_not_found', 'not_found', `No event with id "${id}".`);
-      return doc;
+      return viewOf(doc, dispatch);
     },
 
     async ensureIndexes(): Promise<void> {
       await events.createIndexes();
     },
 
-    model: events,
     cancelIndex,
   };
 }

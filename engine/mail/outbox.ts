@@ -1,39 +1,38 @@
 import { createHash } from 'node:crypto';
 import { Schema, type Connection, type Model } from 'mongoose';
 
-/** One email a run decided to send, keyed by workflow id + task id. */
-export interface OutboxRecord {
+/**
+ * One email a run has sent, keyed by workflow id + task id. Written once,
+ * after the mail server accepted the message, and only ever read by `_id`:
+ * inserts and `_id` reads are the operations every MongoDB-compatible store
+ * indexes (FerretDB on SQLite scans the collection for anything else).
+ */
+export interface SentEmail {
   _id: string;
-  status: 'sending' | 'sent';
   messageId: string;
   to: string;
   subject: string;
-  attempts: number;
-  createdAt: Date;
-  sentAt?: Date;
+  sentAt: Date;
 }
 
-const outboxSchema = new Schema<OutboxRecord>(
+const sentEmailSchema = new Schema<SentEmail>(
   {
     _id: { type: String, required: true },
-    status: { type: String, required: true, enum: ['sending', 'sent'] },
     messageId: { type: String, required: true },
     to: { type: String, required: true },
     subject: { type: String, required: true },
-    attempts: { type: Number, required: true, default: 0 },
-    createdAt: { type: Date, required: true },
-    sentAt: { type: Date },
+    sentAt: { type: Date, required: true },
   },
   { collection: 'email_outbox', versionKey: false },
 );
 
-export function outboxModel(connection: Connection): Model<OutboxRecord> {
-  return (connection.models.OutboxRecord as Model<OutboxRecord> | undefined) ?? connection.model<OutboxRecord>('OutboxRecord', outboxSchema);
+export function outboxModel(connection: Connection): Model<SentEmail> {
+  return (connection.models.SentEmail as Model<SentEmail> | undefined) ?? connection.model<SentEmail>('SentEmail', sentEmailSchema);
 }
 
 /**
  * The Message-ID for an outbox key: the same on every attempt, so even a
- * resend after a crash between SMTP acceptance and the outbox update can be
+ * resend after a crash between SMTP acceptance and the outbox insert can be
  * recognised as the same message by the receiving side.
  */
 export function messageIdFor(outboxKey: string): string {
