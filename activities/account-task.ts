@@ -12,6 +12,8 @@ export interface PostAccountResult {
   direction: 'credit' | 'debit';
   amount: number;
   balanceAfter: number;
+  /** When the ledger committed the entry (ISO 8601); the same on a replay. */
+  postedAt: string;
   replayed: boolean;
 }
 
@@ -34,6 +36,7 @@ export function createPostAccountTask(ledger: Pick<Ledger, 'post'>) {
         direction: request.direction,
         amount: request.amount,
         balanceAfter: entry.balanceAfter,
+        postedAt: new Date(entry.createdAt).toISOString(),
         replayed,
       };
     } catch (error) {

@@ -17,6 +17,7 @@ import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../engine/mail/templ
 import { connectStore } from '../engine/store';
 import { documentedTopUpTrigger, topUpEvent } from '../engine/triggers/documented-top-up';
 import { createSandbox } from '../scripts-sandbox';
+import type { triggerRun } from '../workflows';
 import { apiClient } from './api-client';
 import { startTestStack } from './test-stack';
 
@@ -86,9 +87,10 @@ async function main(): Promise<void> {
       const user = { id: `bench_user_${i}`, email: `u${i}@bench.local`, name: 'Bench' };
       const postedAtMs = Date.now();
       const accepted = await http.call<{ runs: Array<{ workflowId: string }> }>('POST', '/v1/events', topUpEvent({ eventId: `evt_bench_${i}`, reservationId: `res_${i}`, priceInt: 5000, user }));
-      await client.workflow.getHandle(accepted.body.runs[0]!.workflowId).result();
-      const [entry] = (await ledger.listEntries(user.id, 'USD', { limit: 1 })).items;
-      return new Date(entry!.createdAt).getTime() - postedAtMs;
+      const run = await client.workflow.getHandle<typeof triggerRun>(accepted.body.runs[0]!.workflowId).result();
+      const posted = run.tasks.find((task) => task.id === 'credit')?.output as { postedAt?: string } | undefined;
+      if (!posted?.postedAt) throw new Error(`run ${accepted.body.runs[0]!.workflowId} posted nothing: ${JSON.stringify(run.tasks)}`);
+      return new Date(posted.postedAt).getTime() - postedAtMs;
     }));
     console.log(`\nthroughput ratio (top-up / baseline): ${(e2e / baseline).toFixed(2)}x (runs/s counts each run to its end, email included)`);
   } finally {
