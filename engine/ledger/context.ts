@@ -1,3 +1,4 @@
+import type { CachedAccount } from './account-cache';
 import type { EntryWriter } from './entry-writer';
 import type { LedgerModels } from './models';
 import type { LedgerEntry, PolicyDefaults } from './types';
@@ -32,6 +33,8 @@ export interface LedgerContext {
   hintInterval: number;
   /** The newest head this process has seen per account (a bounded map, oldest evicted). */
   heads: Map<string, Head>;
+  /** The account documents this process has read or opened (a bounded map, oldest evicted); see account-cache. */
+  accounts: Map<string, CachedAccount>;
   /** Per account, the tail and length of this process's queue of postings. */
   queues: Map<string, { tail: Promise<unknown>; depth: number }>;
 }

@@ -72,6 +72,7 @@ export function createLedger(deps: LedgerDependencies): Ledger {
     faultPoints: deps.faultPoints ?? {},
     hintInterval: hintInterval(deps.hintInterval),
     heads: new Map(),
+    accounts: new Map(),
     queues: new Map(),
   };
   let indexes: Promise<void> | undefined;

@@ -1,4 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DomainError } from '../errors';
+import { POLICY_LEASE_MARGIN_MS, POLICY_LEASE_MS, forgetAccount } from './account-cache';
 import type { LedgerContext } from './context';
 import { decodeCursor, encodeCursor } from './cursor';
 import { MAX_ABS_BALANCE, MAX_NEGATIVE_DAYS, assertOwnerId, assertUnit } from './limits';
@@ -98,7 +100,10 @@ function assertPolicyPatch(patch: PolicyPatch): void {
 /**
  * Sets an account's policy overrides (null: back to the unit default). Only
  * policy fields are written, so it cannot undo a concurrent posting; postings
- * already past their policy check complete under the old policy.
+ * already past their policy check complete under the old policy. It answers
+ * only after every process's lease on the old policy has run out (up to
+ * POLICY_LEASE_MS after the write), so any posting that checks its policy
+ * after this returns, in any process, applies the new one.
  */
 export async function setPolicy(context: LedgerContext, ownerId: string, unit: string, patch: PolicyPatch): Promise<Account> {
   assertOwnerId(ownerId);
@@ -111,6 +116,8 @@ export async function setPolicy(context: LedgerContext, ownerId: string, unit: s
   if (patch.minBalance !== undefined) set.minBalance = patch.minBalance;
   if (patch.maxNegativeDays !== undefined) set.maxNegativeDays = patch.maxNegativeDays;
   await context.models.Account.updateOne({ _id: account._id }, { $set: set });
+  forgetAccount(context, account._id);
+  await sleep(POLICY_LEASE_MS + POLICY_LEASE_MARGIN_MS);
   const updated = await findAccountDoc(context, ownerId, unit);
   if (!updated) throw accountNotFound(ownerId, unit);
   return toAccount((await catchUp(context, updated)).account, context);

@@ -102,3 +102,28 @@ it('lets the next posting, not only a reader, find the entry a killed process le
   expect(await fresh.post(posting(owner, 'credit', 5, 'cp-credit'))).toMatchObject({ entry: { seq: 3, balanceBefore: 0, balanceAfter: 5 } });
   expect((await fresh.verify()).broken).toEqual([]);
 });
+
+it('corrects a head this process cached once another process has posted, refusing on the newest balance', async () => {
+  const owner = 'stale-head';
+  await ledger.post(posting(owner, 'credit', 100, 'sh-seed'));
+  // This process now remembers balance 100; another process takes it to 55.
+  const other = await runWorker([posting(owner, 'credit', 5, 'sh-credit'), posting(owner, 'debit', 50, 'sh-debit')]);
+  expect(other.outcomes.map((o) => o.outcome)).toEqual(['posted', 'posted']);
+  expect(await ledger.post(posting(owner, 'debit', 60, 'sh-too-much')).catch((error: { code: string }) => error.code)).toBe('insufficient_funds');
+  expect(await ledger.post(posting(owner, 'credit', 1, 'sh-next'))).toMatchObject({ entry: { seq: 4, balanceBefore: 55, balanceAfter: 56 } });
+  expect((await ledger.verify()).broken).toEqual([]);
+});
+
+it('honours a policy PATCH from another ledger in the very next posting of one that cached the old policy', async () => {
+  const owner = 'patched-policy';
+  await ledger.post(posting(owner, 'credit', 100, 'pp-seed'));
+  // This ledger reads (and caches) minBalance 0 with the debit.
+  await ledger.post(posting(owner, 'debit', 10, 'pp-debit'));
+  const admin = createLedger({ connection: store.connection });
+  const started = Date.now();
+  await admin.setPolicy(owner, 'USD', { minBalance: 80 });
+  // The PATCH answered only after the old policy's lease ran out everywhere.
+  expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+  expect(await ledger.post(posting(owner, 'debit', 20, 'pp-refused')).catch((error: { code: string }) => error.code)).toBe('insufficient_funds');
+  expect(await ledger.post(posting(owner, 'debit', 10, 'pp-allowed'))).toMatchObject({ entry: { balanceAfter: 80 } });
+});
