@@ -6,20 +6,42 @@ export interface CursorPosition {
   id: string;
 }
 
-/** Opaque to clients: base64url of JSON, so the format can change without breaking them. */
+type CursorKey = Record<string, string | number>;
+
+/**
+ * Opaque to clients: base64url of the JSON sort key of the last item, so
+ * the format can change without breaking them. Every list endpoint's cursor
+ * goes through this pair.
+ */
+export function encodeCursorKey(key: CursorKey): string {
+  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
+}
+
+/** Decodes a cursor and checks its shape; anything else is a 422 naming `cursor`. */
+export function decodeCursorKey<T extends CursorKey>(cursor: string, isValid: (value: Record<string, unknown>) => value is T): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    value = undefined;
+  }
+  if (typeof value !== 'object' || value === null || !isValid(value as Record<string, unknown>)) {
+    throw new DomainError('cursor_invalid', 'invalid', 'The cursor is not one this endpoint returned.', [{ path: 'cursor', message: 'is not a cursor from a previous page of this endpoint' }]);
+  }
+  return value as T;
+}
+
+function isTimeIdKey(value: Record<string, unknown>): value is { t: string; i: string } {
+  return typeof value.t === 'string' && typeof value.i === 'string' && !Number.isNaN(new Date(value.t).getTime());
+}
+
 export function encodeCursor(position: CursorPosition): string {
-  return Buffer.from(JSON.stringify({ t: position.at.toISOString(), i: position.id })).toString('base64url');
+  return encodeCursorKey({ t: position.at.toISOString(), i: position.id });
 }
 
 export function decodeCursor(cursor: string): CursorPosition {
-  try {
-    const { t, i } = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { t?: unknown; i?: unknown };
-    const at = new Date(String(t));
-    if (typeof i !== 'string' || Number.isNaN(at.getTime())) throw new Error('bad cursor');
-    return { at, id: i };
-  } catch {
-    throw new DomainError('cursor_invalid', 'invalid', 'The cursor is not one this API returned.', [{ path: 'cursor', message: 'not a cursor from a previous page' }]);
-  }
+  const { t, i } = decodeCursorKey(cursor, isTimeIdKey);
+  return { at: new Date(t), id: i };
 }
 
 /**

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DomainError } from '../errors';
 import { POLICY_LEASE_MARGIN_MS, POLICY_LEASE_MS, forgetAccount } from './account-cache';
 import type { LedgerContext } from './context';
-import { decodeCursor, encodeCursor } from './cursor';
+import { decodeCursorKey, encodeCursorKey } from '../cursor';
 import { MAX_ABS_BALANCE, MAX_NEGATIVE_DAYS, assertOwnerId, assertUnit } from './limits';
 import { toAccount, toEntry } from './mapping';
 import { catchUp } from './head';
@@ -46,7 +46,7 @@ export async function listEntries(context: LedgerContext, ownerId: string, unit:
   const limit = pageSize(page.limit);
   const account = await findAccountDoc(context, ownerId, unit);
   if (!account) throw accountNotFound(ownerId, unit);
-  const newest = page.cursor ? decodeCursor(page.cursor, isSeqCursor).seq - 1 : (await catchUp(context, account)).head.seq;
+  const newest = page.cursor ? decodeCursorKey(page.cursor, isSeqCursor).seq - 1 : (await catchUp(context, account)).head.seq;
   const seqs: number[] = [];
   for (let seq = newest; seq >= 1 && seqs.length < limit; seq -= 1) seqs.push(seq);
   const docs = await Promise.all(seqs.map((seq) => context.models.entries.findOne({ _id: entryKey(account._id, seq) })));
@@ -55,7 +55,7 @@ export async function listEntries(context: LedgerContext, ownerId: string, unit:
     return toEntry(doc);
   });
   const oldest = seqs.at(-1);
-  return { items, nextCursor: oldest !== undefined && oldest > 1 ? encodeCursor({ seq: oldest }) : null };
+  return { items, nextCursor: oldest !== undefined && oldest > 1 ? encodeCursorKey({ seq: oldest }) : null };
 }
 
 const isIdCursor = (value: Record<string, unknown>): value is { id: string } => typeof value.id === 'string' && value.id.length > 0;
@@ -77,14 +77,14 @@ export async function listAccounts(context: LedgerContext, filter: AccountFilter
   if (filter.balanceGte !== undefined || filter.balanceLte !== undefined) {
     query.balance = { ...(filter.balanceGte !== undefined ? { $gte: filter.balanceGte } : {}), ...(filter.balanceLte !== undefined ? { $lte: filter.balanceLte } : {}) };
   }
-  if (page.cursor) query._id = { $gt: decodeCursor(page.cursor, isIdCursor).id };
+  if (page.cursor) query._id = { $gt: decodeCursorKey(page.cursor, isIdCursor).id };
   const docs = await context.models.Account.find(query).sort({ _id: 1 }).limit(limit + 1).lean<AccountDoc[]>();
   const pageDocs = docs.slice(0, limit);
   const current = await Promise.all(pageDocs.map(async (doc) => toAccount((await catchUp(context, doc)).account, context)));
   // Drop accounts whose hint matched but whose exact balance does not.
   const items = current.filter((a) => (filter.balanceGte === undefined || a.balance >= filter.balanceGte) && (filter.balanceLte === undefined || a.balance <= filter.balanceLte));
   const last = pageDocs.at(-1);
-  return { items, nextCursor: docs.length > limit && last ? encodeCursor({ id: last._id }) : null };
+  return { items, nextCursor: docs.length > limit && last ? encodeCursorKey({ id: last._id }) : null };
 }
 
 function assertPolicyPatch(patch: PolicyPatch): void {

@@ -47,22 +47,5 @@ export function fileTemplateCatalog(directory: string): TemplateCatalog {
   };
 }
 
-/** Looks in each catalog in turn; the first that has the name wins. */
-export function chainCatalogs(...catalogs: TemplateCatalog[]): TemplateCatalog {
-  return {
-    async get(name) {
-      for (const catalog of catalogs) {
-        const found = await catalog.get(name);
-        if (found) return found;
-      }
-      return null;
-    },
-    async names() {
-      const all = await Promise.all(catalogs.map((catalog) => catalog.names()));
-      return [...new Set(all.flat())].sort();
-    },
-  };
-}
-
 /** The `templates/` folder of this repository. */
 export const BUNDLED_TEMPLATES_DIR = path.resolve(__dirname, '..', '..', 'templates');

@@ -189,10 +189,6 @@ export function createTriggerStore(connection: Connection, clock: () => Date = (
       const docs = await triggers.find({ templateNames: name, deleted: false }, { _id: 1 }).lean<Array<{ _id: string }>>();
       return docs.map((doc) => doc._id);
     },
-
-    async count(): Promise<number> {
-      return triggers.countDocuments({ deleted: false });
-    },
   };
 }
 
