@@ -10,6 +10,17 @@ export const FERRETDB_VERSION = '1.24.2';
 /** The Temporal CLI release; its dev server is Temporal Server 1.32. */
 export const TEMPORAL_CLI_VERSION = '1.9.1';
 
+/**
+ * One exact text replacement in a tool's source before it is built. The
+ * build fails when `find` is not in the file exactly once, so a version bump
+ * cannot silently drop a fix.
+ */
+interface SourcePatch {
+  readonly file: string;
+  readonly find: string;
+  readonly replace: string;
+}
+
 /** Where a Go-built tool comes from and how it is built. */
 interface GoSource {
   readonly modulePath: string;
@@ -17,9 +28,30 @@ interface GoSource {
   readonly pkg: string;
   readonly binaryName: string;
   readonly ldflags?: string;
+  readonly patches?: readonly SourcePatch[];
 }
 
-const FERRETDB_SOURCE: GoSource = { modulePath: 'github.com/FerretDB/FerretDB', version: `v${FERRETDB_VERSION}`, pkg: './cmd/ferretdb', binaryName: 'ferretdb' };
+/**
+ * FerretDB 1.24's SQLite backend indexes `_id` as `json->"_id"` but looks it
+ * up as `json->'$._id'`. SQLite matches index expressions by their text, so
+ * every `_id` lookup, and the WHERE of every update and delete, scanned the
+ * whole collection (EXPLAIN QUERY PLAN: `SCAN`). Looking it up with the
+ * index's own expression (`json->'_id'`, the same JSON value) makes them
+ * `SEARCH ... USING INDEX`. Bump FERRETDB_BUILD whenever the patches change,
+ * so provisioned binaries are rebuilt.
+ */
+const FERRETDB_PATCHES: readonly SourcePatch[] = [
+  {
+    file: 'internal/backends/sqlite/metadata/metadata.go',
+    find: `IDColumn = DefaultColumn + "->'$._id'"`,
+    replace: `IDColumn = DefaultColumn + "->'_id'"`,
+  },
+];
+
+/** The patch level of our FerretDB build; part of its tools folder name. */
+export const FERRETDB_BUILD = 'idx1';
+
+const FERRETDB_SOURCE: GoSource = { modulePath: 'github.com/FerretDB/FerretDB', version: `v${FERRETDB_VERSION}`, pkg: './cmd/ferretdb', binaryName: 'ferretdb', patches: FERRETDB_PATCHES };
 const TEMPORAL_CLI_SOURCE: GoSource = {
   modulePath: 'github.com/temporalio/cli',
   version: `v${TEMPORAL_CLI_VERSION}`,
@@ -75,7 +107,7 @@ async function ensureTemporalCli(dir: string): Promise<string> {
 }
 
 async function ensureFerretDb(dir: string): Promise<string> {
-  const home = path.join(dir, `ferretdb-${FERRETDB_VERSION}`);
+  const home = path.join(dir, `ferretdb-${FERRETDB_VERSION}-${FERRETDB_BUILD}`);
   const binary = path.join(home, 'bin', 'ferretdb');
   if (fs.existsSync(binary)) return binary;
   if ((await runCommand('go', ['version'], { timeoutMs: GO_VERSION_TIMEOUT_MS })).missing) throw new DevstackError('tool_missing', GO_MISSING_FOR_FERRETDB);
@@ -133,11 +165,25 @@ async function goBuild(staging: string, source: GoSource): Promise<CommandResult
   fs.cpSync((JSON.parse(download.stdout) as { Dir: string }).Dir, sourceDir, { recursive: true });
   makeWritable(sourceDir);
   stampVersion(sourceDir, source.version);
+  const patchProblem = applyPatches(sourceDir, source.patches ?? []);
+  if (patchProblem) return { ...download, exitCode: 1, stdout: '', stderr: patchProblem };
   const output = path.join(staging, 'bin', source.binaryName);
   const ldflags = source.ldflags ? [`-ldflags=${source.ldflags}`] : [];
   const build = await runCommand('go', ['build', '-trimpath', ...ldflags, '-o', output, source.pkg], { cwd: sourceDir, env, timeoutMs: GO_BUILD_TIMEOUT_MS });
   fs.rmSync(sourceDir, { recursive: true, force: true });
   return build;
+}
+
+/** Applies each patch; returns what went wrong, or undefined. */
+function applyPatches(sourceDir: string, patches: readonly SourcePatch[]): string | undefined {
+  for (const patch of patches) {
+    const file = path.join(sourceDir, patch.file);
+    const text = fs.readFileSync(file, 'utf8');
+    const count = text.split(patch.find).length - 1;
+    if (count !== 1) return `patch for ${patch.file} expects ${JSON.stringify(patch.find)} once, found it ${count} times`;
+    fs.writeFileSync(file, text.replace(patch.find, () => patch.replace));
+  }
+  return undefined;
 }
 
 function stampVersion(source: string, version: string): void {
