@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DomainError, isDomainError } from '../errors';
-import { knownAccount, noteHint, readAccount, rememberOpened, withFreshPolicy } from './account-cache';
+import { POLICY_LEASE_MS, knownAccount, noteHint, readAccount, rememberOpened, withFreshPolicy } from './account-cache';
 import type { Head, LedgerContext } from './context';
 import { advanceHint, headOfEntry, probeForward, rememberHead, startingHead } from './head';
 import { assertPostable } from './limits';
@@ -48,10 +48,26 @@ async function findReplay(context: LedgerContext, request: PostRequest): Promise
   return existing ? replayOf(existing, request) : null;
 }
 
-/** Opens the account with no entries; a concurrent opener's account is used as-is. */
-export async function openAccount(context: LedgerContext, ownerId: string, unit: string): Promise<AccountDoc> {
-  const now = context.clock();
-  const doc: AccountDoc = { _id: accountKey(unit, ownerId), ownerId, unit, balance: 0, seq: 0, negativeSince: null, minBalance: null, maxNegativeDays: null, createdAt: now, updatedAt: now };
+/**
+ * Stores the account document; a concurrent opener's document is used as-is.
+ * `first` is the account's first entry when it has one: the document's
+ * createdAt, and its first hint. Without it (a policy set before any
+ * posting) the account opens empty, now.
+ */
+export async function openAccount(context: LedgerContext, ownerId: string, unit: string, first?: Head): Promise<AccountDoc> {
+  const createdAt = first?.at ?? context.clock();
+  const doc: AccountDoc = {
+    _id: accountKey(unit, ownerId),
+    ownerId,
+    unit,
+    balance: first?.balance ?? 0,
+    seq: first?.seq ?? 0,
+    negativeSince: first?.negativeSince ?? null,
+    minBalance: null,
+    maxNegativeDays: null,
+    createdAt,
+    updatedAt: createdAt,
+  };
   // A policy can only be set on an account that exists, so no PATCH completed before this insert was sent.
   const insertStartedMs = performance.now();
   try {
@@ -61,32 +77,69 @@ export async function openAccount(context: LedgerContext, ownerId: string, unit:
   } catch (error) {
     if (!isDuplicateKeyError(error)) throw error;
   }
-  const existing = await findAccountDoc(context, ownerId, unit);
+  const existing = await readAccount(context, ownerId, unit);
   if (!existing) throw new Error(`ledger account ${doc._id} could not be opened`);
   return existing;
 }
 
-/** Reads the account by `_id` (and caches it for this process's postings). */
+/**
+ * Reads the account by `_id` (and caches it for this process's postings).
+ * An account's first entry is stored before its document, so a process
+ * stopped between the two leaves an entry 1 without a document: that
+ * account exists, and its document is written here.
+ */
 export async function findAccountDoc(context: LedgerContext, ownerId: string, unit: string): Promise<AccountDoc | null> {
-  return readAccount(context, ownerId, unit);
+  const stored = await readAccount(context, ownerId, unit);
+  if (stored) return stored;
+  const first = await context.models.entries.findOne({ _id: entryKey(accountKey(unit, ownerId), 1) }, { projection: { seq: 1, balanceAfter: 1, negativeSince: 1, createdAt: 1 } });
+  return first ? openAccount(context, ownerId, unit, headOfEntry(first)) : null;
 }
+
+/**
+ * The account a posting goes to. `stored` is false for an account that does
+ * not exist yet: its document is written only after its first entry, so a
+ * refused or conflicting first posting leaves nothing behind, and opening
+ * costs no lookup of the idempotency key. `policyReadMs` is when the store
+ * was last asked for the account (the policy is at least that fresh: no
+ * policy can be set on an account that did not exist then).
+ */
+interface Target { account: AccountDoc; stored: boolean; policyReadMs: number }
 
 /**
  * The account to post to. An account this process has seen is not read
  * again here: it cannot have been removed, and its hint only helps to start.
  * The policy is made fresh separately, and only for debits.
  */
-async function accountForPosting(context: LedgerContext, request: PostRequest): Promise<AccountDoc> {
+async function targetOf(context: LedgerContext, request: PostRequest): Promise<Target> {
   const known = knownAccount(context, accountKey(request.unit, request.ownerId));
-  if (known) return known;
+  if (known) return { account: known, stored: true, policyReadMs: 0 };
+  const policyReadMs = performance.now();
   const existing = await findAccountDoc(context, request.ownerId, request.unit);
-  if (existing) return existing;
+  if (existing) return { account: existing, stored: true, policyReadMs };
   if (!request.createIfMissing) {
     throw new DomainError('account_not_found', 'not_found', `No ${request.unit} account for owner "${request.ownerId}"; post with createIfMissing to open it.`);
   }
-  // A key already used elsewhere must not leave an empty account behind.
-  await findReplay(context, request);
-  return openAccount(context, request.ownerId, request.unit);
+  const now = context.clock();
+  const account: AccountDoc = { _id: accountKey(request.unit, request.ownerId), ownerId: request.ownerId, unit: request.unit, balance: 0, seq: 0, negativeSince: null, minBalance: null, maxNegativeDays: null, createdAt: now, updatedAt: now };
+  return { account, stored: false, policyReadMs };
+}
+
+/** The target with a policy read within the lease (a debit's check); an unopened account is looked up again once its lease ran out. */
+async function withPolicy(context: LedgerContext, target: Target): Promise<Target> {
+  if (target.stored) return { ...target, account: await withFreshPolicy(context, target.account) };
+  if (performance.now() - target.policyReadMs < POLICY_LEASE_MS) return target;
+  const policyReadMs = performance.now();
+  const existing = await findAccountDoc(context, target.account.ownerId, target.account.unit);
+  return existing ? { account: existing, stored: true, policyReadMs } : { ...target, policyReadMs };
+}
+
+/** The target once the account has entries (another process's, or a replayed one): its document, written if need be. */
+async function opened(context: LedgerContext, target: Target): Promise<Target> {
+  if (target.stored) return target;
+  const policyReadMs = performance.now();
+  const account = await findAccountDoc(context, target.account.ownerId, target.account.unit);
+  if (!account) throw new Error(`ledger account ${target.account._id} has entries but no entry 1`);
+  return { account, stored: true, policyReadMs };
 }
 
 /**
@@ -144,12 +197,13 @@ function entryDoc(accountId: string, account: AccountDoc, head: Head, next: Head
  * starting point for finding the newest entry.
  */
 async function postInQueue(context: LedgerContext, request: PostRequest): Promise<PostResult> {
-  let account = await accountForPosting(context, request);
-  const accountId = account._id;
-  let head = startingHead(context, account);
+  let target = await targetOf(context, request);
+  const accountId = target.account._id;
+  let head = startingHead(context, target.account);
   for (let attempt = 0; attempt < MAX_POST_ATTEMPTS; attempt += 1) {
     // Credits are accepted under any policy; a debit is checked on a policy read within the lease, on every attempt.
-    if (request.direction === 'debit') account = await withFreshPolicy(context, account);
+    if (request.direction === 'debit') target = await withPolicy(context, target);
+    const { account } = target;
     const now = context.clock();
     const policy = effectivePolicy(account.unit, account, context.policyDefaults);
     let next: Head;
@@ -158,7 +212,8 @@ async function postInQueue(context: LedgerContext, request: PostRequest): Promis
     } catch (error) {
       if (!isDomainError(error)) throw error;
       const outcome = await onRefusal(context, request, accountId, head, error);
-      if ('entry' in outcome) return outcome;
+      if ('entry' in outcome) return (await opened(context, target), outcome);
+      if (outcome.head.seq > 0) target = await opened(context, target);
       head = outcome.head;
       continue;
     }
@@ -168,7 +223,8 @@ async function postInQueue(context: LedgerContext, request: PostRequest): Promis
     } catch (error) {
       if (!isDuplicateKeyError(error)) throw error;
       const outcome = await onDuplicate(context, request, accountId, head);
-      if ('entry' in outcome) return outcome;
+      if ('entry' in outcome) return (await opened(context, target), outcome);
+      target = await opened(context, target);
       head = outcome.head;
       await backoff(attempt);
       continue;
@@ -176,9 +232,11 @@ async function postInQueue(context: LedgerContext, request: PostRequest): Promis
     rememberHead(context, accountId, next);
     const entry = toEntry(doc);
     await context.faultPoints.afterEntryInserted?.(entry);
-    if (next.seq - account.seq >= context.hintInterval) {
-      await advanceHint(context, account, next);
-      noteHint(context, account, { seq: next.seq, balance: next.balance, negativeSince: next.negativeSince, updatedAt: next.at });
+    // The first entry of a new account is followed by its document, carrying it as the hint.
+    if (!target.stored) target = { account: await openAccount(context, account.ownerId, account.unit, next), stored: true, policyReadMs: performance.now() };
+    if (next.seq - target.account.seq >= context.hintInterval) {
+      await advanceHint(context, target.account, next);
+      noteHint(context, target.account, { seq: next.seq, balance: next.balance, negativeSince: next.negativeSince, updatedAt: next.at });
     }
     return { entry, replayed: false };
   }

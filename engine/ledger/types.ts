@@ -122,7 +122,7 @@ export interface VerifyProblem {
 export interface VerifyReport {
   accountsChecked: number;
   entriesChecked: number;
-  /** Accounts whose cache lagged one entry behind (a posting stopped mid-way) and were advanced. */
+  /** Accounts a posting stopped mid-way left behind and that were repaired: a trailing hint advanced, or the document of an account with entries written. */
   accountsRepaired: number;
   broken: VerifyProblem[];
 }

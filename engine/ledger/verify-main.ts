@@ -15,7 +15,7 @@ async function main(): Promise<number> {
     const report = await ledger.verify((broken) => {
       process.stdout.write(`BROKEN ${broken.unit} account of owner "${broken.ownerId}" (${broken.accountId}):\n${broken.problems.map((p) => `  - ${p}\n`).join('')}`);
     });
-    process.stdout.write(`ledger:verify: ${report.accountsChecked} accounts, ${report.entriesChecked} entries, ${report.accountsRepaired} trailing hints advanced, ${report.broken.length} broken\n`);
+    process.stdout.write(`ledger:verify: ${report.accountsChecked} accounts, ${report.entriesChecked} entries, ${report.accountsRepaired} repaired (trailing hint or missing account document), ${report.broken.length} broken\n`);
     return report.broken.length > 0 ? 1 : 0;
   } finally {
     await connection.close();

@@ -1,7 +1,8 @@
 import type { LedgerContext } from './context';
 import { advanceHint, headOfEntry } from './head';
 import { signedAmount } from './mapping';
-import { entryKey, type AccountDoc, type EntryDoc } from './models';
+import { accountKey, entryKey, type AccountDoc, type EntryDoc } from './models';
+import { findAccountDoc } from './post';
 import type { VerifyProblem, VerifyReport } from './types';
 
 /** Problems listed per account before the rest are summarised, so one corrupt account cannot flood the report. */
@@ -72,48 +73,64 @@ export async function verifyAccount(context: LedgerContext, account: AccountDoc)
   return { problems, entries: seq, repaired };
 }
 
+/** An entry as the stray pass reads it. */
+type StrayEntry = Pick<EntryDoc, '_id' | 'accountId' | 'seq' | 'ownerId' | 'unit'>;
+
 /**
- * Entries no account walk reached: beyond a gap, or of an account that does
- * not exist. Found with one pass over all entries, run only when the total
- * count says there are some.
+ * Entries no account walk reached, per account id. Found with one pass over
+ * all entries, run only when the total count says there are some.
  */
-async function strayEntries(context: LedgerContext, reached: Map<string, number>): Promise<VerifyProblem[]> {
-  const strays = new Map<string, string[]>();
-  const cursor = context.models.Entry.find({}, { accountId: 1, seq: 1, ownerId: 1, unit: 1 }).lean<EntryDoc[]>().cursor();
-  for await (const entry of cursor as AsyncIterable<EntryDoc>) {
+async function unreachedEntries(context: LedgerContext, reached: Map<string, number>): Promise<Map<string, StrayEntry[]>> {
+  const strays = new Map<string, StrayEntry[]>();
+  const cursor = context.models.Entry.find({}, { accountId: 1, seq: 1, ownerId: 1, unit: 1 }).lean<StrayEntry[]>().cursor();
+  for await (const entry of cursor as AsyncIterable<StrayEntry>) {
     const newest = reached.get(entry.accountId);
     if (newest !== undefined && entry.seq <= newest) continue;
-    const list = strays.get(entry.accountId) ?? [];
-    list.push(newest === undefined ? `entry ${entry._id} has no account` : `entry ${entry._id} lies past the gap after seq ${newest}`);
-    strays.set(entry.accountId, list);
+    strays.set(entry.accountId, [...(strays.get(entry.accountId) ?? []), entry]);
   }
-  return [...strays].map(([accountId, problems]) => {
-    const [unit = '', ...owner] = accountId.split(':');
-    return { accountId, ownerId: owner.join(':'), unit, problems: problems.slice(0, MAX_PROBLEMS_PER_ACCOUNT) };
-  });
+  return strays;
+}
+
+function strayProblem(accountId: string, entries: StrayEntry[], newest: number | undefined): VerifyProblem {
+  const [unit = '', ...owner] = accountId.split(':');
+  const problems = entries.map((entry) => (newest === undefined ? `entry ${entry._id} has no account` : `entry ${entry._id} lies past the gap after seq ${newest}`));
+  return { accountId, ownerId: owner.join(':'), unit, problems: problems.slice(0, MAX_PROBLEMS_PER_ACCOUNT) };
 }
 
 /**
- * Verifies every account, one at a time, then checks that no entry lies
- * outside every account's walk (a gap, or an orphan).
+ * Verifies every account, one at a time, then looks for entries outside
+ * every account's walk. An account whose first entry is stored but whose
+ * document is not (its first posting stopped between the two writes) is
+ * opened from that entry and verified like the others; any other such entry
+ * (beyond a gap, or with no entry 1) is reported.
  */
 export async function verifyLedger(context: LedgerContext, onBroken?: (problem: VerifyProblem) => void): Promise<VerifyReport> {
   const report: VerifyReport = { accountsChecked: 0, entriesChecked: 0, accountsRepaired: 0, broken: [] };
-  const broken = (problem: VerifyProblem) => {
-    report.broken.push(problem);
-    onBroken?.(problem);
-  };
   const reached = new Map<string, number>();
-  const cursor = context.models.Account.find({}).sort({ _id: 1 }).lean<AccountDoc[]>().cursor();
-  for await (const account of cursor as AsyncIterable<AccountDoc>) {
+  const check = async (account: AccountDoc, repaired: boolean) => {
     const result = await verifyAccount(context, account);
     reached.set(account._id, result.entries);
     report.accountsChecked += 1;
     report.entriesChecked += result.entries;
-    if (result.repaired) report.accountsRepaired += 1;
+    if (result.repaired || repaired) report.accountsRepaired += 1;
     if (result.problems.length > 0) broken({ accountId: account._id, ownerId: account.ownerId, unit: account.unit, problems: result.problems });
-  }
+  };
+  const broken = (problem: VerifyProblem) => {
+    report.broken.push(problem);
+    onBroken?.(problem);
+  };
+  const cursor = context.models.Account.find({}).sort({ _id: 1 }).lean<AccountDoc[]>().cursor();
+  for await (const account of cursor as AsyncIterable<AccountDoc>) await check(account, false);
   const total = await context.models.Entry.countDocuments({});
-  if (total !== report.entriesChecked) (await strayEntries(context, reached)).forEach(broken);
+  if (total === report.entriesChecked) return report;
+  for (const [accountId, entries] of await unreachedEntries(context, reached)) {
+    const [sample] = entries as [StrayEntry];
+    const own = !reached.has(accountId) && accountKey(sample.unit, sample.ownerId) === accountId;
+    const opened = own ? await findAccountDoc(context, sample.ownerId, sample.unit) : null;
+    if (opened) await check(opened, true);
+    const newest = reached.get(accountId);
+    const left = entries.filter((entry) => newest === undefined || entry.seq > newest);
+    if (left.length > 0) broken(strayProblem(accountId, left, newest));
+  }
   return report;
 }

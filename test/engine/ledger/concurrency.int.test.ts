@@ -103,6 +103,36 @@ it('lets the next posting, not only a reader, find the entry a killed process le
   expect((await fresh.verify()).broken).toEqual([]);
 });
 
+it('opens the account of a first posting killed between its entry and the account document, counting it once', async () => {
+  const owner = 'crash-at-open';
+  const killed = await runWorker([posting(owner, 'credit', 70, 'co-first')], true);
+  expect(killed.signal).toBe('SIGKILL');
+  // The entry (the commit point) is stored; the account document, written after it, is not.
+  expect(await store.connection.collection('ledger_entries').countDocuments({ ownerId: owner })).toBe(1);
+  expect(await store.connection.collection('ledger_accounts').findOne({ _id: `USD:${owner}` as never })).toBeNull();
+
+  // verify writes the missing document from entry 1 and counts the account as repaired, not broken.
+  const report = await createLedger({ connection: store.connection }).verify();
+  expect(report.broken).toEqual([]);
+  expect(report.accountsRepaired).toBeGreaterThanOrEqual(1);
+  expect(await store.connection.collection('ledger_accounts').findOne({ _id: `USD:${owner}` as never })).toMatchObject({ seq: 1, balance: 70 });
+
+  // The caller's retry replays the entry; the account holds it once.
+  const fresh = createLedger({ connection: store.connection });
+  expect(await fresh.post(posting(owner, 'credit', 70, 'co-first'))).toMatchObject({ replayed: true, entry: { seq: 1, balanceAfter: 70 } });
+  expect(await fresh.getAccount(owner, 'USD')).toMatchObject({ seq: 1, balance: 70 });
+});
+
+it('finds an account whose first posting was killed before its document was written, for readers and posters alike', async () => {
+  const owner = 'crash-at-open-read';
+  expect((await runWorker([posting(owner, 'credit', 30, 'cor-first')], true)).signal).toBe('SIGKILL');
+  const fresh = createLedger({ connection: store.connection });
+  expect(await fresh.getAccount(owner, 'USD')).toMatchObject({ ownerId: owner, balance: 30, seq: 1 });
+  // A posting that does not open accounts still finds it.
+  expect(await fresh.post({ ...posting(owner, 'debit', 30, 'cor-debit'), createIfMissing: false })).toMatchObject({ entry: { seq: 2, balanceAfter: 0 } });
+  expect((await fresh.verify()).broken).toEqual([]);
+});
+
 it('corrects a head this process cached once another process has posted, refusing on the newest balance', async () => {
   const owner = 'stale-head';
   await ledger.post(posting(owner, 'credit', 100, 'sh-seed'));

@@ -60,6 +60,16 @@ describe('posting', () => {
     expect((await ledger.getAccount(owner, 'USD'))?.seq).toBe(1);
   });
 
+  it('opens no account for a first posting refused as a conflict or for insufficient funds', async () => {
+    const owner = newOwner();
+    const taken = await ledger.post(request(owner, { amount: 10 }));
+    const stranger = newOwner();
+    expect(await code(ledger.post(request(stranger, { amount: 10, idempotencyKey: taken.entry.idempotencyKey })))).toBe('idempotency_conflict');
+    expect(await code(ledger.post(request(stranger, { direction: 'debit', amount: 1 })))).toBe('insufficient_funds');
+    expect(await ledger.getAccount(stranger, 'USD')).toBeNull();
+    expect((await ledger.listAccounts({ ownerId: stranger }, { limit: 10 })).items).toEqual([]);
+  });
+
   it('returns a replayed debit even after the balance has dropped below it', async () => {
     const owner = newOwner();
     await ledger.post(request(owner, { amount: 100 }));
