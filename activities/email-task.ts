@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Connection } from 'mongoose';
 import { DomainError } from '../engine/errors';
-import { isDuplicateKeyError } from '../engine/store';
+import { driverCollection, isDuplicateKeyError } from '../engine/store';
 import type { Mailer } from '../engine/mail/mailer';
 import { messageIdFor, outboxModel } from '../engine/mail/outbox';
 import { renderEmail, type EmailSources } from '../engine/mail/render';
@@ -56,10 +56,10 @@ function isPermanent(error: unknown): boolean {
  * written, resends it with the same Message-ID.
  */
 export function createSendEmailTask(deps: { connection: Connection; mailer: Mailer; templates: TemplateCatalog; clock?: () => Date }) {
-  const outbox = outboxModel(deps.connection);
+  const outbox = driverCollection(outboxModel(deps.connection));
   const now = deps.clock ?? (() => new Date());
   return async function sendEmailTask(request: SendEmailRequest): Promise<SendEmailResult> {
-    const sent = await outbox.findById(request.outboxKey).lean();
+    const sent = await outbox.findOne({ _id: request.outboxKey });
     if (sent) return { messageId: sent.messageId, to: sent.to, subject: sent.subject, alreadySent: true };
     const email = render(await sources(request, deps.templates), request.variables);
     const messageId = messageIdFor(request.outboxKey);
@@ -70,7 +70,7 @@ export function createSendEmailTask(deps: { connection: Connection; mailer: Mail
       throw error;
     }
     try {
-      await outbox.create({ _id: request.outboxKey, messageId, to: request.to, subject: email.subject, sentAt: now() });
+      await outbox.insertOne({ _id: request.outboxKey, messageId, to: request.to, subject: email.subject, sentAt: now() });
     } catch (error) {
       // Another attempt of this activity recorded the same message first.
       if (!isDuplicateKeyError(error)) throw error;

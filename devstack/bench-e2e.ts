@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type { Connection as MongooseConnection } from 'mongoose';
 import pino from 'pino';
 import { createActivities } from '../activities';
 import { buildApi } from '../admin-api/server';
@@ -25,6 +26,37 @@ const EVENTS = Number(process.argv[2] ?? 200);
 const CONCURRENCY = Number(process.argv[3] ?? 16);
 const TASK_QUEUE = 'bench';
 const ADMIN_KEY = 'bench-admin-key-0123456789';
+/** BENCH_PROFILE_STORE=1 prints the store commands of the top-up phase by collection: count, total and p50 time. */
+const PROFILE_STORE = process.env.BENCH_PROFILE_STORE === '1';
+
+/** Times every store command the API and the worker send, from the moment `start` is called. */
+function profileStore(store: MongooseConnection): { start: () => void; print: () => void } {
+  const sent = new Map<number, { key: string; at: number }>();
+  const byKey = new Map<string, number[]>();
+  let on = false;
+  const client = store.getClient();
+  client.on('commandStarted', (event) => {
+    if (!on) return;
+    const target = (event.command as Record<string, unknown>)[event.commandName];
+    sent.set(event.requestId, { key: `${event.commandName} ${typeof target === 'string' ? target : ''}`.trim(), at: performance.now() });
+  });
+  const done = (event: { requestId: number }) => {
+    const started = sent.get(event.requestId);
+    if (!started) return;
+    sent.delete(event.requestId);
+    byKey.set(started.key, [...(byKey.get(started.key) ?? []), performance.now() - started.at]);
+  };
+  client.on('commandSucceeded', done);
+  client.on('commandFailed', done);
+  return {
+    start: () => { on = true; },
+    print: () => {
+      console.log('\nstore commands during the top-up runs:');
+      const rows = [...byKey].map(([key, ms]) => ({ key, count: ms.length, total: ms.reduce((a, b) => a + b, 0), p50: percentile([...ms].sort((a, b) => a - b), 50) }));
+      for (const row of rows.sort((a, b) => b.total - a.total)) console.log(`  ${row.key.padEnd(36)} ${String(row.count).padStart(6)}x   total ${row.total.toFixed(0).padStart(6)} ms   p50 ${row.p50.toFixed(1).padStart(6)} ms`);
+    },
+  };
+}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -53,7 +85,8 @@ async function main(): Promise<void> {
   const stopAll: Array<() => Promise<unknown>> = [() => stack.stop()];
   try {
     const config = loadConfig({ ADMIN_API_KEY: ADMIN_KEY, TEMPORAL_ADDRESS: stack.env.TEMPORAL_ADDRESS, TEMPORAL_TASK_QUEUE: TASK_QUEUE, LOG_LEVEL: 'silent' });
-    const store = await connectStore(stack.env.MONGODB_URI, { dbName: 'bench' });
+    const store = await connectStore(stack.env.MONGODB_URI, { dbName: 'bench', monitorCommands: PROFILE_STORE });
+    const storeProfile = PROFILE_STORE ? profileStore(store) : undefined;
     const connection = await Connection.connect({ address: stack.env.TEMPORAL_ADDRESS });
     const client = new Client({ connection });
     const sandbox = createSandbox();
@@ -83,6 +116,7 @@ async function main(): Promise<void> {
       await client.workflow.execute('baselineRun', { taskQueue: TASK_QUEUE, workflowId: `baseline-${i}` });
       return performance.now() - started;
     }));
+    storeProfile?.start();
     const e2e = report('top-up: POST -> script -> ledger entry', await drive(EVENTS, CONCURRENCY, async (i) => {
       const user = { id: `bench_user_${i}`, email: `u${i}@bench.local`, name: 'Bench' };
       const postedAtMs = Date.now();
@@ -92,6 +126,7 @@ async function main(): Promise<void> {
       if (!posted?.postedAt) throw new Error(`run ${accepted.body.runs[0]!.workflowId} posted nothing: ${JSON.stringify(run.tasks)}`);
       return new Date(posted.postedAt).getTime() - postedAtMs;
     }));
+    if (storeProfile) storeProfile.print();
     console.log(`\nthroughput ratio (top-up / baseline): ${(e2e / baseline).toFixed(2)}x (runs/s counts each run to its end, email included)`);
   } finally {
     for (const stop of stopAll) await stop().catch(() => undefined);

@@ -1,4 +1,4 @@
-import mongoose, { type Connection } from 'mongoose';
+import mongoose, { type Connection, type Model, type mongo } from 'mongoose';
 
 /** How long a store operation waits for a reachable server before failing. */
 const SERVER_SELECTION_TIMEOUT_MS = 5_000;
@@ -8,13 +8,23 @@ const SERVER_SELECTION_TIMEOUT_MS = 5_000;
  * processes can hold several). Works against MongoDB 7+ and FerretDB 1.x:
  * nothing here needs transactions or change streams.
  */
-export async function connectStore(uri: string, options: { dbName?: string } = {}): Promise<Connection> {
+export async function connectStore(uri: string, options: { dbName?: string; monitorCommands?: boolean } = {}): Promise<Connection> {
   const connection = mongoose.createConnection(uri, {
     serverSelectionTimeoutMS: SERVER_SELECTION_TIMEOUT_MS,
     ...(options.dbName ? { dbName: options.dbName } : {}),
+    ...(options.monitorCommands ? { monitorCommands: true } : {}),
   });
   await connection.asPromise();
   return connection;
+}
+
+/**
+ * The driver's collection behind a model, for inserts and `_id` reads on hot
+ * paths: it skips mongoose's document building and casting, which costs more
+ * CPU than the store round trip. Callers pass complete, validated documents.
+ */
+export function driverCollection<T extends { _id: string }>(model: Model<T>): mongo.Collection<T> {
+  return model.collection as unknown as mongo.Collection<T>;
 }
 
 /** Rejects unless the store answers a ping. */

@@ -2,7 +2,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Clien
 import { TypedSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Connection } from 'mongoose';
 import { DomainError } from '../errors';
-import { isDuplicateKeyError } from '../store';
+import { driverCollection, isDuplicateKeyError } from '../store';
 import type { Logger } from '../logger';
 import { FilterCache } from '../triggers/matcher';
 import { snapshotOf, type TriggerRecord, type TriggerStore } from '../triggers/trigger-store';
@@ -50,6 +50,9 @@ export function workflowIdFor(triggerId: string, eventId: string): string {
 export function createEventIngestor(deps: IngestDependencies) {
   const events = eventModel(deps.connection);
   const dispatches = dispatchModel(deps.connection);
+  // Each event is one insert and one dispatch record on the hot path: through the driver.
+  const eventRecords = driverCollection(events);
+  const dispatchRecords = driverCollection(dispatches);
   const cancelIndex = createCancelIndex(deps.connection);
   const filters = new FilterCache();
   const now = deps.clock ?? (() => new Date());
@@ -62,7 +65,7 @@ export function createEventIngestor(deps: IngestDependencies) {
       bodyHash, receivedAt, receivedBy: actor,
     };
     try {
-      await events.create(doc);
+      await eventRecords.insertOne({ ...doc });
       return { doc, duplicate: false };
     } catch (error) {
       if (!isDuplicateKeyError(error)) throw error;
@@ -129,7 +132,7 @@ export function createEventIngestor(deps: IngestDependencies) {
       const started = await startRuns(event);
       const { signalled, alreadyClosed } = await signalCancellations(event, new Set(started.map((run) => run.workflowId)));
       try {
-        await dispatches.create({ _id: doc._id, runs: started, signalled, alreadyClosed, dispatchedAt: now() });
+        await dispatchRecords.insertOne({ _id: doc._id, runs: started, signalled, alreadyClosed, dispatchedAt: now() });
       } catch (error) {
         // A racing replica finished the same dispatch first; both started the same runs.
         if (!isDuplicateKeyError(error)) throw error;

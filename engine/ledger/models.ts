@@ -1,4 +1,5 @@
 import { Schema, type Connection, type Model, type mongo } from 'mongoose';
+import { driverCollection } from '../store';
 import type { Direction, EntrySource } from './types';
 
 /**
@@ -105,8 +106,8 @@ export function ledgerModels(connection: Connection): LedgerModels {
   return {
     Account,
     Entry,
-    accounts: Account.collection as unknown as mongo.Collection<AccountDoc>,
-    entries: Entry.collection as unknown as mongo.Collection<EntryDoc>,
+    accounts: driverCollection(Account),
+    entries: driverCollection(Entry),
   };
 }
 

@@ -114,7 +114,10 @@ async function targetOf(context: LedgerContext, request: PostRequest): Promise<T
   const known = knownAccount(context, accountKey(request.unit, request.ownerId));
   if (known) return { account: known, stored: true, policyReadMs: 0 };
   const policyReadMs = performance.now();
-  const existing = await findAccountDoc(context, request.ownerId, request.unit);
+  // A posting that may open the account skips findAccountDoc's look for an
+  // entry 1 without its document: if there is one, the insert of seq 1
+  // collides with it, and the retry opens the document from it.
+  const existing = request.createIfMissing ? await readAccount(context, request.ownerId, request.unit) : await findAccountDoc(context, request.ownerId, request.unit);
   if (existing) return { account: existing, stored: true, policyReadMs };
   if (!request.createIfMissing) {
     throw new DomainError('account_not_found', 'not_found', `No ${request.unit} account for owner "${request.ownerId}"; post with createIfMissing to open it.`);

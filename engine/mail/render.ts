@@ -20,13 +20,37 @@ const handlebars = Handlebars.create();
 /** Longest rendered subject; mail servers and clients truncate beyond this anyway. */
 const MAX_SUBJECT_LENGTH = 998;
 
-function compile(source: string, field: string, escapeHtml: boolean) {
+/** Compiled templates kept per source text; beyond this the least recently used is dropped. */
+const MAX_COMPILED = 500;
+
+type Compiled = ReturnType<typeof handlebars.compile>;
+const compiled = new Map<string, Compiled>();
+
+/**
+ * The compiled template for this source. Compiling costs far more than
+ * rendering, and a run's templates repeat, so compiled functions are kept
+ * by source text (an edited template is a new source, compiled afresh).
+ */
+function compile(source: string, field: string, escapeHtml: boolean): Compiled {
+  const key = `${escapeHtml ? 'html' : 'text'}\u0000${source}`;
+  const cached = compiled.get(key);
+  if (cached) {
+    compiled.delete(key);
+    compiled.set(key, cached);
+    return cached;
+  }
+  let template: Compiled;
   try {
     // strict: a variable the data lacks is an error naming it, never ''.
-    return handlebars.compile(source, { strict: true, noEscape: !escapeHtml });
+    // Handlebars compiles on first use (and keeps the result); parse now so a syntax error is reported, not cached.
+    handlebars.parse(source);
+    template = handlebars.compile(source, { strict: true, noEscape: !escapeHtml });
   } catch (error) {
     throw new DomainError('template_syntax', 'invalid', `${field}: ${(error as Error).message}`, [{ path: field, message: (error as Error).message }]);
   }
+  compiled.set(key, template);
+  if (compiled.size > MAX_COMPILED) compiled.delete(compiled.keys().next().value as string);
+  return template;
 }
 
 /** Parses every part, so a syntax error is reported at save time with its line. */
