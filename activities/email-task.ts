@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Connection } from 'mongoose';
 import { DomainError } from '../engine/errors';
+import { groupInsert } from '../engine/group-insert';
 import { driverCollection, isDuplicateKeyError } from '../engine/store';
 import type { Mailer } from '../engine/mail/mailer';
 import { messageIdFor, outboxModel } from '../engine/mail/outbox';
@@ -70,7 +71,7 @@ export function createSendEmailTask(deps: { connection: Connection; mailer: Mail
       throw error;
     }
     try {
-      await outbox.insertOne({ _id: request.outboxKey, messageId, to: request.to, subject: email.subject, sentAt: now() });
+      await groupInsert(outbox).insert({ _id: request.outboxKey, messageId, to: request.to, subject: email.subject, sentAt: now() });
     } catch (error) {
       // Another attempt of this activity recorded the same message first.
       if (!isDuplicateKeyError(error)) throw error;

@@ -1,4 +1,5 @@
 import { Schema, type Connection, type Model } from 'mongoose';
+import { groupInsert } from '../group-insert';
 import { driverCollection, isDuplicateKeyError, upsertRacing } from '../store';
 import { valueAtPath } from '../../workflows/references';
 import type { EventEnvelope } from '../../workflows/types';
@@ -65,7 +66,7 @@ export function createCancelIndex(connection: Connection) {
    */
   async function addToWaiters(key: string, workflowId: string): Promise<void> {
     try {
-      await driverCollection(waiters).insertOne({ _id: key, workflowIds: [workflowId] });
+      await groupInsert(driverCollection(waiters)).insert({ _id: key, workflowIds: [workflowId] });
     } catch (error) {
       if (!isDuplicateKeyError(error)) throw error;
       await waiters.updateOne({ _id: key }, { $addToSet: { workflowIds: workflowId } });

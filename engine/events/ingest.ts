@@ -2,6 +2,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Clien
 import { TypedSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Connection } from 'mongoose';
 import { DomainError } from '../errors';
+import { groupInsert } from '../group-insert';
 import { driverCollection, isDuplicateKeyError } from '../store';
 import type { Logger } from '../logger';
 import { FilterCache } from '../triggers/matcher';
@@ -65,7 +66,7 @@ export function createEventIngestor(deps: IngestDependencies) {
       bodyHash, receivedAt, receivedBy: actor,
     };
     try {
-      await eventRecords.insertOne({ ...doc });
+      await groupInsert(eventRecords).insert({ ...doc });
       return { doc, duplicate: false };
     } catch (error) {
       if (!isDuplicateKeyError(error)) throw error;
@@ -132,7 +133,7 @@ export function createEventIngestor(deps: IngestDependencies) {
       const started = await startRuns(event);
       const { signalled, alreadyClosed } = await signalCancellations(event, new Set(started.map((run) => run.workflowId)));
       try {
-        await dispatchRecords.insertOne({ _id: doc._id, runs: started, signalled, alreadyClosed, dispatchedAt: now() });
+        await groupInsert(dispatchRecords).insert({ _id: doc._id, runs: started, signalled, alreadyClosed, dispatchedAt: now() });
       } catch (error) {
         // A racing replica finished the same dispatch first; both started the same runs.
         if (!isDuplicateKeyError(error)) throw error;

@@ -1,6 +1,6 @@
 import type { CachedAccount } from './account-cache';
-import type { EntryWriter } from './entry-writer';
-import type { LedgerModels } from './models';
+import type { GroupInsert } from '../group-insert';
+import type { AccountDoc, EntryDoc, LedgerModels } from './models';
 import type { LedgerEntry, PolicyDefaults } from './types';
 
 /**
@@ -25,7 +25,9 @@ export interface Head {
 export interface LedgerContext {
   models: LedgerModels;
   /** Inserts entries, grouping concurrent ones into one round trip. */
-  entryWriter: EntryWriter;
+  entryWriter: GroupInsert<EntryDoc>;
+  /** Inserts account documents, grouping concurrent ones likewise. */
+  accountWriter: GroupInsert<AccountDoc>;
   clock: () => Date;
   policyDefaults: PolicyDefaults;
   faultPoints: FaultPoints;

@@ -1,7 +1,7 @@
 import type mongoose from 'mongoose';
 import { listUndeliveredBalanceChanges, markBalanceChangesDelivered } from './balance-changes';
 import type { FaultPoints, LedgerContext } from './context';
-import { EntryWriter } from './entry-writer';
+import { groupInsert } from '../group-insert';
 import { ledgerModels, type LedgerModels } from './models';
 import { post } from './post';
 import { getAccount, listAccounts, listEntries, setPolicy } from './queries';
@@ -66,7 +66,8 @@ export function createLedger(deps: LedgerDependencies): Ledger {
   const models = ledgerModels(deps.connection);
   const context: LedgerContext = {
     models,
-    entryWriter: new EntryWriter(models.entries),
+    entryWriter: groupInsert(models.entries),
+    accountWriter: groupInsert(models.accounts),
     clock: deps.clock ?? (() => new Date()),
     policyDefaults: deps.policyDefaults ?? {},
     faultPoints: deps.faultPoints ?? {},

@@ -71,7 +71,7 @@ export async function openAccount(context: LedgerContext, ownerId: string, unit:
   // A policy can only be set on an account that exists, so no PATCH completed before this insert was sent.
   const insertStartedMs = performance.now();
   try {
-    await context.models.accounts.insertOne({ ...doc });
+    await context.accountWriter.insert({ ...doc });
     rememberOpened(context, doc, insertStartedMs);
     return doc;
   } catch (error) {
