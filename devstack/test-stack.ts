@@ -30,10 +30,10 @@ export interface TestStack {
  * are: MONGODB_URI, TEMPORAL_ADDRESS, and SMTP_URL together with
  * MAILDEV_API_URL (tests read mail back through MailDev's API).
  */
-export async function startTestStack(env: NodeJS.ProcessEnv): Promise<TestStack> {
+export async function startTestStack(env: NodeJS.ProcessEnv, need: StackNeeds = ALL_SERVICES): Promise<TestStack> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnFreePorts(env);
+      return await startOnFreePorts(env, need);
     } catch (error) {
       // A port probed free can be taken before its service binds it (the
       // Temporal dev server opens several ephemeral ports while the others
@@ -43,11 +43,20 @@ export async function startTestStack(env: NodeJS.ProcessEnv): Promise<TestStack>
   }
 }
 
+/** Which services a caller needs; one left out is neither started nor given in `env` (unless env names it). */
+export interface StackNeeds {
+  readonly ferretdb: boolean;
+  readonly temporal: boolean;
+  readonly maildev: boolean;
+}
+
+const ALL_SERVICES: StackNeeds = { ferretdb: true, temporal: true, maildev: true };
+
 /** How many times the stack is started on newly chosen ports after a port clash. */
 const PORT_CLASH_ATTEMPTS = 3;
 
-async function startOnFreePorts(env: NodeJS.ProcessEnv): Promise<TestStack> {
-  const plan = await testPlan(env);
+async function startOnFreePorts(env: NodeJS.ProcessEnv, need: StackNeeds): Promise<TestStack> {
+  const plan = await testPlan(env, need);
   const reaper = new OrphanReaper();
   const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'creditflow-test-'));
   const cleanUp = () => {
@@ -66,20 +75,20 @@ async function startOnFreePorts(env: NodeJS.ProcessEnv): Promise<TestStack> {
   return { env: testEnv(env, plan), stop };
 }
 
-async function testPlan(env: NodeJS.ProcessEnv): Promise<ServicePlan> {
+async function testPlan(env: NodeJS.ProcessEnv, need: StackNeeds): Promise<ServicePlan> {
   const mailGiven = Boolean(env.SMTP_URL && env.MAILDEV_API_URL);
   return {
-    ferretdb: env.MONGODB_URI ? undefined : { port: await freePort() },
-    temporal: env.TEMPORAL_ADDRESS ? undefined : { port: await freePort(), persist: false },
-    maildev: mailGiven ? undefined : { smtpPort: await freePort(), webPort: await freePort(), persist: false },
+    ferretdb: env.MONGODB_URI || !need.ferretdb ? undefined : { port: await freePort() },
+    temporal: env.TEMPORAL_ADDRESS || !need.temporal ? undefined : { port: await freePort(), persist: false },
+    maildev: mailGiven || !need.maildev ? undefined : { smtpPort: await freePort(), webPort: await freePort(), persist: false },
   };
 }
 
 function testEnv(env: NodeJS.ProcessEnv, plan: ServicePlan): TestStackEnv {
   return {
-    MONGODB_URI: plan.ferretdb ? `mongodb://${LOOPBACK}:${plan.ferretdb.port}/` : env.MONGODB_URI!,
-    TEMPORAL_ADDRESS: plan.temporal ? `${LOOPBACK}:${plan.temporal.port}` : env.TEMPORAL_ADDRESS!,
-    SMTP_URL: plan.maildev ? `smtp://${LOOPBACK}:${plan.maildev.smtpPort}` : env.SMTP_URL!,
-    MAILDEV_API_URL: plan.maildev ? `http://${LOOPBACK}:${plan.maildev.webPort}` : env.MAILDEV_API_URL!,
+    MONGODB_URI: plan.ferretdb ? `mongodb://${LOOPBACK}:${plan.ferretdb.port}/` : env.MONGODB_URI ?? '',
+    TEMPORAL_ADDRESS: plan.temporal ? `${LOOPBACK}:${plan.temporal.port}` : env.TEMPORAL_ADDRESS ?? '',
+    SMTP_URL: plan.maildev ? `smtp://${LOOPBACK}:${plan.maildev.smtpPort}` : env.SMTP_URL ?? '',
+    MAILDEV_API_URL: plan.maildev ? `http://${LOOPBACK}:${plan.maildev.webPort}` : env.MAILDEV_API_URL ?? '',
   };
 }

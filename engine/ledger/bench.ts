@@ -3,15 +3,18 @@ import { performance } from 'node:perf_hooks';
 import type { Connection } from 'mongoose';
 import { z } from 'zod';
 import { configSchema } from '../config';
+import { startTestStack } from '../../devstack/test-stack';
 import { connectStore } from '../store';
 import { createLedger, type Ledger, type PostRequest } from './index';
 
 /**
- * Measures posting throughput and latency against the store in MONGODB_URI,
- * in a scratch database that is dropped afterwards. BENCH_POSTINGS sets the
- * postings per scenario (default 2,000; 100-100,000).
+ * Measures posting throughput and latency against the store in MONGODB_URI
+ * (when unset, a FerretDB of its own, started on a free port and removed
+ * afterwards), in a scratch database that is dropped afterwards.
+ * BENCH_POSTINGS sets the postings per scenario (default 2,000; 100-100,000).
  */
-const benchEnv = configSchema.pick({ MONGODB_URI: true }).extend({
+const benchEnv = z.object({
+  MONGODB_URI: configSchema.shape.MONGODB_URI.unwrap().optional(),
   BENCH_POSTINGS: z.coerce.number().int().min(100).max(100_000).default(2_000),
 });
 
@@ -80,10 +83,21 @@ async function scenarios(connection: Connection, ledger: Ledger, count: number):
 }
 
 async function main(): Promise<void> {
-  const env = benchEnv.parse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined && v !== '')));
+  const parsed = benchEnv.safeParse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined && v !== '')));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = String(issue?.path[0] ?? 'environment');
+    throw new Error(`${name}=${process.env[name] ?? ''}: ${issue?.message ?? 'invalid'}`);
+  }
+  const env = parsed.data;
   const dbName = `cf_bench_${randomBytes(4).toString('hex')}`;
-  const connection = await connectStore(env.MONGODB_URI, { dbName });
-  process.stdout.write(`ledger bench: ${env.BENCH_POSTINGS} postings per scenario, Node ${process.version}, store ${env.MONGODB_URI.replace(/\/\/[^@/]*@/, '//***@')} (db ${dbName})\n\n`);
+  const stack = env.MONGODB_URI ? undefined : await startTestStack({}, { ferretdb: true, temporal: false, maildev: false });
+  const uri = env.MONGODB_URI ?? stack!.env.MONGODB_URI;
+  const connection = await connectStore(uri, { dbName }).catch(async (error: unknown) => {
+    await stack?.stop();
+    throw error;
+  });
+  process.stdout.write(`ledger bench: ${env.BENCH_POSTINGS} postings per scenario, Node ${process.version}, store ${stack ? 'a FerretDB of its own' : uri.replace(/\/\/[^@/]*@/, '//***@')} (db ${dbName})\n\n`);
   try {
     const ledger = createLedger({ connection });
     await ledger.ensureIndexes();
@@ -91,10 +105,11 @@ async function main(): Promise<void> {
   } finally {
     await connection.dropDatabase().catch(() => undefined);
     await connection.close();
+    await stack?.stop();
   }
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`bench:ledger: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.stderr.write(`bench:ledger: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });
