@@ -157,3 +157,19 @@ it('honours a policy PATCH from another ledger in the very next posting of one t
   expect(await ledger.post(posting(owner, 'debit', 20, 'pp-refused')).catch((error: { code: string }) => error.code)).toBe('insufficient_funds');
   expect(await ledger.post(posting(owner, 'debit', 10, 'pp-allowed'))).toMatchObject({ entry: { balanceAfter: 80 } });
 });
+
+it('writes a policy change again when a concurrent whole-document write put the old policy back, and answers what is stored', async () => {
+  const owner = 'policy-undone';
+  await ledger.post(posting(owner, 'credit', 100, 'pu-seed'));
+  const accounts = store.connection.collection('ledger_accounts');
+  const started = Date.now();
+  const patched = ledger.setPolicy(owner, 'USD', { minBalance: 50 });
+  // What FerretDB 1.x can do: a hint advance that read the document before the PATCH wrote it back afterwards.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await accounts.updateOne({ _id: `USD:${owner}` as never }, { $set: { minBalance: null } });
+  expect(await patched).toMatchObject({ policyOverrides: { minBalance: 50 }, policy: { minBalance: 50 } });
+  // It noticed after the first lease and waited out a second one after writing again.
+  expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
+  expect(await accounts.findOne({ _id: `USD:${owner}` as never })).toMatchObject({ minBalance: 50 });
+  expect(await ledger.post(posting(owner, 'debit', 51, 'pu-refused')).catch((error: { code: string }) => error.code)).toBe('insufficient_funds');
+});
