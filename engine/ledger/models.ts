@@ -125,7 +125,4 @@ export function entryKey(accountId: string, seq: number): string {
   return `${accountId}:${seq}`;
 }
 
-/** True for a unique-index violation (MongoDB and FerretDB both use code 11000). */
-export function isDuplicateKeyError(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 11000;
-}
+export { isDuplicateKeyError } from '../store';

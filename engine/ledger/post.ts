@@ -48,15 +48,9 @@ async function findReplay(context: LedgerContext, request: PostRequest): Promise
   return existing ? replayOf(existing, request) : null;
 }
 
-/**
- * Stores the account document; a concurrent opener's document is used as-is.
- * `first` is the account's first entry when it has one: the document's
- * createdAt, and its first hint. Without it (a policy set before any
- * posting) the account opens empty, now.
- */
-export async function openAccount(context: LedgerContext, ownerId: string, unit: string, first?: Head): Promise<AccountDoc> {
-  const createdAt = first?.at ?? context.clock();
-  const doc: AccountDoc = {
+/** An account document with the unit defaults, empty or with `first` as its hint. */
+function newAccountDoc(ownerId: string, unit: string, createdAt: Date, first?: Head): AccountDoc {
+  return {
     _id: accountKey(unit, ownerId),
     ownerId,
     unit,
@@ -68,6 +62,16 @@ export async function openAccount(context: LedgerContext, ownerId: string, unit:
     createdAt,
     updatedAt: createdAt,
   };
+}
+
+/**
+ * Stores the account document; a concurrent opener's document is used as-is.
+ * `first` is the account's first entry when it has one: the document's
+ * createdAt, and its first hint. Without it (a policy set before any
+ * posting) the account opens empty, now.
+ */
+export async function openAccount(context: LedgerContext, ownerId: string, unit: string, first?: Head): Promise<AccountDoc> {
+  const doc = newAccountDoc(ownerId, unit, first?.at ?? context.clock(), first);
   // A policy can only be set on an account that exists, so no PATCH completed before this insert was sent.
   const insertStartedMs = performance.now();
   try {
@@ -96,14 +100,15 @@ export async function findAccountDoc(context: LedgerContext, ownerId: string, un
 }
 
 /**
- * The account a posting goes to. `stored` is false for an account that does
- * not exist yet: its document is written only after its first entry, so a
+ * The account a posting goes to. A stored account's policy freshness is
+ * kept by the account cache. An account that does not exist yet is posted to
+ * as an empty one: its document is written only after its first entry, so a
  * refused or conflicting first posting leaves nothing behind, and opening
- * costs no lookup of the idempotency key. `policyReadMs` is when the store
- * was last asked for the account (the policy is at least that fresh: no
- * policy can be set on an account that did not exist then).
+ * costs no lookup of the idempotency key. `missingSinceMs` is when the store
+ * last said it was missing: the unit defaults are at least that fresh, since
+ * no policy can be set on an account that does not exist.
  */
-interface Target { account: AccountDoc; stored: boolean; policyReadMs: number }
+type Target = { stored: true; account: AccountDoc } | { stored: false; account: AccountDoc; missingSinceMs: number };
 
 /**
  * The account to post to. An account this process has seen is not read
@@ -112,37 +117,34 @@ interface Target { account: AccountDoc; stored: boolean; policyReadMs: number }
  */
 async function targetOf(context: LedgerContext, request: PostRequest): Promise<Target> {
   const known = knownAccount(context, accountKey(request.unit, request.ownerId));
-  if (known) return { account: known, stored: true, policyReadMs: 0 };
-  const policyReadMs = performance.now();
+  if (known) return { account: known, stored: true };
+  const missingSinceMs = performance.now();
   // A posting that may open the account skips findAccountDoc's look for an
   // entry 1 without its document: if there is one, the insert of seq 1
   // collides with it, and the retry opens the document from it.
   const existing = request.createIfMissing ? await readAccount(context, request.ownerId, request.unit) : await findAccountDoc(context, request.ownerId, request.unit);
-  if (existing) return { account: existing, stored: true, policyReadMs };
+  if (existing) return { account: existing, stored: true };
   if (!request.createIfMissing) {
     throw new DomainError('account_not_found', 'not_found', `No ${request.unit} account for owner "${request.ownerId}"; post with createIfMissing to open it.`);
   }
-  const now = context.clock();
-  const account: AccountDoc = { _id: accountKey(request.unit, request.ownerId), ownerId: request.ownerId, unit: request.unit, balance: 0, seq: 0, negativeSince: null, minBalance: null, maxNegativeDays: null, createdAt: now, updatedAt: now };
-  return { account, stored: false, policyReadMs };
+  return { account: newAccountDoc(request.ownerId, request.unit, context.clock()), stored: false, missingSinceMs };
 }
 
 /** The target with a policy read within the lease (a debit's check); an unopened account is looked up again once its lease ran out. */
 async function withPolicy(context: LedgerContext, target: Target): Promise<Target> {
-  if (target.stored) return { ...target, account: await withFreshPolicy(context, target.account) };
-  if (performance.now() - target.policyReadMs < POLICY_LEASE_MS) return target;
-  const policyReadMs = performance.now();
+  if (target.stored) return { stored: true, account: await withFreshPolicy(context, target.account) };
+  if (performance.now() - target.missingSinceMs < POLICY_LEASE_MS) return target;
+  const missingSinceMs = performance.now();
   const existing = await findAccountDoc(context, target.account.ownerId, target.account.unit);
-  return existing ? { account: existing, stored: true, policyReadMs } : { ...target, policyReadMs };
+  return existing ? { account: existing, stored: true } : { ...target, missingSinceMs };
 }
 
 /** The target once the account has entries (another process's, or a replayed one): its document, written if need be. */
 async function opened(context: LedgerContext, target: Target): Promise<Target> {
   if (target.stored) return target;
-  const policyReadMs = performance.now();
   const account = await findAccountDoc(context, target.account.ownerId, target.account.unit);
   if (!account) throw new Error(`ledger account ${target.account._id} has entries but no entry 1`);
-  return { account, stored: true, policyReadMs };
+  return { account, stored: true };
 }
 
 /**
@@ -236,7 +238,7 @@ async function postInQueue(context: LedgerContext, request: PostRequest): Promis
     const entry = toEntry(doc);
     await context.faultPoints.afterEntryInserted?.(entry);
     // The first entry of a new account is followed by its document, carrying it as the hint.
-    if (!target.stored) target = { account: await openAccount(context, account.ownerId, account.unit, next), stored: true, policyReadMs: performance.now() };
+    if (!target.stored) target = { account: await openAccount(context, account.ownerId, account.unit, next), stored: true };
     if (next.seq - target.account.seq >= context.hintInterval) {
       await advanceHint(context, target.account, next);
       noteHint(context, target.account, { seq: next.seq, balance: next.balance, negativeSince: next.negativeSince, updatedAt: next.at });
