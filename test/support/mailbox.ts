@@ -16,7 +16,7 @@ function apiUrl(): string {
 
 /** Every message the SMTP capture holds for this recipient. */
 export async function mailsTo(address: string): Promise<CapturedMail[]> {
-  const response = await fetch(`${apiUrl()}/api/email`);
+  const response = await fetch(`${apiUrl()}/email`);
   if (!response.ok) throw new Error(`MailDev answered ${response.status}`);
   const all = (await response.json()) as CapturedMail[];
   return all.filter((mail) => mail.to.some((to) => to.address.toLowerCase() === address.toLowerCase()));
