@@ -1,5 +1,5 @@
 import type { DryRun } from '../../engine/triggers/dry-run';
-import { triggerDefinitionSchema } from '../../engine/triggers/trigger-schema';
+import { triggerDefinitionSchema, triggerKeySchema } from '../../engine/triggers/trigger-schema';
 import type { TriggerRecord, TriggerStore } from '../../engine/triggers/trigger-store';
 import { validateTrigger, type NormalizedTrigger, type TriggerCheckers } from '../../engine/triggers/validate';
 import { eventBodySchema } from '../events/routes';
@@ -9,7 +9,7 @@ import { z } from '../zod';
 
 const definitionSchema = triggerDefinitionSchema.openapi('TriggerInput');
 const triggerSchema = z
-  .object({ id: z.string(), version: z.number().int(), createdAt: z.string(), updatedAt: z.string() })
+  .object({ id: z.string(), key: z.string().optional().openapi({ description: 'The trigger key, when it has one.' }), version: z.number().int(), createdAt: z.string(), updatedAt: z.string() })
   .catchall(z.unknown())
   .openapi('Trigger', { description: 'The trigger definition as saved (defaults filled in), with its id and current version.' });
 const idParams = z.object({ id: z.string().min(1).max(100) });
@@ -24,8 +24,8 @@ const dryRunTaskSchema = z.object({ id: z.string(), type: z.string(), outcome: z
 const dryRunSchema = z
   .object({
     event: z.unknown(),
-    matched: z.array(z.object({ triggerId: z.string(), triggerVersion: z.number().int(), name: z.string(), waitSeconds: z.number().int(), tasks: z.array(dryRunTaskSchema) })),
-    notMatched: z.array(z.object({ triggerId: z.string(), name: z.string(), reason: z.string() })),
+    matched: z.array(z.object({ triggerId: z.string(), triggerKey: z.string().optional(), triggerVersion: z.number().int(), name: z.string(), waitSeconds: z.number().int(), tasks: z.array(dryRunTaskSchema) })),
+    notMatched: z.array(z.object({ triggerId: z.string(), triggerKey: z.string().optional(), name: z.string(), reason: z.string() })),
     wouldCancel: z.array(z.string()),
   })
   .openapi('DryRun');
@@ -62,16 +62,26 @@ export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dr
       },
     });
     routes.add({
+      method: 'post', path: '/v1/triggers/validate', scope: 'admin', tags: ['triggers'],
+      summary: 'Check a definition without saving it',
+      description: 'Runs every check a save runs (except that a key is free) and returns the definition as it would be saved, with defaults filled in, so tools can compare it with the stored trigger. Saves nothing.',
+      body: definitionSchema,
+      responses: { 200: { description: 'The definition as it would be saved.', schema: z.object({ definition: z.record(z.string(), z.unknown()) }).openapi('TriggerValidated') } },
+      handler: async ({ body }) => ({ status: 200, body: { definition: await validateTrigger(body, checkers) } }),
+    });
+    routes.add({
       method: 'post', path: '/v1/triggers', scope: 'admin', tags: ['triggers'],
       summary: 'Create a trigger (version 1)',
+      description: 'A `key`, when given, must not be held by another trigger that is not deleted (409 `trigger_key_taken`, naming `key`).',
       body: definitionSchema,
-      responses: { 201: { description: 'Created.', schema: triggerSchema } },
+      responses: { 201: { description: 'Created.', schema: triggerSchema }, 409: { description: 'Another trigger holds the key.' } },
       handler: async ({ body, principal }) => ({ status: 201, body: present(await store.create(await validateTrigger(body, checkers), principal!.keyId)) }),
     });
     routes.add({
       method: 'get', path: '/v1/triggers', scope: 'admin', tags: ['triggers'],
       summary: 'List triggers, newest first',
-      query: pageQuerySchema.extend({ enabled: booleanQuery.optional() }),
+      description: 'With `key`, the one trigger holding that key (an empty list when none does).',
+      query: pageQuerySchema.extend({ enabled: booleanQuery.optional(), key: triggerKeySchema.optional() }),
       responses: { 200: { description: 'A page of triggers.', schema: z.object({ items: z.array(triggerSchema), nextCursor: z.string().nullable() }) } },
       handler: async ({ query }) => {
         const page = await store.list(query);
@@ -88,10 +98,10 @@ export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dr
     routes.add({
       method: 'put', path: '/v1/triggers/:id', scope: 'admin', tags: ['triggers'],
       summary: 'Replace a trigger (a new version)',
-      description: 'Runs already started keep the version they matched. Send `If-Match: <version>` to refuse the change when someone else saved first.',
+      description: 'Runs already started keep the version they matched. Send `If-Match: <version>` to refuse the change when someone else saved first. Leaving `key` out keeps the current key; a trigger without one may get one; a different key is 422.',
       params: idParams,
       body: definitionSchema,
-      responses: { 200: { description: 'The new version.', schema: triggerSchema }, 404: { description: 'No such trigger.' }, 409: { description: 'The trigger changed meanwhile.' } },
+      responses: { 200: { description: 'The new version.', schema: triggerSchema }, 404: { description: 'No such trigger.' }, 409: { description: 'The trigger changed meanwhile, or another trigger holds the key.' } },
       handler: async ({ params, body, principal, req }) => {
         const ifMatch = req.get('if-match');
         const expected = ifMatch !== undefined && /^"?\d+"?$/.test(ifMatch) ? Number(ifMatch.replace(/"/g, '')) : undefined;

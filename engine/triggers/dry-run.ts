@@ -25,6 +25,7 @@ export interface DryRunTask {
 
 export interface DryRunMatch {
   triggerId: string;
+  triggerKey?: string;
   triggerVersion: number;
   name: string;
   waitSeconds: number;
@@ -34,7 +35,7 @@ export interface DryRunMatch {
 export interface DryRunResult {
   event: EventEnvelope;
   matched: DryRunMatch[];
-  notMatched: Array<{ triggerId: string; name: string; reason: string }>;
+  notMatched: Array<{ triggerId: string; triggerKey?: string; name: string; reason: string }>;
   /** Waiting runs this event would cancel. */
   wouldCancel: string[];
 }
@@ -46,6 +47,10 @@ export interface DryRunDependencies {
   templates: TemplateCatalog;
   cancelIndex: Pick<CancelIndex, 'waitersFor'>;
   clock?: () => Date;
+}
+
+function keyOf(trigger: TriggerRecord): { triggerKey?: string } {
+  return trigger.key ? { triggerKey: trigger.key } : {};
 }
 
 /** Projected balances per account across the tasks of one simulated run. */
@@ -120,7 +125,7 @@ export function createDryRun(deps: DryRunDependencies) {
         tasks.push({ id: task.id, type: task.type, outcome: 'would_fail', error: { code: error.code, message: error.message } });
       }
     }
-    return { triggerId: trigger.id, triggerVersion: trigger.version, name: trigger.name, waitSeconds: trigger.wait.seconds, tasks };
+    return { triggerId: trigger.id, ...keyOf(trigger), triggerVersion: trigger.version, name: trigger.name, waitSeconds: trigger.wait.seconds, tasks };
   }
 
   return {
@@ -128,9 +133,10 @@ export function createDryRun(deps: DryRunDependencies) {
       const matched: DryRunMatch[] = [];
       const notMatched: DryRunResult['notMatched'] = [];
       for (const trigger of candidates) {
-        if (!trigger.enabled) notMatched.push({ triggerId: trigger.id, name: trigger.name, reason: 'the trigger is disabled' });
-        else if (!trigger.on.types.includes(event.type)) notMatched.push({ triggerId: trigger.id, name: trigger.name, reason: `it listens to ${trigger.on.types.join(', ')}, not ${event.type}` });
-        else if (!filters.matches(trigger.id, trigger.version, trigger.on.filter, event)) notMatched.push({ triggerId: trigger.id, name: trigger.name, reason: 'the event does not pass on.filter' });
+        const named = { triggerId: trigger.id, ...keyOf(trigger), name: trigger.name };
+        if (!trigger.enabled) notMatched.push({ ...named, reason: 'the trigger is disabled' });
+        else if (!trigger.on.types.includes(event.type)) notMatched.push({ ...named, reason: `it listens to ${trigger.on.types.join(', ')}, not ${event.type}` });
+        else if (!filters.matches(trigger.id, trigger.version, trigger.on.filter, event)) notMatched.push({ ...named, reason: 'the event does not pass on.filter' });
         else matched.push(await simulate(trigger, event));
       }
       return { event, matched, notMatched, wouldCancel: await deps.cancelIndex.waitersFor(event) };

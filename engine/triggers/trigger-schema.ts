@@ -15,6 +15,18 @@ export const eventTypeSchema = z.string().max(100).regex(/^[a-z][a-z0-9_]*(\.[a-
 const dottedPath = z.string().max(200).regex(/^[A-Za-z_$][\w$]*(\.[\w$-]+)*$/, 'must be a dotted path such as data.reservation.id');
 const reference = z.string().min(1).max(320);
 const templateName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be lowercase letters, digits and - (at most 64)');
+/**
+ * A trigger's stable, human-chosen name for tools (`creditflow apply` finds a
+ * trigger by it): a slug of at most 100 characters, unique among triggers
+ * that are not deleted, kept by every later version.
+ */
+export const triggerKeySchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,99}$/, 'must be lowercase letters, digits, ., _ and - (at most 100), starting with a letter or digit')
+  .openapi({
+    description: 'Optional stable identifier chosen by the admin, e.g. `account-top-up`: unique among triggers that are not deleted (a duplicate is 409), set on create or by a later PUT, never changed afterwards; a PUT without it keeps it. `GET /v1/triggers?key=` finds the trigger by it.',
+    example: 'account-top-up',
+  });
 export const unitSchema = z.string().regex(/^([A-Z]{3}|CREDIT)$/, 'must be an ISO 4217 code such as USD, or CREDIT');
 
 const scriptTask = z.strictObject({
@@ -62,6 +74,7 @@ export const taskSchema = z.union([scriptTask, accountTask, emailTask]);
 
 /** A trigger as an admin writes it (POST and PUT bodies). Unknown fields are refused. */
 export const triggerDefinitionSchema = z.strictObject({
+  key: triggerKeySchema.optional(),
   name: z.string().trim().min(1).max(200),
   description: z.string().max(2000).optional(),
   enabled: z.boolean().default(true),

@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { Schema, type Connection, type Model } from 'mongoose';
 import { olderThan, pageOf } from '../cursor';
 import { DomainError } from '../errors';
-import { upsertRacing } from '../store';
+import { driverCollection, isDuplicateKeyError, upsertRacing } from '../store';
 import type { TriggerSnapshot } from '../../workflows/types';
+import { createTriggerKeys, keyTaken, type HolderState } from './trigger-keys';
 import type { NormalizedTrigger } from './validate';
 
 /** A trigger as the API returns it: the current version's definition plus identity. */
@@ -15,6 +16,8 @@ export type TriggerRecord = NormalizedTrigger & { id: string; version: number; c
  */
 interface TriggerDoc {
   _id: string;
+  /** Kept beside the versions, not in them: a key names the trigger, not one of its definitions. */
+  key?: string;
   version: number;
   enabled: boolean;
   deleted: boolean;
@@ -39,6 +42,7 @@ interface VersionDoc {
 const triggerSchema = new Schema<TriggerDoc>(
   {
     _id: String,
+    key: { type: String },
     version: { type: Number, required: true },
     enabled: { type: Boolean, required: true },
     deleted: { type: Boolean, required: true, default: false },
@@ -76,8 +80,14 @@ function parse(definitionJson: string): NormalizedTrigger {
   return JSON.parse(definitionJson) as NormalizedTrigger;
 }
 
-function toRecord(doc: Pick<TriggerDoc, '_id' | 'version' | 'definitionJson' | 'createdAt' | 'updatedAt' | 'enabled'>): TriggerRecord {
-  return { ...parse(doc.definitionJson), enabled: doc.enabled, id: doc._id, version: doc.version, createdAt: doc.createdAt, updatedAt: doc.updatedAt };
+/** The definition as versions store it: without the key, which belongs to the trigger. */
+function definitionJsonOf(definition: NormalizedTrigger): string {
+  const { key: _key, ...versioned } = definition;
+  return JSON.stringify(versioned);
+}
+
+function toRecord(doc: Pick<TriggerDoc, '_id' | 'key' | 'version' | 'definitionJson' | 'createdAt' | 'updatedAt' | 'enabled'>): TriggerRecord {
+  return { ...(doc.key ? { key: doc.key } : {}), ...parse(doc.definitionJson), enabled: doc.enabled, id: doc._id, version: doc.version, createdAt: doc.createdAt, updatedAt: doc.updatedAt };
 }
 
 /** The immutable part of a version that a run carries. */
@@ -105,6 +115,29 @@ function notFound(id: string): DomainError {
 export function createTriggerStore(connection: Connection, clock: () => Date = () => new Date()) {
   const triggers = model(connection, 'Trigger', triggerSchema);
   const versions = model(connection, 'TriggerVersion', versionSchema);
+  const keys = createTriggerKeys(connection, {
+    async state(triggerId): Promise<HolderState> {
+      const doc = await triggers.findOne({ _id: triggerId }, { deleted: 1 }).lean<Pick<TriggerDoc, 'deleted'>>();
+      return !doc ? 'missing' : doc.deleted ? 'deleted' : 'live';
+    },
+    async settleMissing(triggerId) {
+      const now = clock();
+      const placeholder: TriggerDoc = { _id: triggerId, version: 0, enabled: false, deleted: true, onTypes: [], templateNames: [], definitionJson: 'null', createdAt: now, updatedAt: now };
+      await driverCollection(triggers).insertOne(placeholder).catch((error: unknown) => {
+        if (!isDuplicateKeyError(error)) throw error;
+      });
+    },
+  });
+
+  /** The key the next version keeps: the current one, or one a PUT adds; a key never changes. */
+  async function nextKey(existing: TriggerDoc, wanted: string | undefined): Promise<string | undefined> {
+    if (wanted === undefined || wanted === existing.key) return existing.key;
+    if (existing.key !== undefined) {
+      throw new DomainError('trigger_key_immutable', 'invalid', `The trigger's key is "${existing.key}"; a key cannot change.`, [{ path: 'key', message: `must stay "${existing.key}" (or be left out)` }]);
+    }
+    await keys.claim(wanted, existing._id);
+    return wanted;
+  }
 
   async function recordVersion(doc: TriggerDoc, actor: string): Promise<void> {
     await upsertRacing(() => versions.updateOne(
@@ -122,13 +155,21 @@ export function createTriggerStore(connection: Connection, clock: () => Date = (
 
   return {
     async ensureIndexes(): Promise<void> {
-      await Promise.all([triggers.createIndexes(), versions.createIndexes()]);
+      await Promise.all([triggers.createIndexes(), versions.createIndexes(), keys.ensureIndexes()]);
     },
 
+    /** Version 1. A key is claimed first; `trigger_key_taken` (409) when a live trigger holds it. */
     async create(definition: NormalizedTrigger, actor: string): Promise<TriggerRecord> {
       const now = clock();
-      const doc: TriggerDoc = { _id: `trg_${randomBytes(8).toString('hex')}`, version: 1, enabled: definition.enabled, deleted: false, onTypes: definition.on.types, templateNames: templateNamesOf(definition), definitionJson: JSON.stringify(definition), createdAt: now, updatedAt: now };
-      await triggers.create(doc);
+      const doc: TriggerDoc = { _id: `trg_${randomBytes(8).toString('hex')}`, ...(definition.key ? { key: definition.key } : {}), version: 1, enabled: definition.enabled, deleted: false, onTypes: definition.on.types, templateNames: templateNamesOf(definition), definitionJson: definitionJsonOf(definition), createdAt: now, updatedAt: now };
+      if (doc.key) await keys.claim(doc.key, doc._id);
+      try {
+        await triggers.create(doc);
+      } catch (error) {
+        // A concurrent create of the same key judged our claim abandoned and settled it (see trigger-keys.ts).
+        if (doc.key && isDuplicateKeyError(error)) throw keyTaken(doc.key, 'was claimed by another request at the same time');
+        throw error;
+      }
       await recordVersion(doc, actor);
       return toRecord(doc);
     },
@@ -139,7 +180,8 @@ export function createTriggerStore(connection: Connection, clock: () => Date = (
       if (expectedVersion !== undefined && expectedVersion !== existing.version) {
         throw new DomainError('trigger_version_conflict', 'conflict', `The trigger is at version ${existing.version}, not ${expectedVersion}.`);
       }
-      const next = { version: existing.version + 1, enabled: definition.enabled, onTypes: definition.on.types, templateNames: templateNamesOf(definition), definitionJson: JSON.stringify(definition), updatedAt: clock() };
+      const key = await nextKey(existing, definition.key);
+      const next = { ...(key ? { key } : {}), version: existing.version + 1, enabled: definition.enabled, onTypes: definition.on.types, templateNames: templateNamesOf(definition), definitionJson: definitionJsonOf(definition), updatedAt: clock() };
       const updated = await triggers.findOneAndUpdate({ _id: id, version: existing.version, deleted: false }, { $set: next }, { returnDocument: 'after' }).lean<TriggerDoc>();
       if (!updated) throw new DomainError('trigger_version_conflict', 'conflict', 'The trigger was changed by another request; read it again and retry.');
       await recordVersion(updated, actor);
@@ -155,8 +197,14 @@ export function createTriggerStore(connection: Connection, clock: () => Date = (
       if (result.matchedCount === 0) throw notFound(id);
     },
 
-    /** Newest first, by creation time. */
-    async list(options: { limit: number; cursor?: string; enabled?: boolean }): Promise<{ items: TriggerRecord[]; nextCursor: string | null }> {
+    /** Newest first, by creation time; with `key`, the one live trigger holding it, if any. */
+    async list(options: { limit: number; cursor?: string; enabled?: boolean; key?: string }): Promise<{ items: TriggerRecord[]; nextCursor: string | null }> {
+      if (options.key !== undefined) {
+        const holder = await keys.holder(options.key);
+        const doc = holder ? await triggers.findOne({ _id: holder, deleted: false }).lean<TriggerDoc>() : null;
+        const items = doc && (options.enabled === undefined || doc.enabled === options.enabled) ? [toRecord(doc)] : [];
+        return { items, nextCursor: null };
+      }
       const filter: Record<string, unknown> = { deleted: false, ...olderThan(options.cursor, 'createdAt') };
       if (options.enabled !== undefined) filter.enabled = options.enabled;
       const docs = await triggers.find(filter).sort({ createdAt: -1, _id: -1 }).limit(options.limit + 1).lean<TriggerDoc[]>();
@@ -175,7 +223,7 @@ export function createTriggerStore(connection: Connection, clock: () => Date = (
       const doc = await current(id);
       const found = await versions.findOne({ triggerId: id, version }).lean<VersionDoc>();
       if (!found) throw new DomainError('trigger_version_not_found', 'not_found', `Trigger "${id}" has no version ${version}.`);
-      return { ...toRecord({ _id: id, version, definitionJson: found.definitionJson, enabled: parse(found.definitionJson).enabled, createdAt: doc.createdAt, updatedAt: found.createdAt }), createdBy: found.createdBy };
+      return { ...toRecord({ _id: id, key: doc.key, version, definitionJson: found.definitionJson, enabled: parse(found.definitionJson).enabled, createdAt: doc.createdAt, updatedAt: found.createdAt }), createdBy: found.createdBy };
     },
 
     /** Enabled, non-deleted triggers listening to this event type. */

@@ -19,6 +19,8 @@ export interface TriggerCheckers {
 
 /** A definition that passed validation, with every default filled in. */
 export type NormalizedTrigger = Omit<TriggerSnapshot, 'id' | 'version'> & {
+  /** Stored beside the definition, not in its versions: see trigger-store.ts. */
+  key?: string;
   description?: string;
   enabled: boolean;
   on: { types: string[]; filter?: Record<string, unknown> };
@@ -81,6 +83,7 @@ export async function validateTrigger(definition: TriggerDefinition, checkers: T
   }
   if (problems.length > 0) throw new DomainError('trigger_invalid', 'invalid', `The trigger has ${problems.length} problem(s).`, problems);
   return {
+    ...(definition.key !== undefined ? { key: definition.key } : {}),
     name: definition.name,
     ...(definition.description !== undefined ? { description: definition.description } : {}),
     enabled: definition.enabled,
