@@ -8,12 +8,14 @@ import {
   isCancellation,
   proxyActivities,
   proxyLocalActivities,
+  proxySinks,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { emailSummary, postingSummary, scriptSummary } from './summaries';
 import { accountAmount, emailVariables, resolveField, runScope, scriptInput, TaskInputError } from './task-inputs';
-import type { CancelRequest, RunState, TaskError, TaskSpec, TaskState, TriggerRunInput } from './types';
+import type { CancelRequest, RunSinks, RunState, TaskError, TaskSpec, TaskState, TriggerRunInput } from './types';
 
 /** Sent by the API when a matching cancellation event arrives (then it requests cancellation). */
 export const cancelRequestSignal = defineSignal<[CancelRequest]>('cancelRequest');
@@ -41,6 +43,8 @@ const { sendEmailTask } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 30 },
 });
+
+const { runMetrics } = proxySinks<RunSinks>();
 
 /** How long a run cancelled by signal waits for the API's cancellation request, so it ends as Canceled. */
 const CANCEL_REQUEST_GRACE = '1 minute';
@@ -74,6 +78,7 @@ export async function triggerRun(input: TriggerRunInput): Promise<RunState> {
   state.phase = 'running';
   await CancellationScope.nonCancellable(() => runTasks(input, state));
   state.phase = 'completed';
+  runMetrics.closed(state.triggerId, 'completed');
   return state;
 }
 
@@ -92,6 +97,7 @@ async function waitOutWindow(state: RunState): Promise<boolean> {
 
 function markCancelled(state: RunState): void {
   state.phase = 'cancelled';
+  runMetrics.closed(state.triggerId, 'cancelled');
   state.tasks.forEach((task) => skip(task, 'the run was cancelled during its wait'));
 }
 
@@ -124,6 +130,7 @@ function failRun(state: RunState, index: number, error: TaskError): never {
   Object.assign(failed, { status: 'failed', error });
   state.tasks.slice(index + 1).forEach((task) => skip(task, `task "${failed.id}" failed`));
   state.phase = 'failed';
+  runMetrics.closed(state.triggerId, 'failed');
   throw ApplicationFailure.nonRetryable(`task "${failed.id}" failed: ${error.message}`, error.code, error);
 }
 
@@ -145,13 +152,14 @@ async function runTask(task: TaskSpec, input: TriggerRunInput, outputs: Record<s
   switch (task.type) {
     case 'script': {
       const limits = { ...(task.timeoutMs ? { timeoutMs: task.timeoutMs } : {}), ...(task.memoryMb ? { memoryMb: task.memoryMb } : {}) };
-      return { output: await runScriptTask({ code: task.code, input: scriptInput(trigger, event, outputs), limits }) };
+      const scriptArgs = { code: task.code, input: scriptInput(trigger, event, outputs), limits };
+      return { output: await runScriptTask.executeWithOptions({ summary: scriptSummary(task.id) }, [scriptArgs]) };
     }
     case 'account': {
       const amount = accountAmount(task, outputs);
       if (amount === 0) return { output: { amount: 0 }, skipReason: 'the amount is 0' };
       const ownerId = resolveField(task.owner, runScope(event, outputs), 'owner');
-      const posted = await postAccountTask({
+      const posted = await postAccountTask.executeWithOptions({ summary: postingSummary(task.action, amount, task.unit, ownerId) }, [{
         ownerId,
         unit: task.unit,
         direction: task.action,
@@ -160,13 +168,13 @@ async function runTask(task: TaskSpec, input: TriggerRunInput, outputs: Record<s
         createIfMissing: task.createIfMissing,
         ...(task.comment ? { comment: task.comment } : {}),
         source: { kind: 'trigger', triggerId: trigger.id, workflowId, taskId: task.id, eventId: event.id },
-      });
+      }]);
       return { output: posted };
     }
     case 'email': {
       const to = resolveField(task.to, runScope(event, outputs), 'to');
       const { template, subject, text, html } = task;
-      const sent = await sendEmailTask({
+      const sent = await sendEmailTask.executeWithOptions({ summary: emailSummary(to, template) }, [{
         outboxKey: effectKey,
         to,
         ...(template ? { template } : {}),
@@ -174,7 +182,7 @@ async function runTask(task: TaskSpec, input: TriggerRunInput, outputs: Record<s
         ...(text ? { text } : {}),
         ...(html ? { html } : {}),
         variables: emailVariables(task, event, outputs),
-      });
+      }]);
       return { output: sent };
     }
   }

@@ -5,9 +5,11 @@ import { DomainError } from '../errors';
 import { groupInsert } from '../group-insert';
 import { driverCollection, isDuplicateKeyError } from '../store';
 import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
 import { FilterCache } from '../triggers/matcher';
 import { snapshotOf, type TriggerRecord, type TriggerStore } from '../triggers/trigger-store';
 import { eventIdKey, triggerIdKey } from '../../workflows/search-attributes';
+import { runDetails, runSummary } from '../../workflows/summaries';
 import { cancelRequestSignal, triggerRun } from '../../workflows/trigger-run';
 import type { EventEnvelope } from '../../workflows/types';
 import { canonicalHash } from './canonical-hash';
@@ -34,6 +36,8 @@ export interface IngestDependencies {
   temporal: Client;
   taskQueue: string;
   logger: Logger;
+  /** Counts events by outcome and runs started by trigger. */
+  metrics?: Pick<Metrics, 'event' | 'runStarted'>;
   clock?: () => Date;
 }
 
@@ -82,14 +86,18 @@ export function createEventIngestor(deps: IngestDependencies) {
   async function startRun(trigger: TriggerRecord, event: EventEnvelope): Promise<RunRef> {
     const workflowId = workflowIdFor(trigger.id, event.id);
     if (trigger.cancelOn) await cancelIndex.addWaiter(trigger.cancelOn, event, workflowId);
+    const snapshot = snapshotOf(trigger);
     try {
       await deps.temporal.workflow.start(triggerRun, {
         workflowId,
         taskQueue: deps.taskQueue,
-        args: [{ trigger: snapshotOf(trigger), event }],
+        args: [{ trigger: snapshot, event }],
+        staticSummary: runSummary(snapshot, event),
+        staticDetails: runDetails(snapshot, event),
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
         typedSearchAttributes: new TypedSearchAttributes([{ key: triggerIdKey, value: trigger.id }, { key: eventIdKey, value: event.id }]),
       });
+      deps.metrics?.runStarted(trigger.id);
     } catch (error) {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
     }
@@ -128,7 +136,10 @@ export function createEventIngestor(deps: IngestDependencies) {
     async ingest(input: EventInput, actor: string): Promise<IngestResult> {
       const { doc, duplicate } = await store(input, actor);
       const done = duplicate ? await dispatches.findById(doc._id).lean<DispatchDoc>() : null;
-      if (done) return { eventId: doc._id, duplicate, runs: done.runs, signalled: done.signalled };
+      if (done) {
+        deps.metrics?.event(doc.type, 'duplicate');
+        return { eventId: doc._id, duplicate, runs: done.runs, signalled: done.signalled };
+      }
       const event: EventEnvelope = { id: doc._id, type: doc.type, occurredAt: doc.occurredAt.toISOString(), data: JSON.parse(doc.dataJson) as Record<string, unknown> };
       const started = await startRuns(event);
       const { signalled, alreadyClosed } = await signalCancellations(event, new Set(started.map((run) => run.workflowId)));
@@ -139,6 +150,7 @@ export function createEventIngestor(deps: IngestDependencies) {
         if (!isDuplicateKeyError(error)) throw error;
       }
       deps.logger.info({ eventId: doc._id, type: doc.type, runs: started.length, signalled: signalled.length, duplicate }, 'event dispatched');
+      deps.metrics?.event(doc.type, duplicate ? 'duplicate' : started.length > 0 ? 'started' : signalled.length > 0 ? 'signalled' : 'no_match');
       return { eventId: doc._id, duplicate, runs: started, signalled };
     },
 
