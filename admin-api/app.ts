@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from '../engine/logger';
+import type { Metrics } from '../engine/metrics';
 import type { KeyResolver } from './auth';
 import { addHealthRoutes, type ReadinessCheck } from './health';
 import { openApiRouter } from './openapi';
@@ -19,7 +20,12 @@ export interface AppDependencies {
   readinessChecks: ReadinessCheck[];
   modules: RouteModule[];
   publicUrl?: string;
+  /** Served as Prometheus text on GET /metrics; event POSTs refused before ingestion are counted here. */
+  metrics?: Metrics;
 }
+
+/** The path booking systems post events to; its refusals are counted as rejected events. */
+const EVENTS_PATH = '/v1/events';
 
 /**
  * Builds the express app: JSON bodies up to the limit, request logs, every
@@ -30,7 +36,8 @@ export function createApp(deps: AppDependencies): { app: Express; routes: RouteT
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  app.use(pinoHttp({ logger: deps.logger, autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' } }));
+  app.use(pinoHttp({ logger: deps.logger, autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' } }));
+  if (deps.metrics) addMetrics(app, deps.metrics);
   // `verify` keeps the exact bytes for signature checks; parsing and the limit are unchanged.
   app.use(express.json({ limit: deps.bodyLimitBytes, strict: true, type: ['application/json', 'application/*+json'], verify: (req, _res, buf) => { (req as express.Request).rawBody = buf; } }));
 
@@ -43,4 +50,26 @@ export function createApp(deps: AppDependencies): { app: Express; routes: RouteT
   app.use(notFoundHandler);
   app.use(problemMiddleware(deps.logger));
   return { app, routes };
+}
+
+/**
+ * `GET /metrics` (no auth, like the health probes: scrape it from inside
+ * your network) and the count of event POSTs refused before ingestion (bad
+ * key, signature, body or rate limit); accepted ones are counted by the
+ * ingestor, which knows their outcome.
+ */
+function addMetrics(app: Express, metrics: Metrics): void {
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  app.use(EVENTS_PATH, (req, res, next) => {
+    if (req.method === 'POST' && req.path === '/') {
+      res.on('finish', () => {
+        if (res.statusCode < 400 || res.statusCode >= 500) return;
+        const type = (req.body as { type?: unknown } | undefined)?.type;
+        metrics.event(typeof type === 'string' && res.statusCode !== 400 && res.statusCode !== 413 ? type : '(unparsed)', res.statusCode === 429 ? 'rate_limited' : 'rejected');
+      });
+    }
+    next();
+  });
 }

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { loadConfig } from '../engine/config';
 import { createLogger } from '../engine/logger';
+import { createMetrics } from '../engine/metrics';
 import { exitOnStartupError, onShutdown } from '../engine/shutdown';
 import { connectStore } from '../engine/store';
 import { createTemporalClient } from '../engine/temporal';
@@ -14,7 +15,7 @@ async function main(): Promise<void> {
   const temporal = await createTemporalClient(config);
   // The API compiles scripts to validate triggers; it never runs them for effect.
   const sandbox = createSandbox({ maxTimeoutMs: config.SCRIPT_MAX_TIMEOUT_MS, maxMemoryMb: config.SCRIPT_MAX_MEMORY_MB, processes: config.SCRIPT_SANDBOX_PROCESSES });
-  const api = buildApi({ config, logger, store, temporal, sandbox });
+  const api = buildApi({ config, logger, store, temporal, sandbox, metrics: createMetrics('api') });
   await api.ensureIndexes();
   const { app } = api;
   const server: Server = await new Promise((resolve, reject) => {

@@ -6,6 +6,7 @@ import { createLedger } from '../engine/ledger';
 import { createTemplateStore } from '../engine/mail/template-store';
 import { createDryRun } from '../engine/triggers/dry-run';
 import type { Logger } from '../engine/logger';
+import { meteredLedger, meteredSandbox, type Metrics } from '../engine/metrics';
 import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog, type TemplateCatalog } from '../engine/mail/templates';
 import { createRunReader } from '../engine/runs/run-reader';
 import { pingStore } from '../engine/store';
@@ -32,6 +33,8 @@ export interface ApiDependencies {
   sandbox: Pick<Sandbox, 'checkSyntax' | 'run'>;
   /** Shipped templates; defaults to the repository's `templates/` folder. */
   bundledTemplates?: TemplateCatalog;
+  /** The process's metrics, served on GET /metrics; without it there is no /metrics. */
+  metrics?: Metrics;
 }
 
 /**
@@ -39,20 +42,21 @@ export interface ApiDependencies {
  * every route module. `main.ts` and the API tests both build the API here.
  */
 export function buildApi(deps: ApiDependencies) {
-  const { config, logger, store, temporal } = deps;
+  const { config, logger, store, temporal, metrics } = deps;
+  const sandbox = metrics ? meteredSandbox(deps.sandbox, metrics) : deps.sandbox;
   const templates = createTemplateStore(store, deps.bundledTemplates ?? fileTemplateCatalog(BUNDLED_TEMPLATES_DIR));
   const sandboxMaximums = { maxTimeoutMs: config.SCRIPT_MAX_TIMEOUT_MS, maxMemoryMb: config.SCRIPT_MAX_MEMORY_MB };
   const checkers: TriggerCheckers = {
-    checkScript: (code) => deps.sandbox.checkSyntax(code),
+    checkScript: (code) => sandbox.checkSyntax(code),
     checkScriptLimits: (limits) => checkLimits(limits, sandboxMaximums),
     templates: templates.catalog,
     defaultUnit: config.DEFAULT_UNIT,
   };
-  const ledger = createLedger({ connection: store, policyDefaults: config.LEDGER_POLICY_DEFAULTS });
+  const plainLedger = createLedger({ connection: store, policyDefaults: config.LEDGER_POLICY_DEFAULTS });
+  const ledger = metrics ? meteredLedger(plainLedger, metrics) : plainLedger;
   const triggers = createTriggerStore(store);
-  
-  const events = createEventIngestor({ connection: store, triggers, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger });
-  const dryRun = createDryRun({ sandbox: deps.sandbox, ledger, policyDefaults: config.LEDGER_POLICY_DEFAULTS, templates: templates.catalog, cancelIndex: events.cancelIndex });
+  const events = createEventIngestor({ connection: store, triggers, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger, ...(metrics ? { metrics } : {}) });
+  const dryRun = createDryRun({ sandbox, ledger, policyDefaults: config.LEDGER_POLICY_DEFAULTS, templates: templates.catalog, cancelIndex: events.cancelIndex });
   const apiKeys = createApiKeyStore({ connection: store, config, logger });
   const runs = createRunReader({ client: temporal, namespace: config.TEMPORAL_NAMESPACE, temporalUiUrl: config.TEMPORAL_UI_URL });
   const { app, routes } = createApp({
@@ -68,12 +72,13 @@ export function buildApi(deps: ApiDependencies) {
       eventRoutes(events, store),
       triggerRoutes(triggers, checkers, dryRun),
       runRoutes(runs),
-      scriptRoutes(deps.sandbox, sandboxMaximums),
+      scriptRoutes(sandbox, sandboxMaximums),
       templateRoutes(templates, triggers),
       accountRoutes({ ledger, defaultUnit: config.DEFAULT_UNIT }),
       apiKeyRoutes(apiKeys),
     ],
     ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
+    ...(metrics ? { metrics } : {}),
   });
   return {
     app,

@@ -35,10 +35,11 @@ const devEnvSchema = z
     TEMPORAL_UI_PORT: port(8233),
     SMTP_PORT: port(1025),
     MAILDEV_UI_PORT: port(1080),
+    METRICS_PORT: port(9464),
   })
   .superRefine((env, context) => {
     const seen = new Map<number, string>();
-    for (const name of ['PORT', 'FERRETDB_PORT', 'TEMPORAL_PORT', 'TEMPORAL_UI_PORT', 'SMTP_PORT', 'MAILDEV_UI_PORT'] as const) {
+    for (const name of ['PORT', 'FERRETDB_PORT', 'TEMPORAL_PORT', 'TEMPORAL_UI_PORT', 'SMTP_PORT', 'MAILDEV_UI_PORT', 'METRICS_PORT'] as const) {
       const other = seen.get(env[name]);
       if (other) context.addIssue({ code: 'custom', path: [name], message: `port ${env[name]} is also used by ${other}` });
       seen.set(env[name], name);

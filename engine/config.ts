@@ -34,6 +34,8 @@ export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: port.default(8080),
+  /** The worker's Prometheus endpoint (`/metrics`), on HOST; 0 turns it off. The API serves /metrics on PORT. */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   PUBLIC_URL: z.url().optional(),
   ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters'),
   API_KEY_PEPPER: z.string().min(32, 'must be at least 32 characters').optional(),

@@ -6,15 +6,22 @@ import { createLogger } from './logger';
 import { createSmtpMailer } from './mail/mailer';
 import { createTemplateStore } from './mail/template-store';
 import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from './mail/templates';
+import { createMetrics, meteredActivities, meteredLedger, meteredMailer, meteredSandbox } from './metrics';
+import { freeLoopbackPort, startMetricsServer } from './metrics-server';
 import { exitOnStartupError } from './shutdown';
 import { connectStore } from './store';
 import { connectWorkerConnection, createTemporalClient, ensureSearchAttributes } from './temporal';
-import { createEngineWorker, installTemporalLogging } from './worker';
+import { bundleWorkflows, createEngineWorker, installTemporalRuntime } from './worker';
+
+/** Which task type each activity executes, for the task duration series. */
+const ACTIVITY_TASK_TYPES = { runScriptTask: 'script', postAccountTask: 'account', sendEmailTask: 'email' } as const;
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config, 'creditflow-worker');
-  installTemporalLogging(logger);
+  const metrics = createMetrics('worker');
+  const sdkMetricsAddress = config.METRICS_PORT > 0 ? `127.0.0.1:${await freeLoopbackPort()}` : undefined;
+  installTemporalRuntime(logger, sdkMetricsAddress ? { metricsAddress: sdkMetricsAddress } : {});
   const store = await connectStore(config.MONGODB_URI);
   const ledger = createLedger({ connection: store, policyDefaults: config.LEDGER_POLICY_DEFAULTS });
   await ledger.ensureIndexes();
@@ -26,19 +33,31 @@ async function main(): Promise<void> {
   if (added.length > 0) logger.info({ added }, 'registered search attributes');
   const sandbox = createSandbox({ maxTimeoutMs: config.SCRIPT_MAX_TIMEOUT_MS, maxMemoryMb: config.SCRIPT_MAX_MEMORY_MB, processes: config.SCRIPT_SANDBOX_PROCESSES });
   const mailer = createSmtpMailer(config.SMTP_URL, config.MAIL_FROM);
+  const activities = createActivities({
+    connection: store,
+    sandbox: meteredSandbox(sandbox, metrics),
+    ledger: meteredLedger(ledger, metrics),
+    mailer: meteredMailer(mailer, metrics),
+    templates: createTemplateStore(store, fileTemplateCatalog(BUNDLED_TEMPLATES_DIR)).catalog,
+  });
   const worker = await createEngineWorker({
     connection: await connectWorkerConnection(config),
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    activities: createActivities({ connection: store, sandbox, ledger, mailer, templates: createTemplateStore(store, fileTemplateCatalog(BUNDLED_TEMPLATES_DIR)).catalog }),
+    activities: meteredActivities(activities, ACTIVITY_TASK_TYPES, metrics),
+    workflowBundle: await bundleWorkflows(logger),
+    metrics,
   });
-  logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker started');
+  const metricsServer = sdkMetricsAddress
+    ? await startMetricsServer({ host: config.HOST, port: config.METRICS_PORT, metrics, sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics`, logger })
+    : undefined;
+  logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, metricsPort: metricsServer?.port }, 'worker started');
   // The Temporal runtime stops the worker on SIGINT/SIGTERM; run() then
   // resolves once in-flight tasks are done, and we close the rest.
   await worker.run();
   sandbox.dispose();
   mailer.close();
-  await Promise.all([store.close(), client.connection.close()]);
+  await Promise.all([store.close(), client.connection.close(), metricsServer?.close()]);
   logger.info('worker stopped');
 }
 

@@ -1,14 +1,18 @@
-import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type InjectedSinks, type LogLevel } from '@temporalio/worker';
 import type { Activities } from '../activities';
+import type { RunSinks } from '../workflows/types';
 import type { Logger } from './logger';
+import type { Metrics } from './metrics';
 
 export interface WorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
   activities: Activities;
-  /** A prebuilt workflow bundle (tests build it once); otherwise bundled at start. */
-  workflowBundle?: { codePath: string };
+  /** A prebuilt workflow bundle (tests and the worker entry build it once); otherwise bundled here. */
+  workflowBundle?: { codePath: string } | { code: string };
+  /** Counts closed runs; without it, runs report nothing outside their history. */
+  metrics?: Pick<Metrics, 'runClosed'>;
 }
 
 /** Where workflow code lives; bundled by the worker, replayed by Temporal. */
@@ -21,17 +25,50 @@ export async function createEngineWorker(options: WorkerOptions): Promise<Worker
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     activities: options.activities,
+    sinks: runSinks(options.metrics),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
   });
 }
 
+/** The worker side of the runs' sinks; not called during replay, so a run counts once. */
+function runSinks(metrics: Pick<Metrics, 'runClosed'> | undefined): InjectedSinks<RunSinks> {
+  return {
+    runMetrics: {
+      closed: { fn: (_info, triggerId, status) => metrics?.runClosed(triggerId, status), callDuringReplay: false },
+    },
+  };
+}
+
 const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
 
-/** Routes the Temporal SDK's own logs into our structured logger. Call once per process. */
-export function installTemporalLogging(logger: Logger): void {
+/**
+ * Installs the Temporal SDK runtime once per process: its logs go to our
+ * structured logger, and with `metricsAddress` (`host:port`) its worker
+ * metrics are served there in Prometheus format (seconds, `_total` counters).
+ */
+export function installTemporalRuntime(logger: Logger, options: { metricsAddress?: string } = {}): void {
   Runtime.install({
-    logger: new DefaultLogger('INFO', (entry) => {
-      logger[LEVELS[entry.level]]({ ...entry.meta, sdk: true }, entry.message);
-    }),
+    logger: sdkLogger(logger, 'INFO'),
+    ...(options.metricsAddress
+      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: options.metricsAddress, countersTotalSuffix: true, useSecondsForDurations: true } } } }
+      : {}),
   });
+}
+
+/** The SDK's logger, writing into ours from `level` up. */
+function sdkLogger(logger: Logger, level: LogLevel): DefaultLogger {
+  return new DefaultLogger(level, (entry) => {
+    logger[LEVELS[entry.level]]({ ...entry.meta, sdk: true }, entry.message);
+  });
+}
+
+/**
+ * Bundles the workflow code once and reports it in one line; the bundler's
+ * multi-line webpack report is left out (its warnings and errors are kept).
+ */
+export async function bundleWorkflows(logger: Logger): Promise<{ code: string }> {
+  const startedAt = Date.now();
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: sdkLogger(logger.child({ component: 'bundler' }), 'WARN') });
+  logger.info({ sizeKb: Math.round(code.length / 1024), ms: Date.now() - startedAt }, 'workflow bundle built');
+  return { code };
 }

@@ -99,3 +99,14 @@ export interface RunState {
   lateCancellations: Array<CancelRequest & { phase: RunPhase }>;
   tasks: TaskState[];
 }
+
+/**
+ * What a run reports to its worker outside the workflow's history (Temporal
+ * sinks): calls are dropped during replay, so each run is counted once.
+ */
+export type RunSinks = {
+  runMetrics: {
+    /** The run closed as completed, failed or cancelled. */
+    closed(triggerId: string, status: 'completed' | 'failed' | 'cancelled'): void;
+  };
+};

@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { Connection } from 'mongoose';
 import pino from 'pino';
 import { loadConfig, type Config } from '../../engine/config';
+import { createMetrics } from '../../engine/metrics';
 import { createSandbox } from '../../scripts-sandbox';
 import { buildApi } from '../../admin-api/server';
 
@@ -36,7 +37,7 @@ export async function startTestApi(deps: { store: Connection; temporal: Client; 
     ...deps.env,
   });
   const sandbox = createSandbox({ maxTimeoutMs: config.SCRIPT_MAX_TIMEOUT_MS, maxMemoryMb: config.SCRIPT_MAX_MEMORY_MB });
-  const api = buildApi({ config, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), store: deps.store, temporal: deps.temporal, sandbox });
+  const api = buildApi({ config, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), store: deps.store, temporal: deps.temporal, sandbox, metrics: createMetrics('api') });
   await api.ensureIndexes();
   const server: Server = await new Promise((resolve) => {
     const listening = api.app.listen(0, '127.0.0.1', () => resolve(listening));
