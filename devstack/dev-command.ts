@@ -3,6 +3,7 @@ import path from 'node:path';
 import { devAdminKey } from './admin-key';
 import { parseDevEnv, type DevEnv } from './dev-env';
 import { DevstackError } from './devstack-error';
+import { devLogFormatter } from './log-format';
 import { startLocalServices, type ServicePlan } from './local-services';
 import { ManagedChild } from './managed-child';
 import { dataDir as resolveDataDir, REPO_DIR } from './paths';
@@ -79,7 +80,7 @@ async function startStack(env: DevEnv, plan: ServicePlan, dataDir: string, admin
   const apiUrl = `http://${LOOPBACK}:${env.PORT}`;
   await waitUntilReady(api, { what: `the API at ${apiUrl}/readyz`, probe: () => answersHttp(`${apiUrl}/readyz`, 200, PROBE_TIMEOUT_MS), timeoutMs: API_READY_TIMEOUT_MS });
   if (supervisor.isStopping) return;
-  printBanner(apiUrl, endpoints, adminKey, dataDir);
+  printBanner(apiUrl, `http://${LOOPBACK}:${env.METRICS_PORT}/metrics`, endpoints, adminKey, dataDir);
   await offerDemo(apiUrl, adminKey.key);
 }
 
@@ -103,7 +104,7 @@ function servicePlan(env: DevEnv): ServicePlan {
 }
 
 function portsToCheck(env: DevEnv, plan: ServicePlan): NamedPort[] {
-  const ports: NamedPort[] = [{ port: env.PORT, label: 'API' }];
+  const ports: NamedPort[] = [{ port: env.PORT, label: 'API' }, { port: env.METRICS_PORT, label: 'worker metrics' }];
   if (plan.ferretdb) ports.push({ port: plan.ferretdb.port, label: 'FerretDB' });
   if (plan.temporal) ports.push({ port: plan.temporal.port, label: 'Temporal' }, { port: env.TEMPORAL_UI_PORT, label: 'Temporal UI' });
   if (plan.maildev) ports.push({ port: plan.maildev.smtpPort, label: 'MailDev SMTP' }, { port: plan.maildev.webPort, label: 'MailDev UI' });
@@ -124,6 +125,7 @@ function appEnv(env: DevEnv, endpoints: Endpoints, adminKey: string): NodeJS.Pro
   return {
     ...process.env,
     PORT: String(env.PORT),
+    METRICS_PORT: String(env.METRICS_PORT),
     MONGODB_URI: endpoints.mongodbUri,
     TEMPORAL_ADDRESS: endpoints.temporalAddress,
     SMTP_URL: endpoints.smtpUrl,
@@ -138,15 +140,17 @@ function assertEntryExists(entry: string): void {
 
 function startApp(name: string, entry: string, env: NodeJS.ProcessEnv, supervisor: Supervisor): ManagedChild {
   const args = ['--import', 'tsx', path.join(REPO_DIR, entry)];
-  const child = new ManagedChild({ name, command: process.execPath, args, cwd: REPO_DIR, env, echo: true }, supervisor.reaper);
+  const format = devLogFormatter(Boolean(process.stdout.isTTY));
+  const child = new ManagedChild({ name, command: process.execPath, args, cwd: REPO_DIR, env, echo: true, format }, supervisor.reaper);
   supervisor.add(child, Layer.App);
   return child;
 }
 
-function printBanner(apiUrl: string, endpoints: Endpoints, adminKey: AdminKey, dataDir: string): void {
+function printBanner(apiUrl: string, workerMetricsUrl: string, endpoints: Endpoints, adminKey: AdminKey, dataDir: string): void {
   const rows = [
     ['API', apiUrl],
     ['Swagger docs', `${apiUrl}/docs`],
+    ['Metrics', `${apiUrl}/metrics (API), ${workerMetricsUrl} (worker)`],
     ['Temporal UI', endpoints.temporalUiUrl ?? 'not known: set TEMPORAL_UI_URL'],
     ['MailDev UI', endpoints.maildevUiUrl ?? `none: mail goes to ${endpoints.smtpUrl}`],
     ['Admin key', adminKey.file ? `${adminKey.key} (kept in ${adminKey.file})` : `${adminKey.key} (from ADMIN_API_KEY)`],

@@ -15,6 +15,8 @@ export interface ChildSpec {
   readonly env?: NodeJS.ProcessEnv;
   /** Echo output lines to stdout, prefixed with the name; otherwise only the tail is kept. */
   readonly echo: boolean;
+  /** Rewrites each echoed line (the dev console makes JSON logs readable); the tail keeps the raw line. */
+  readonly format?: (line: string) => string;
 }
 
 export interface ChildExit {
@@ -33,6 +35,7 @@ export class ManagedChild {
   readonly exited: Promise<ChildExit>;
   private readonly child: ChildProcess;
   private readonly lines: string[] = [];
+  private readonly format: (line: string) => string;
   private exitInfo: ChildExit | undefined;
 
   constructor(
@@ -40,6 +43,7 @@ export class ManagedChild {
     private readonly reaper?: OrphanReaper,
   ) {
     this.name = spec.name;
+    this.format = spec.format ?? ((line) => line);
     this.child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.exited = this.trackExit();
     for (const stream of [this.child.stdout, this.child.stderr]) {
@@ -92,7 +96,7 @@ export class ManagedChild {
   private record(line: string, echo: boolean): void {
     this.lines.push(line);
     if (this.lines.length > TAIL_LINES) this.lines.shift();
-    if (echo) process.stdout.write(`${this.name.padEnd(8)} | ${line}\n`);
+    if (echo) process.stdout.write(`${this.name.padEnd(8)} | ${this.format(line)}\n`);
   }
 }
 

@@ -15,12 +15,16 @@ const STEPS = [
 
 /**
  * `npm test`: typecheck, lint, then jest with any extra arguments
- * (`npm test -- test/devstack`). The tools the integration tests need are
- * provisioned first, so their first-run progress lines are not buried in
+ * (`npm test -- test/devstack`). The tools the integration tests need
+ * (and Chromium for the browser tests) are provisioned first, so their first-run progress lines are not buried in
  * jest's output; services given by env need none.
  */
 export async function runTest(jestArgs: readonly string[]): Promise<number> {
-  await ensureTools({ ferretdb: !process.env.MONGODB_URI, temporal: !process.env.TEMPORAL_ADDRESS });
+  // The Temporal CLI is also what tests use to read runs as an operator would (`temporal workflow describe`).
+  const tools = await ensureTools({ ferretdb: !process.env.MONGODB_URI, temporal: true, chromium: true });
+  // Tests find the tools here; jest and its workers inherit them.
+  if (tools.chromium) process.env.CHROMIUM_PATH = tools.chromium;
+  if (tools.temporal) process.env.TEMPORAL_CLI_PATH = tools.temporal;
   for (const step of STEPS) {
     say(step.title);
     const args = step.script.startsWith('jest') ? [...step.args, ...jestArgs] : step.args;

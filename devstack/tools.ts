@@ -66,17 +66,23 @@ const PIP_TIMEOUT_MS = 5 * 60_000;
 const GO_DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
 const GO_BUILD_TIMEOUT_MS = 20 * 60_000;
 
-/** Which local services need a binary; a service given by env needs none. */
+/** Which local services need a binary; a service given by env needs none. Chromium runs the browser tests. */
 export interface ToolNeeds {
   readonly ferretdb: boolean;
   readonly temporal: boolean;
+  readonly chromium?: boolean;
 }
 
 /** Absolute paths of the binaries that were asked for. */
 export interface ToolPaths {
   readonly ferretdb?: string;
   readonly temporal?: string;
+  readonly chromium?: string;
 }
+
+/** Debian's Chromium, which the browser tests drive headless (no browser download from other hosts). */
+const CHROMIUM_BINARY = '/usr/bin/chromium';
+const APT_TIMEOUT_MS = 10 * 60_000;
 
 /**
  * Makes sure the binaries the local services need are in the tools folder.
@@ -88,7 +94,32 @@ export async function ensureTools(needs: ToolNeeds, dir = toolsDir()): Promise<T
   fs.mkdirSync(dir, { recursive: true });
   const temporal = needs.temporal ? await ensureTemporalCli(dir) : undefined;
   const ferretdb = needs.ferretdb ? await ensureFerretDb(dir) : undefined;
-  return { ferretdb, temporal };
+  const chromium = needs.chromium ? await ensureChromium() : undefined;
+  return { ferretdb, temporal, chromium };
+}
+
+/**
+ * `CHROMIUM_PATH` when set, else Debian's `chromium` package, installed with
+ * apt-get when missing and we may (root, or password-less sudo). It is a
+ * system package, not a tool-folder one: Chromium's own downloads come from
+ * hosts these machines cannot reach.
+ */
+async function ensureChromium(): Promise<string> {
+  const fromEnv = process.env.CHROMIUM_PATH;
+  if (fromEnv) {
+    if (fs.existsSync(fromEnv)) return fromEnv;
+    throw new DevstackError('tool_missing', `CHROMIUM_PATH=${fromEnv} does not exist`);
+  }
+  if (fs.existsSync(CHROMIUM_BINARY)) return CHROMIUM_BINARY;
+  const asRoot = process.getuid?.() === 0;
+  const sudo = !asRoot && (await runCommand('sudo', ['-n', 'true'], { timeoutMs: GO_VERSION_TIMEOUT_MS })).exitCode === 0;
+  if (!asRoot && !sudo) throw new DevstackError('tool_missing', 'the browser tests need Chromium: install the Debian package (sudo apt-get install chromium) or set CHROMIUM_PATH');
+  say('installing Chromium from Debian packages for the browser tests (first run only, about 20 s)');
+  const apt = (args: string[]) => runCommand(sudo ? 'sudo' : 'apt-get', sudo ? ['-n', 'apt-get', ...args] : args, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: APT_TIMEOUT_MS });
+  const update = await apt(['update', '-qq']);
+  const install = update.exitCode === 0 ? await apt(['install', '-y', '-qq', '--no-install-recommends', 'chromium']) : update;
+  if (install.exitCode !== 0 || !fs.existsSync(CHROMIUM_BINARY)) throw new DevstackError('tool_install_failed', `apt-get could not install chromium (${lastLine(install)}); install it yourself or set CHROMIUM_PATH`);
+  return CHROMIUM_BINARY;
 }
 
 async function ensureTemporalCli(dir: string): Promise<string> {
