@@ -36,7 +36,16 @@ export function createApp(deps: AppDependencies): { app: Express; routes: RouteT
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  app.use(pinoHttp({ logger: deps.logger, autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' } }));
+  app.use(pinoHttp({
+    logger: deps.logger,
+    autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
+    // Writes are worth a line each; successful reads (dashboards, pollers) only at debug.
+    customLogLevel: (req, res, error) => {
+      if (error || res.statusCode >= 500) return 'error';
+      if (res.statusCode >= 400) return 'warn';
+      return req.method === 'GET' || req.method === 'HEAD' ? 'debug' : 'info';
+    },
+  }));
   if (deps.metrics) addMetrics(app, deps.metrics);
   // `verify` keeps the exact bytes for signature checks; parsing and the limit are unchanged.
   app.use(express.json({ limit: deps.bodyLimitBytes, strict: true, type: ['application/json', 'application/*+json'], verify: (req, _res, buf) => { (req as express.Request).rawBody = buf; } }));
