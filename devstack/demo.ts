@@ -1,13 +1,14 @@
 // `npm run demo`: plays the booking system against a running `npm run dev`.
 // Two users buy top-up packages ($50 and $100); a third buys and cancels at
-// once. After the cancellation window it prints the balances, the emails
-// MailDev caught, and each run's link in the Temporal UI.
-import fs from 'node:fs';
-import path from 'node:path';
+// once. It installs the example trigger (examples/account-top-up) through
+// the CLI's apply with a 20 s window, and after that window prints the
+// balances, the emails MailDev caught, each run's link in the Temporal UI,
+// and the CLI commands to try next.
+import { describeResult } from '../cli/commands/apply';
+import { adminKey } from '../cli/settings';
 import { topUpEvent } from '../engine/triggers/documented-top-up';
 import { apiClient, type ApiClient } from './api-client';
-import { DEMO_WAIT_SECONDS, seedDemoTrigger } from './demo-seed';
-import { dataDir } from './paths';
+import { adminApi, applyDemoTrigger, CLI_NEXT_STEPS, DEMO_TRIGGER_KEY, DEMO_WAIT_SECONDS, listTriggers } from './demo-seed';
 
 const API_URL = process.env.CREDITFLOW_API_URL ?? `http://127.0.0.1:${process.env.PORT ?? 8080}`;
 const MAILDEV_URL = process.env.MAILDEV_API_URL ?? `http://127.0.0.1:${process.env.MAILDEV_UI_PORT ?? 1080}`;
@@ -19,13 +20,6 @@ const users = {
   bob: { id: 'demo_bob', email: 'bob@example.com', name: 'Bob' },
   cy: { id: 'demo_cy', email: 'cy@example.com', name: 'Cy' },
 };
-
-function adminKey(): string {
-  if (process.env.ADMIN_API_KEY) return process.env.ADMIN_API_KEY;
-  const file = path.join(dataDir(), 'admin-api-key');
-  if (!fs.existsSync(file)) throw new Error(`no ADMIN_API_KEY and no ${file}: start the stack with npm run dev first`);
-  return fs.readFileSync(file, 'utf8').trim();
-}
 
 async function send(api: ApiClient, event: ReturnType<typeof topUpEvent>): Promise<string[]> {
   const response = await api.call<{ runs: Array<{ workflowId: string }>; signalled: string[] }>('POST', '/v1/events', event);
@@ -46,12 +40,23 @@ async function settle(api: ApiClient, workflowIds: string[]): Promise<Run[]> {
   }
 }
 
+/** Installs the demo trigger through the CLI's apply, unless the database has triggers of its own. */
+async function installTrigger(key: string): Promise<string> {
+  const cli = adminApi(API_URL, key);
+  const others = (await listTriggers(cli)).filter((trigger) => trigger.key !== DEMO_TRIGGER_KEY);
+  if (others.length > 0) throw new Error('this database already has triggers of its own; the demo only runs beside its own trigger (delete .data/ for a fresh start)');
+  console.log('Installing the example trigger with a short window (as npm run cf -- apply would):');
+  const result = await applyDemoTrigger(cli);
+  console.log(describeResult(result).map((line) => `  ${line}`).join('\n'));
+  return result.id!;
+}
+
 async function main(): Promise<void> {
-  const api = apiClient(API_URL, adminKey());
-  const triggerId = await seedDemoTrigger(API_URL, adminKey());
-  if (!triggerId) throw new Error('this database already has triggers of its own; the demo only runs beside its own trigger (delete .data/ for a fresh start)');
+  const key = adminKey(process.env).key;
+  const api = apiClient(API_URL, key);
+  const triggerId = await installTrigger(key);
   const stamp = Date.now().toString(36);
-  console.log(`Booking system: three purchases of the Account Top-Up resource (trigger ${triggerId})`);
+  console.log(`\nBooking system: three purchases of the Account Top-Up resource (trigger ${triggerId})`);
   const started = [
     ...(await send(api, topUpEvent({ eventId: `evt_${stamp}_1`, reservationId: `res_${stamp}_1`, priceInt: 5000, user: users.ada }))),
     ...(await send(api, topUpEvent({ eventId: `evt_${stamp}_2`, reservationId: `res_${stamp}_2`, priceInt: 10000, user: users.bob }))),
@@ -72,6 +77,8 @@ async function main(): Promise<void> {
   const demoAddresses = new Set(Object.values(users).map((user) => user.email));
   console.log(`\nEmails in MailDev (${MAILDEV_URL}):`);
   for (const mail of mails.filter((m) => m.to.some((to) => demoAddresses.has(to.address)))) console.log(`  to ${mail.to[0]!.address.padEnd(16)} ${mail.subject}`);
+  const width = Math.max(...CLI_NEXT_STEPS.map(([command]) => command.length));
+  console.log(`\nNext, with the CLI (cli/README.md):\n${CLI_NEXT_STEPS.map(([command, what]) => `  ${command.padEnd(width)}  ${what}`).join('\n')}`);
 }
 
 main().catch((error: unknown) => {
