@@ -64,6 +64,5 @@ export const CLI_NEXT_STEPS = [
   ['npm run cf -- runs --follow', 'new runs and status changes as they happen (Ctrl-C stops)'],
   ['npm run cf -- dry-run examples/account-top-up/purchase.event.json', 'what a purchase would do, changing nothing'],
   ['npm run cf -- events send examples/account-top-up/purchase.event.json', 'send it for real'],
-  ['npm run cf -- script test examples/account-top-up/compute.js --event examples/account-top-up/purchase.event.json', 'run the script alone'],
   ['npm run cf -- apply examples/', "give the trigger the example's own 30-minute window"],
 ] as const;

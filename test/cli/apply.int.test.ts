@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { stringify } from 'yaml';
+import { ApiClient, type ApiResponse } from '../../cli/api';
+import { applyAll, loadResources } from '../../cli/apply';
 import { documentedTopUpTrigger } from '../../engine/triggers/documented-top-up';
+import { TEST_ADMIN_KEY } from '../support/api';
 import { startCliStack, type CliStack } from './harness';
 
 let stack: CliStack;
@@ -120,5 +123,22 @@ describe('creditflow apply', () => {
     const failed = await stack.cf(['apply', file]);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(/bad-key\.yaml:\d+: key: must be lowercase letters/);
+  });
+
+  it('refuses to overwrite an edit saved between reading the trigger and saving the file', async () => {
+    const key = newKey();
+    const file = stack.write(`${key}.yaml`, triggerYaml(key));
+    await stack.cf(['apply', file]);
+    stack.write(`${key}.yaml`, triggerYaml(key, { waitSeconds: 90 }));
+    /** Saves another edit just before the CLI's PUT leaves. */
+    class RacedClient extends ApiClient {
+      override async call<T>(method: string, urlPath: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>> {
+        if (method === 'PUT') await stack.api.request('PUT', urlPath, { ...(body as object), name: 'Edited meanwhile' });
+        return super.call<T>(method, urlPath, body, headers);
+      }
+    }
+    const outcome = await applyAll(new RacedClient({ url: stack.api.baseUrl, key: TEST_ADMIN_KEY, keySource: 'test' }), loadResources(stack.dir, [file]));
+    expect(outcome.failure?.error.message).toMatch(new RegExp(`^${file}: trigger ${key}: trigger trg_[0-9a-f]+ changed on the server while it was being applied \\(it was at version 1\\); nothing was saved`));
+    expect((await stack.api.request('GET', `/v1/triggers?key=${key}`)).body.items[0]).toMatchObject({ version: 2, name: 'Edited meanwhile' });
   });
 });
