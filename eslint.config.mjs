@@ -13,8 +13,9 @@ export default tseslint.config(
     // import only the workflow SDK, pure modules beside it, and types.
     files: ['workflows/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
+      '@typescript-eslint/no-restricted-imports': ['error', {
         patterns: [
+          { regex: '^\\.\\./', allowTypeImports: true, message: 'Workflows import modules outside workflows/ only as types (import type); move pure helpers into workflows/.' },
           { regex: '^node:', message: 'Workflows must not use Node built-ins; put effects in activities.' },
           { regex: '^@temporalio/(?!workflow$|common$)', message: 'Workflows import only @temporalio/workflow.' },
           { regex: '^(mongoose|nodemailer|isolated-vm|express|pino|fs|path|crypto|child_process|net|http|https|os)$', message: 'Workflows must not do I/O; put effects in activities.' },

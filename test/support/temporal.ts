@@ -74,3 +74,22 @@ export async function startTestWorker(activities: Activities, taskQueue = `test-
     },
   };
 }
+
+/**
+ * A history in Temporal's JSON form (`temporal workflow show -o json`) as the
+ * SDK's History message. The SDK's own `historyFromJSON` cannot be used
+ * with this install: @temporalio/common and @temporalio/proto each get a
+ * nested copy of protobufjs 8 (the root holds protobufjs 7 for grpc), and
+ * common's JSON reader refuses message types built by proto's copy ("type
+ * must be a Type"). The reader that ships with proto's own copy parses them.
+ */
+export function historyFromTemporalJson(json: unknown): unknown {
+  const protoEntry = require.resolve('@temporalio/proto');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- resolved against @temporalio/proto's own protobufjs on purpose
+  const protojson = require(require.resolve('protobufjs/ext/protojson', { paths: [protoEntry] })) as { fromJson: (type: unknown, value: unknown, options: object) => unknown };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the SDK's helper that exposes lookupType on its generated root
+  const { patchProtobufRoot } = require('@temporalio/proto/lib/patch-protobuf-root') as { patchProtobufRoot: (root: unknown) => { lookupType: (name: string) => unknown } };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the same generated root as the SDK uses
+  const historyType = patchProtobufRoot(require('@temporalio/proto')).lookupType('temporal.api.history.v1.History');
+  return protojson.fromJson(historyType, json, { ignoreUnknownFields: true });
+}
