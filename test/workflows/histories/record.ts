@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startTestStack } from '../../../devstack/test-stack';
 import { ensureTools } from '../../../devstack/tools';
+import { recordScenarios } from './scenarios';
 
 async function main(): Promise<void> {
   const label = process.argv[2];
@@ -20,8 +21,7 @@ async function main(): Promise<void> {
   const stack = await startTestStack(process.env);
   Object.assign(process.env, stack.env);
   try {
-    // Loaded after the stack exists: the support modules read its addresses from env.
-    const { recordScenarios } = await import('./scenarios');
+    // The test support modules read the stack's addresses from env when called.
     for (const [scenario, workflowId] of Object.entries(await recordScenarios())) {
       const file = path.join(__dirname, `${label}-${scenario}.json`);
       // Temporal's own JSON form of a history, the one its tools exchange.
