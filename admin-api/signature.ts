@@ -1,5 +1,10 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { DomainError } from '../engine/errors';
+import { computeSignature } from '../engine/webhooks/signature';
+
+// Signing itself lives beside the webhook sender, which signs outgoing calls
+// with the same scheme; it is re-exported here for the API's callers.
+export { computeSignature, signatureHeaderValue } from '../engine/webhooks/signature';
 
 /** The request header that carries a signature. */
 export const SIGNATURE_HEADER = 'Creditflow-Signature';
@@ -14,16 +19,6 @@ export const SIGNATURE_TOLERANCE_SECONDS = 300;
 /** Bounds what is parsed from an untrusted header: a timestamp and a few v1 values. */
 const MAX_HEADER_LENGTH = 1024;
 const HMAC_SHA256_HEX_LENGTH = 64;
-
-/** hex HMAC-SHA256(secret, t + "." + raw body): what an event source sends as v1. */
-export function computeSignature(secret: string, timestampSeconds: number, rawBody: Buffer | string): string {
-  return createHmac('sha256', secret).update(`${timestampSeconds}.`).update(rawBody).digest('hex');
-}
-
-/** The whole header value for a body, as a signing client builds it. */
-export function signatureHeaderValue(secret: string, rawBody: Buffer | string, timestampSeconds = Math.floor(Date.now() / 1000)): string {
-  return `t=${timestampSeconds},v1=${computeSignature(secret, timestampSeconds, rawBody)}`;
-}
 
 function refuse(code: string, message: string): DomainError {
   return new DomainError(code, 'unauthorized', message);
