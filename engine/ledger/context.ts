@@ -1,6 +1,6 @@
 import type { CachedAccount } from './account-cache';
 import type { GroupInsert } from '../group-insert';
-import type { AccountDoc, EntryDoc, LedgerModels } from './models';
+import type { AccountDoc, EntryDoc, LedgerModels, TransferDoc } from './models';
 import type { LedgerEntry, PolicyDefaults } from './types';
 
 /**
@@ -10,6 +10,8 @@ import type { LedgerEntry, PolicyDefaults } from './types';
 export interface FaultPoints {
   /** After the entry (the commit point) is stored, before the account hint may advance. */
   afterEntryInserted?: (entry: LedgerEntry) => Promise<void>;
+  /** After a transfer's debit is stored (or replayed), before its credit is posted. */
+  afterTransferDebit?: (debit: LedgerEntry) => Promise<void>;
 }
 
 /** The state the newest known entry of an account leaves behind. */
@@ -28,6 +30,8 @@ export interface LedgerContext {
   entryWriter: GroupInsert<EntryDoc>;
   /** Inserts account documents, grouping concurrent ones likewise. */
   accountWriter: GroupInsert<AccountDoc>;
+  /** Inserts transfer outcome records, grouping concurrent ones likewise. */
+  transferWriter: GroupInsert<TransferDoc>;
   clock: () => Date;
   policyDefaults: PolicyDefaults;
   faultPoints: FaultPoints;

@@ -5,11 +5,13 @@ import { groupInsert } from '../group-insert';
 import { ledgerModels, type LedgerModels } from './models';
 import { post } from './post';
 import { getAccount, listAccounts, listEntries, setPolicy } from './queries';
-import type { Account, AccountFilter, BalanceChange, LedgerEntry, Page, PolicyDefaults, PolicyPatch, PostRequest, PostResult, VerifyProblem, VerifyReport } from './types';
+import { transfer } from './transfer';
+import type { Account, AccountFilter, BalanceChange, LedgerEntry, Page, PolicyDefaults, PolicyPatch, PostRequest, PostResult, TransferProblem, TransferRequest, TransferResult, VerifyProblem, VerifyReport } from './types';
 import { verifyLedger } from './verify';
 
 export type * from './types';
-export { MAX_AMOUNT, MAX_NEGATIVE_DAYS, UNIT_PATTERN } from './limits';
+export { MAX_AMOUNT, MAX_NEGATIVE_DAYS, MAX_TRANSFER_ID_LENGTH, UNIT_PATTERN } from './limits';
+export { TransferReversedError, transferKey } from './transfer';
 export { MAX_PAGE_SIZE } from './queries';
 export { MAX_BALANCE_CHANGES_PER_READ } from './balance-changes';
 
@@ -21,6 +23,13 @@ export { MAX_BALANCE_CHANGES_PER_READ } from './balance-changes';
 export interface Ledger {
   /** Posts one credit or debit, or returns the entry already posted under the key. */
   post(request: PostRequest): Promise<PostResult>;
+  /**
+   * Moves an amount between two accounts of one unit exactly once per
+   * transferId: a debit on `from` (under its policy), then a credit on `to`.
+   * A retry completes a transfer stopped between the two; a credit refused
+   * for good is reversed (`transfer_reversed`). See README ("Transfers").
+   */
+  transfer(request: TransferRequest): Promise<TransferResult>;
   /** The account with its balance as of its latest entry, or null. */
   getAccount(ownerId: string, unit: string): Promise<Account | null>;
   /** Accounts newest first, filtered; `limit` 1-200. */
@@ -29,8 +38,8 @@ export interface Ledger {
   listEntries(ownerId: string, unit: string, page: { limit: number; cursor?: string }): Promise<Page<LedgerEntry>>;
   /** Sets the account's policy overrides; throws `account_not_found` unless `createIfMissing`. */
   setPolicy(ownerId: string, unit: string, patch: PolicyPatch): Promise<Account>;
-  /** Checks every account against its entries, advancing hints that trail. */
-  verify(onBroken?: (problem: VerifyProblem) => void): Promise<VerifyReport>;
+  /** Checks every account against its entries (advancing hints that trail), then that every transfer's entries pair up. */
+  verify(onBroken?: (problem: VerifyProblem) => void, onBrokenTransfer?: (problem: TransferProblem) => void): Promise<VerifyReport>;
   /** `account.balance_changed` records not yet delivered (at most `limit`, 1-500). */
   listUndeliveredBalanceChanges(limit: number): Promise<BalanceChange[]>;
   /** Marks those records delivered once the consumer has handled them. */
@@ -68,6 +77,7 @@ export function createLedger(deps: LedgerDependencies): Ledger {
     models,
     entryWriter: groupInsert(models.entries),
     accountWriter: groupInsert(models.accounts),
+    transferWriter: groupInsert(models.transfers),
     clock: deps.clock ?? (() => new Date()),
     policyDefaults: deps.policyDefaults ?? {},
     faultPoints: deps.faultPoints ?? {},
@@ -90,11 +100,12 @@ export function createLedger(deps: LedgerDependencies): Ledger {
   };
   return {
     post: ready((request: PostRequest) => post(context, request)),
+    transfer: ready((request: TransferRequest) => transfer(context, request)),
     getAccount: ready((ownerId: string, unit: string) => getAccount(context, ownerId, unit)),
     listAccounts: ready((filter: AccountFilter, page: { limit: number; cursor?: string }) => listAccounts(context, filter, page)),
     listEntries: ready((ownerId: string, unit: string, page: { limit: number; cursor?: string }) => listEntries(context, ownerId, unit, page)),
     setPolicy: ready((ownerId: string, unit: string, patch: PolicyPatch) => setPolicy(context, ownerId, unit, patch)),
-    verify: ready((onBroken?: (problem: VerifyProblem) => void) => verifyLedger(context, onBroken)),
+    verify: ready((onBroken?: (problem: VerifyProblem) => void, onBrokenTransfer?: (problem: TransferProblem) => void) => verifyLedger(context, onBroken, onBrokenTransfer)),
     listUndeliveredBalanceChanges: ready((limit: number) => listUndeliveredBalanceChanges(context, limit)),
     markBalanceChangesDelivered: ready((entryIds: readonly string[]) => markBalanceChangesDelivered(context, entryIds)),
     ensureIndexes,
@@ -104,6 +115,7 @@ export function createLedger(deps: LedgerDependencies): Ledger {
 async function createIndexes(models: LedgerModels): Promise<void> {
   await models.Account.createCollection().catch(ignoreExists);
   await models.Entry.createCollection().catch(ignoreExists);
+  await models.Transfer.createCollection().catch(ignoreExists);
   await models.Account.createIndexes();
   await models.Entry.createIndexes();
 }

@@ -1,5 +1,5 @@
 import { DomainError } from '../errors';
-import type { PostRequest } from './types';
+import type { PostRequest, TransferRequest } from './types';
 
 /**
  * The largest single posting, in minor units (10 billion dollars in cents).
@@ -17,6 +17,9 @@ export const MAX_OWNER_ID_LENGTH = 200;
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
 export const MAX_COMMENT_LENGTH = 1_000;
 
+/** A transfer id leaves room for its longest entry key suffix (`:reversal`) within MAX_IDEMPOTENCY_KEY_LENGTH. */
+export const MAX_TRANSFER_ID_LENGTH = MAX_IDEMPOTENCY_KEY_LENGTH - ':reversal'.length;
+
 /** ISO 4217 (three capital letters) or CREDIT (whole credits). */
 export const UNIT_PATTERN = /^([A-Z]{3}|CREDIT)$/;
 
@@ -26,9 +29,10 @@ export function assertUnit(unit: string): void {
   }
 }
 
-export function assertOwnerId(ownerId: string): void {
-  if (ownerId.length === 0 || ownerId.length > MAX_OWNER_ID_LENGTH) {
-    throw new DomainError('owner_id_invalid', 'invalid', `ownerId must be 1-${MAX_OWNER_ID_LENGTH} characters.`, [{ path: 'ownerId', message: `must be 1-${MAX_OWNER_ID_LENGTH} characters` }]);
+/** `path` names the field in the error (a transfer has two owners). */
+export function assertOwnerId(ownerId: string, path = 'ownerId'): void {
+  if (typeof ownerId !== 'string' || ownerId.length === 0 || ownerId.length > MAX_OWNER_ID_LENGTH) {
+    throw new DomainError('owner_id_invalid', 'invalid', `${path} must be 1-${MAX_OWNER_ID_LENGTH} characters.`, [{ path, message: `must be 1-${MAX_OWNER_ID_LENGTH} characters` }]);
   }
 }
 
@@ -49,4 +53,23 @@ export function assertPostable(request: PostRequest): void {
   if (request.comment !== undefined && request.comment.length > MAX_COMMENT_LENGTH) {
     throw new DomainError('comment_too_long', 'invalid', `comment must be at most ${MAX_COMMENT_LENGTH} characters.`, [{ path: 'comment', message: `must be at most ${MAX_COMMENT_LENGTH} characters` }]);
   }
+}
+
+/**
+ * Rejects a transfer that could never be made, before anything is read or
+ * written. The amount, unit, owners and comment follow the posting rules
+ * (checked again on each leg); `from` and `to` must be two accounts.
+ */
+export function assertTransferable(request: TransferRequest): void {
+  const id = request.transferId;
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_TRANSFER_ID_LENGTH) {
+    throw new DomainError('transfer_id_invalid', 'invalid', `transferId must be 1-${MAX_TRANSFER_ID_LENGTH} characters.`, [{ path: 'transferId', message: `must be 1-${MAX_TRANSFER_ID_LENGTH} characters` }]);
+  }
+  assertOwnerId(request.fromOwnerId, 'fromOwnerId');
+  assertOwnerId(request.toOwnerId, 'toOwnerId');
+  if (request.fromOwnerId === request.toOwnerId) {
+    throw new DomainError('transfer_same_account', 'invalid', `A transfer needs two accounts; "${request.fromOwnerId}" is both from and to.`, [{ path: 'toOwnerId', message: 'must differ from fromOwnerId' }]);
+  }
+  // Amount, unit and comment as for any posting: the debit leg is checked here so a bad one fails before any read.
+  assertPostable({ ownerId: request.fromOwnerId, unit: request.unit, direction: 'debit', amount: request.amount, idempotencyKey: `${id}:debit`, source: request.source, ...(request.comment !== undefined ? { comment: request.comment } : {}) });
 }

@@ -38,6 +38,9 @@ export function toEntry(doc: EntryDoc): LedgerEntry {
     idempotencyKey: doc.idempotencyKey,
     ...(doc.comment !== undefined && doc.comment !== null ? { comment: doc.comment } : {}),
     source: doc.source,
+    ...(doc.transferId !== undefined && doc.transferId !== null ? { transferId: doc.transferId } : {}),
+    ...(doc.transferLeg !== undefined && doc.transferLeg !== null ? { transferLeg: doc.transferLeg } : {}),
+    ...(doc.counterparty !== undefined && doc.counterparty !== null ? { counterparty: { ownerId: doc.counterparty.ownerId, unit: doc.counterparty.unit } } : {}),
     createdAt: doc.createdAt,
   };
 }

@@ -1,6 +1,6 @@
 import { Schema, type Connection, type Model, type mongo } from 'mongoose';
 import { driverCollection } from '../store';
-import type { Direction, EntrySource } from './types';
+import type { Counterparty, Direction, EntrySource, TransferLeg } from './types';
 
 /**
  * The account document: identity, the admin's policy overrides, and a hint
@@ -41,6 +41,10 @@ export interface EntryDoc {
   idempotencyKey: string;
   comment?: string;
   source: EntrySource;
+  /** Only on a transfer's entries (see transfer.ts): its id, this entry's leg, and the other side's account. */
+  transferId?: string;
+  transferLeg?: TransferLeg;
+  counterparty?: Counterparty;
   createdAt: Date;
   /** When `account.balance_changed` for this entry was handed over; null until then. */
   deliveredAt: Date | null;
@@ -78,6 +82,9 @@ const entrySchema = new Schema<EntryDoc>(
     idempotencyKey: { type: String, required: true },
     comment: { type: String },
     source: { type: Schema.Types.Mixed, required: true },
+    transferId: { type: String },
+    transferLeg: { type: String, enum: ['debit', 'credit', 'reversal'] },
+    counterparty: { type: new Schema<Counterparty>({ ownerId: { type: String, required: true }, unit: { type: String, required: true } }, { _id: false }) },
     createdAt: { type: Date, required: true },
     deliveredAt: { type: Date, default: null },
   },
@@ -91,23 +98,75 @@ entrySchema.index({ idempotencyKey: 1 }, { unique: true });
 // Finds balance changes not yet handed to the trigger engine, oldest first.
 entrySchema.index({ deliveredAt: 1, createdAt: 1 });
 
+/**
+ * What a transfer settled on, keyed by the transfer id and never changed
+ * once inserted (the first insert wins; see transfer.ts). `completed` is
+ * written after the credit entry, so a retry of a finished transfer is one
+ * `_id` read; `reversing` is written before the reversal entry, so no later
+ * attempt credits a transfer that is being reversed. The entries stay the
+ * truth: `ledger:verify` checks them, not these records.
+ */
+export interface TransferDoc {
+  _id: string;
+  outcome: 'completed' | 'reversing';
+  fromOwnerId: string;
+  toOwnerId: string;
+  unit: string;
+  amount: number;
+  comment?: string;
+  source: EntrySource;
+  debitEntryId: string;
+  fromBalanceAfter: number;
+  /** Set when completed. */
+  creditEntryId: string | null;
+  toBalanceAfter: number | null;
+  /** Set when reversing: the final refusal of the credit. */
+  refusal: { code: string; message: string } | null;
+  createdAt: Date;
+}
+
+const transferSchema = new Schema<TransferDoc>(
+  {
+    _id: { type: String, required: true },
+    outcome: { type: String, enum: ['completed', 'reversing'], required: true },
+    fromOwnerId: { type: String, required: true },
+    toOwnerId: { type: String, required: true },
+    unit: { type: String, required: true },
+    amount: { type: Number, required: true },
+    comment: { type: String },
+    source: { type: Schema.Types.Mixed, required: true },
+    debitEntryId: { type: String, required: true },
+    fromBalanceAfter: { type: Number, required: true },
+    creditEntryId: { type: String, default: null },
+    toBalanceAfter: { type: Number, default: null },
+    refusal: { type: Schema.Types.Mixed, default: null },
+    createdAt: { type: Date, required: true },
+  },
+  { collection: 'ledger_transfers', autoIndex: false, autoCreate: false, versionKey: false },
+);
+
 export interface LedgerModels {
   Account: Model<AccountDoc>;
   Entry: Model<EntryDoc>;
+  Transfer: Model<TransferDoc>;
   /** The driver's collections, for the inserts on the hot path (no document hydration). */
   accounts: mongo.Collection<AccountDoc>;
   entries: mongo.Collection<EntryDoc>;
+  transfers: mongo.Collection<TransferDoc>;
 }
 
 /** Registers the models on the given connection (never on the global mongoose). */
 export function ledgerModels(connection: Connection): LedgerModels {
   const Account = (connection.models.LedgerAccount as Model<AccountDoc> | undefined) ?? connection.model<AccountDoc>('LedgerAccount', accountSchema);
   const Entry = (connection.models.LedgerEntry as Model<EntryDoc> | undefined) ?? connection.model<EntryDoc>('LedgerEntry', entrySchema);
+  const Transfer = (connection.models.LedgerTransfer as Model<TransferDoc> | undefined) ?? connection.model<TransferDoc>('LedgerTransfer', transferSchema);
   return {
     Account,
     Entry,
+    Transfer,
     accounts: driverCollection(Account),
     entries: driverCollection(Entry),
+    transfers: driverCollection(Transfer),
   };
 }
 

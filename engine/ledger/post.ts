@@ -8,7 +8,7 @@ import { assertPostable } from './limits';
 import { accountKey, entryKey, isDuplicateKeyError, type AccountDoc, type EntryDoc } from './models';
 import { toEntry } from './mapping';
 import { applyPosting, effectivePolicy } from './policy';
-import type { PostRequest, PostResult } from './types';
+import type { Counterparty, PostRequest, PostResult, TransferLeg } from './types';
 
 /**
  * How many times one posting retries after another process took the seq it
@@ -23,29 +23,44 @@ const MAX_BACKOFF_MS = 50;
 /** Postings one process may hold queued for one account before refusing more. */
 const MAX_QUEUED_PER_ACCOUNT = 10_000;
 
+/** What marks an entry as one half of a transfer (transfer.ts); plain postings carry none. */
+export interface TransferMark {
+  transferId: string;
+  transferLeg: TransferLeg;
+  counterparty: Counterparty;
+}
+
 async function backoff(attempt: number): Promise<void> {
   await sleep(Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt));
 }
 
-function sameRequest(existing: EntryDoc, request: PostRequest): boolean {
+function sameMark(existing: EntryDoc, mark: TransferMark | undefined): boolean {
+  return (existing.transferId ?? null) === (mark?.transferId ?? null)
+    && (existing.transferLeg ?? null) === (mark?.transferLeg ?? null)
+    && (existing.counterparty?.ownerId ?? null) === (mark?.counterparty.ownerId ?? null)
+    && (existing.counterparty?.unit ?? null) === (mark?.counterparty.unit ?? null);
+}
+
+function sameRequest(existing: EntryDoc, request: PostRequest, mark: TransferMark | undefined): boolean {
   return existing.ownerId === request.ownerId
     && existing.unit === request.unit
     && existing.direction === request.direction
     && existing.amount === request.amount
-    && (existing.comment ?? null) === (request.comment ?? null);
+    && (existing.comment ?? null) === (request.comment ?? null)
+    && sameMark(existing, mark);
 }
 
-function replayOf(existing: EntryDoc, request: PostRequest): PostResult {
-  if (!sameRequest(existing, request)) {
+function replayOf(existing: EntryDoc, request: PostRequest, mark: TransferMark | undefined): PostResult {
+  if (!sameRequest(existing, request, mark)) {
     throw new DomainError('idempotency_conflict', 'conflict', `Idempotency key "${request.idempotencyKey}" was already used for a different posting (entry ${existing._id}).`, [{ path: 'idempotencyKey', message: 'already used for a different posting' }]);
   }
   return { entry: toEntry(existing), replayed: true };
 }
 
 /** The stored entry for this key, if any; throws `idempotency_conflict` when it records another request. */
-async function findReplay(context: LedgerContext, request: PostRequest): Promise<PostResult | null> {
+async function findReplay(context: LedgerContext, request: PostRequest, mark: TransferMark | undefined): Promise<PostResult | null> {
   const existing = await context.models.Entry.findOne({ idempotencyKey: request.idempotencyKey }).lean<EntryDoc>();
-  return existing ? replayOf(existing, request) : null;
+  return existing ? replayOf(existing, request, mark) : null;
 }
 
 /** An account document with the unit defaults, empty or with `first` as its hint. */
@@ -152,10 +167,10 @@ async function opened(context: LedgerContext, target: Target): Promise<Target> {
  * and never refuse a replay: a retried debit that went through must return
  * its entry even if the balance has since dropped.
  */
-async function onRefusal(context: LedgerContext, request: PostRequest, accountId: string, head: Head, refusal: DomainError): Promise<{ head: Head } | PostResult> {
+async function onRefusal(context: LedgerContext, request: PostRequest, mark: TransferMark | undefined, accountId: string, head: Head, refusal: DomainError): Promise<{ head: Head } | PostResult> {
   const newest = await probeForward(context, accountId, head);
   if (newest.seq > head.seq) return { head: newest };
-  const replay = await findReplay(context, request);
+  const replay = await findReplay(context, request, mark);
   if (replay) return replay;
   throw refusal;
 }
@@ -165,17 +180,17 @@ async function onRefusal(context: LedgerContext, request: PostRequest, accountId
  * process posted, or our head was behind): move to the newest head and try
  * again; or the idempotency key is taken: this is a replay or a conflict.
  */
-async function onDuplicate(context: LedgerContext, request: PostRequest, accountId: string, head: Head): Promise<{ head: Head } | PostResult> {
+async function onDuplicate(context: LedgerContext, request: PostRequest, mark: TransferMark | undefined, accountId: string, head: Head): Promise<{ head: Head } | PostResult> {
   const atSeq = await context.models.entries.findOne({ _id: entryKey(accountId, head.seq + 1) });
-  if (atSeq?.idempotencyKey === request.idempotencyKey) return replayOf(atSeq, request);
+  if (atSeq?.idempotencyKey === request.idempotencyKey) return replayOf(atSeq, request, mark);
   if (atSeq) return { head: await probeForward(context, accountId, headOfEntry(atSeq)) };
-  const replay = await findReplay(context, request);
+  const replay = await findReplay(context, request, mark);
   if (replay) return replay;
   // Neither index holds a match any more: an impossible state for an append-only ledger.
   throw new Error(`ledger insert of ${entryKey(accountId, head.seq + 1)} failed on a duplicate key that no longer exists`);
 }
 
-function entryDoc(accountId: string, account: AccountDoc, head: Head, next: Head, request: PostRequest): EntryDoc {
+function entryDoc(accountId: string, account: AccountDoc, next: Head, request: PostRequest, mark: TransferMark | undefined): EntryDoc {
   return {
     _id: entryKey(accountId, next.seq),
     accountId,
@@ -189,6 +204,7 @@ function entryDoc(accountId: string, account: AccountDoc, head: Head, next: Head
     idempotencyKey: request.idempotencyKey,
     ...(request.comment !== undefined ? { comment: request.comment } : {}),
     source: request.source,
+    ...(mark ? { transferId: mark.transferId, transferLeg: mark.transferLeg, counterparty: { ...mark.counterparty } } : {}),
     createdAt: next.at,
     deliveredAt: null,
   };
@@ -201,7 +217,7 @@ function entryDoc(accountId: string, account: AccountDoc, head: Head, next: Head
  * else must succeed for the posting to count; the account's hint is only a
  * starting point for finding the newest entry.
  */
-async function postInQueue(context: LedgerContext, request: PostRequest): Promise<PostResult> {
+async function postInQueue(context: LedgerContext, request: PostRequest, mark: TransferMark | undefined): Promise<PostResult> {
   let target = await targetOf(context, request);
   const accountId = target.account._id;
   let head = startingHead(context, target.account);
@@ -216,18 +232,18 @@ async function postInQueue(context: LedgerContext, request: PostRequest): Promis
       next = { seq: head.seq + 1, ...applyPosting(head, request.direction, request.amount, policy, now), at: now };
     } catch (error) {
       if (!isDomainError(error)) throw error;
-      const outcome = await onRefusal(context, request, accountId, head, error);
+      const outcome = await onRefusal(context, request, mark, accountId, head, error);
       if ('entry' in outcome) return (await opened(context, target), outcome);
       if (outcome.head.seq > 0) target = await opened(context, target);
       head = outcome.head;
       continue;
     }
-    const doc = entryDoc(accountId, account, head, next, request);
+    const doc = entryDoc(accountId, account, next, request, mark);
     try {
       await context.entryWriter.insert(doc);
     } catch (error) {
       if (!isDuplicateKeyError(error)) throw error;
-      const outcome = await onDuplicate(context, request, accountId, head);
+      const outcome = await onDuplicate(context, request, mark, accountId, head);
       if ('entry' in outcome) return (await opened(context, target), outcome);
       target = await opened(context, target);
       head = outcome.head;
@@ -251,16 +267,18 @@ async function postInQueue(context: LedgerContext, request: PostRequest): Promis
 /**
  * Runs this process's postings to one account one at a time, so they never
  * race each other for the same seq (only other processes can make a posting
- * retry). Postings to different accounts run in parallel.
+ * retry). Postings to different accounts run in parallel. `mark` makes the
+ * entry one half of a transfer (transfer.ts only; the public `post` passes
+ * none), and is part of what a replay must match.
  */
-export async function post(context: LedgerContext, request: PostRequest): Promise<PostResult> {
+export async function post(context: LedgerContext, request: PostRequest, mark?: TransferMark): Promise<PostResult> {
   assertPostable(request);
   const accountId = accountKey(request.unit, request.ownerId);
   const queue = context.queues.get(accountId) ?? { tail: Promise.resolve(), depth: 0 };
   if (queue.depth >= MAX_QUEUED_PER_ACCOUNT) {
     throw new DomainError('ledger_busy', 'unavailable', `${MAX_QUEUED_PER_ACCOUNT} postings are already waiting for ${request.ownerId}/${request.unit}; retry.`);
   }
-  const run = queue.tail.then(() => postInQueue(context, request));
+  const run = queue.tail.then(() => postInQueue(context, request, mark));
   queue.tail = run.catch(() => undefined);
   queue.depth += 1;
   context.queues.set(accountId, queue);

@@ -5,6 +5,19 @@ export type EntrySource =
 
 export type Direction = 'credit' | 'debit';
 
+/** The account on the other side of a transfer entry. */
+export interface Counterparty {
+  ownerId: string;
+  unit: string;
+}
+
+/**
+ * Which half of a transfer an entry is: the `debit` of `from`, the `credit`
+ * of `to`, or the `reversal` that credits `from` back when the credit was
+ * refused for good.
+ */
+export type TransferLeg = 'debit' | 'credit' | 'reversal';
+
 /**
  * An account's limits. `minBalance` is the lowest balance a debit may leave
  * (0: no overdraft; negative: debt allowed down to it), in the unit's minor
@@ -54,6 +67,10 @@ export interface LedgerEntry {
   idempotencyKey: string;
   comment?: string;
   source: EntrySource;
+  /** Set on the entries of a transfer only: the transfer, this entry's leg, and the account on the other side. */
+  transferId?: string;
+  transferLeg?: TransferLeg;
+  counterparty?: Counterparty;
   createdAt: Date;
 }
 
@@ -74,6 +91,35 @@ export interface PostRequest {
 export interface PostResult {
   entry: LedgerEntry;
   /** True when the key had already been posted and nothing new was written. */
+  replayed: boolean;
+}
+
+/** A move of value between two accounts of one unit; see README ("Transfers"). */
+export interface TransferRequest {
+  /**
+   * Unique per transfer, 1-191 characters; the same id always means the same
+   * transfer (e.g. `<workflowId>:<taskId>`). Its entries' idempotency keys are
+   * `<transferId>:debit`, `<transferId>:credit` and `<transferId>:reversal`.
+   */
+  transferId: string;
+  fromOwnerId: string;
+  toOwnerId: string;
+  unit: string;
+  /** Minor units; a positive safe integer up to MAX_AMOUNT. */
+  amount: number;
+  /** Opens `to` (and `from`, whose policy then applies to the empty account) when missing; default false. */
+  createIfMissing?: boolean;
+  comment?: string;
+  source: EntrySource;
+}
+
+export interface TransferResult {
+  transferId: string;
+  debitEntryId: string;
+  creditEntryId: string;
+  fromBalanceAfter: number;
+  toBalanceAfter: number;
+  /** True when the transfer had already completed and this call wrote nothing. */
   replayed: boolean;
 }
 
@@ -119,10 +165,20 @@ export interface VerifyProblem {
   problems: string[];
 }
 
+/** One transfer whose entries do not pair up, and why. */
+export interface TransferProblem {
+  transferId: string;
+  problems: string[];
+}
+
 export interface VerifyReport {
   accountsChecked: number;
   entriesChecked: number;
+  /** Transfers whose entries were checked against each other. */
+  transfersChecked: number;
   /** Accounts a posting stopped mid-way left behind and that were repaired: a trailing hint advanced, or the document of an account with entries written. */
   accountsRepaired: number;
   broken: VerifyProblem[];
+  /** Transfers whose entries do not pair up: a debit with neither credit nor reversal, or legs that disagree. */
+  brokenTransfers: TransferProblem[];
 }

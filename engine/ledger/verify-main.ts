@@ -4,8 +4,9 @@ import { createLedger } from './index';
 
 /**
  * `npm run ledger:verify`: checks every account in MONGODB_URI against its
- * entries, prints each broken account, and exits 1 if any (2 when the check
- * itself could not run). Hints that merely trail are advanced, not reported.
+ * entries and every transfer's entries against each other, prints each
+ * broken account and transfer, and exits 1 if any (2 when the check itself
+ * could not run). Hints that merely trail are advanced, not reported.
  */
 async function main(): Promise<number> {
   const env = configSchema.pick({ MONGODB_URI: true }).parse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined && v !== '')));
@@ -14,9 +15,11 @@ async function main(): Promise<number> {
     const ledger = createLedger({ connection });
     const report = await ledger.verify((broken) => {
       process.stdout.write(`BROKEN ${broken.unit} account of owner "${broken.ownerId}" (${broken.accountId}):\n${broken.problems.map((p) => `  - ${p}\n`).join('')}`);
+    }, (broken) => {
+      process.stdout.write(`BROKEN transfer "${broken.transferId}":\n${broken.problems.map((p) => `  - ${p}\n`).join('')}`);
     });
-    process.stdout.write(`ledger:verify: ${report.accountsChecked} accounts, ${report.entriesChecked} entries, ${report.accountsRepaired} repaired (trailing hint or missing account document), ${report.broken.length} broken\n`);
-    return report.broken.length > 0 ? 1 : 0;
+    process.stdout.write(`ledger:verify: ${report.accountsChecked} accounts, ${report.entriesChecked} entries, ${report.accountsRepaired} repaired (trailing hint or missing account document), ${report.broken.length} broken; ${report.transfersChecked} transfers, ${report.brokenTransfers.length} broken\n`);
+    return report.broken.length > 0 || report.brokenTransfers.length > 0 ? 1 : 0;
   } finally {
     await connection.close();
   }

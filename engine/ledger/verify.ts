@@ -3,7 +3,8 @@ import { advanceHint, headOfEntry } from './head';
 import { signedAmount } from './mapping';
 import { accountKey, entryKey, type AccountDoc, type EntryDoc } from './models';
 import { findAccountDoc } from './post';
-import type { VerifyProblem, VerifyReport } from './types';
+import type { TransferProblem, VerifyProblem, VerifyReport } from './types';
+import { verifyTransfers } from './verify-transfers';
 
 /** Problems listed per account before the rest are summarised, so one corrupt account cannot flood the report. */
 const MAX_PROBLEMS_PER_ACCOUNT = 20;
@@ -102,10 +103,11 @@ function strayProblem(accountId: string, entries: StrayEntry[], newest: number |
  * every account's walk. An account whose first entry is stored but whose
  * document is not (its first posting stopped between the two writes) is
  * opened from that entry and verified like the others; any other such entry
- * (beyond a gap, or with no entry 1) is reported.
+ * (beyond a gap, or with no entry 1) is reported. Last, every transfer's
+ * entries must pair up (verify-transfers.ts).
  */
-export async function verifyLedger(context: LedgerContext, onBroken?: (problem: VerifyProblem) => void): Promise<VerifyReport> {
-  const report: VerifyReport = { accountsChecked: 0, entriesChecked: 0, accountsRepaired: 0, broken: [] };
+export async function verifyLedger(context: LedgerContext, onBroken?: (problem: VerifyProblem) => void, onBrokenTransfer?: (problem: TransferProblem) => void): Promise<VerifyReport> {
+  const report: VerifyReport = { accountsChecked: 0, entriesChecked: 0, transfersChecked: 0, accountsRepaired: 0, broken: [], brokenTransfers: [] };
   const reached = new Map<string, number>();
   const check = async (account: AccountDoc, repaired: boolean) => {
     const result = await verifyAccount(context, account);
@@ -122,15 +124,20 @@ export async function verifyLedger(context: LedgerContext, onBroken?: (problem: 
   const cursor = context.models.Account.find({}).sort({ _id: 1 }).lean<AccountDoc[]>().cursor();
   for await (const account of cursor as AsyncIterable<AccountDoc>) await check(account, false);
   const total = await context.models.Entry.countDocuments({});
-  if (total === report.entriesChecked) return report;
-  for (const [accountId, entries] of await unreachedEntries(context, reached)) {
-    const [sample] = entries as [StrayEntry];
-    const own = !reached.has(accountId) && accountKey(sample.unit, sample.ownerId) === accountId;
-    const opened = own ? await findAccountDoc(context, sample.ownerId, sample.unit) : null;
-    if (opened) await check(opened, true);
-    const newest = reached.get(accountId);
-    const left = entries.filter((entry) => newest === undefined || entry.seq > newest);
-    if (left.length > 0) broken(strayProblem(accountId, left, newest));
+  if (total !== report.entriesChecked) {
+    for (const [accountId, entries] of await unreachedEntries(context, reached)) {
+      const [sample] = entries as [StrayEntry];
+      const own = !reached.has(accountId) && accountKey(sample.unit, sample.ownerId) === accountId;
+      const opened = own ? await findAccountDoc(context, sample.ownerId, sample.unit) : null;
+      if (opened) await check(opened, true);
+      const newest = reached.get(accountId);
+      const left = entries.filter((entry) => newest === undefined || entry.seq > newest);
+      if (left.length > 0) broken(strayProblem(accountId, left, newest));
+    }
   }
+  report.transfersChecked = await verifyTransfers(context, (problem) => {
+    report.brokenTransfers.push(problem);
+    onBrokenTransfer?.(problem);
+  });
   return report;
 }
