@@ -72,6 +72,9 @@ export const entrySchema = z.object({
     eventId: z.string().optional(),
     keyId: z.string().optional(),
   }),
+  transferId: z.string().optional().openapi({ description: 'Only on the entries of a transfer: the transfer they belong to. Its debit, credit and reversal carry the idempotency keys `<transferId>:debit`, `:credit` and `:reversal`.' }),
+  transferLeg: z.enum(['debit', 'credit', 'reversal']).optional().openapi({ description: 'Which half of the transfer this entry is: the debit of the sending account, the credit of the receiving one, or the reversal crediting the sender back when the credit was refused for good.' }),
+  counterparty: z.object({ ownerId: z.string(), unit: z.string() }).optional().openapi({ description: 'Only on the entries of a transfer: the account on the other side (for a reversal, the account the value was meant for).' }),
   createdAt: z.string(),
 }).openapi('LedgerEntry');
 

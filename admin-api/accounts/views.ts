@@ -27,6 +27,9 @@ export function entryView(entry: LedgerEntry) {
     idempotencyKey: entry.idempotencyKey,
     ...(entry.comment !== undefined ? { comment: entry.comment } : {}),
     source: entry.source,
+    ...(entry.transferId !== undefined ? { transferId: entry.transferId } : {}),
+    ...(entry.transferLeg !== undefined ? { transferLeg: entry.transferLeg } : {}),
+    ...(entry.counterparty !== undefined ? { counterparty: { ownerId: entry.counterparty.ownerId, unit: entry.counterparty.unit } } : {}),
     createdAt: entry.createdAt.toISOString(),
   };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
+import { createLedger } from '../../../engine/ledger';
 import { startTestApi, TEST_ADMIN_KEY, type TestApi } from '../../support/api';
 import { openTestStore } from '../../support/store';
 
@@ -74,9 +75,32 @@ it('needs accounts:write to post and accounts:read to read', async () => {
   expect((await call('GET', '/v1/accounts/user_42', undefined, 'wrong-key')).status).toBe(401);
 });
 
+it('shows the transferId, leg and counterparty of transfer entries, and nothing of the kind on plain ones', async () => {
+  const ledger = createLedger({ connection: store.connection });
+  await ledger.post({ ownerId: 'partner_master', unit: 'USD', direction: 'credit', amount: 1000, idempotencyKey: 'api-partner-seed', createIfMissing: true, source: { kind: 'api', keyId: 'test' } });
+  await ledger.transfer({ transferId: 'api-transfer-1', fromOwnerId: 'partner_master', toOwnerId: 'user_77', unit: 'USD', amount: 600, createIfMissing: true, source: { kind: 'api', keyId: 'test' } });
+  const sent = await call('GET', '/v1/accounts/partner_master/entries?unit=USD');
+  expect(sent).toMatchObject({ status: 200, body: { items: [
+    { seq: 2, direction: 'debit', amount: 600, idempotencyKey: 'api-transfer-1:debit', transferId: 'api-transfer-1', transferLeg: 'debit', counterparty: { ownerId: 'user_77', unit: 'USD' } },
+    { seq: 1, direction: 'credit' },
+  ] } });
+  expect((sent.body.items as Array<Record<string, unknown>>)[1]).not.toHaveProperty('transferId');
+  expect((sent.body.items as Array<Record<string, unknown>>)[1]).not.toHaveProperty('counterparty');
+  expect(await call('GET', '/v1/accounts/user_77/entries?unit=USD')).toMatchObject({ status: 200, body: { items: [
+    { seq: 1, direction: 'credit', amount: 600, balanceAfter: 600, transferId: 'api-transfer-1', transferLeg: 'credit', counterparty: { ownerId: 'partner_master', unit: 'USD' } },
+  ] } });
+});
+
 it('describes every accounts route in the OpenAPI document', async () => {
   const document = (await (await fetch(`${api.baseUrl}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
   expect(Object.keys(document.paths['/v1/accounts/{ownerId}/entries'] ?? {}).sort()).toEqual(['get', 'post']);
   expect(Object.keys(document.paths['/v1/accounts/{ownerId}'] ?? {}).sort()).toEqual(['get', 'patch']);
   expect(document.paths['/v1/accounts']).toHaveProperty('get');
+});
+
+it('documents the transfer fields of an entry in the OpenAPI document', async () => {
+  const document = (await (await fetch(`${api.baseUrl}/openapi.json`)).json()) as { components: { schemas: Record<string, { properties: Record<string, unknown>; required?: string[] }> } };
+  const entry = document.components.schemas.LedgerEntry;
+  expect(entry?.properties).toMatchObject({ transferId: { type: 'string' }, transferLeg: { enum: ['debit', 'credit', 'reversal'] }, counterparty: { type: 'object' } });
+  expect(entry?.required ?? []).not.toContain('transferId');
 });
