@@ -7,6 +7,8 @@ import type { Mailer } from '../engine/mail/mailer';
 import { messageIdFor, outboxModel } from '../engine/mail/outbox';
 import { renderEmail, type EmailSources } from '../engine/mail/render';
 import type { TemplateCatalog } from '../engine/mail/templates';
+import { emailSources } from '../tasks/email';
+import { TaskInputError } from '../workflows/task-inputs';
 
 export interface SendEmailRequest {
   /** workflow id + task id: one email per key, whatever the retries. */
@@ -27,12 +29,12 @@ export interface SendEmailResult {
 }
 
 async function sources(request: SendEmailRequest, templates: TemplateCatalog): Promise<EmailSources> {
-  if (!request.template) {
-    return { subject: request.subject ?? '', text: request.text ?? '', ...(request.html ? { html: request.html } : {}) };
+  try {
+    return await emailSources(request, templates);
+  } catch (error) {
+    if (error instanceof TaskInputError) throw ApplicationFailure.nonRetryable(error.message, error.code);
+    throw error;
   }
-  const found = await templates.get(request.template);
-  if (!found) throw ApplicationFailure.nonRetryable(`email template "${request.template}" does not exist`, 'template_not_found');
-  return { subject: request.subject ?? found.subject, text: request.text ?? found.text, ...((request.html ?? found.html) ? { html: request.html ?? found.html } : {}) };
 }
 
 function render(content: EmailSources, variables: Record<string, unknown>) {

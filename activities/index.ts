@@ -6,6 +6,7 @@ import type { Sandbox } from '../scripts-sandbox';
 import { createPostAccountTask } from './account-task';
 import { createSendEmailTask } from './email-task';
 import { createRunScriptTask } from './script-task';
+import { createTaskActivities } from '../tasks/activities';
 
 /** Everything the activities touch, passed in so tests can choose each one. */
 export interface ActivityDependencies {
@@ -16,12 +17,18 @@ export interface ActivityDependencies {
   templates: TemplateCatalog;
 }
 
-/** One activity per task type; the worker registers these. */
+/**
+ * What the worker registers: one activity per task kind (tasks/), and the
+ * three activities runs started by the previous release still call
+ * (workflows/legacy-tasks.ts).
+ */
 export function createActivities(deps: ActivityDependencies) {
+  const sendEmailTask = createSendEmailTask(deps);
   return {
+    ...createTaskActivities({ sandbox: deps.sandbox, ledger: deps.ledger, sendEmail: sendEmailTask }),
     runScriptTask: createRunScriptTask(deps.sandbox),
     postAccountTask: createPostAccountTask(deps.ledger),
-    sendEmailTask: createSendEmailTask(deps),
+    sendEmailTask,
   };
 }
 

@@ -126,10 +126,10 @@ export function meteredMailer(mailer: Mailer, metrics: Metrics): Mailer {
 }
 
 /** Wraps each activity so every attempt's duration is observed by task type and outcome. */
-export function meteredActivities<A extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: A, taskTypes: Record<keyof A, string>, metrics: Metrics): A {
+export function meteredActivities<A extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: A, taskTypes: Record<string, string>, metrics: Metrics): A {
   const wrapped: Record<string, unknown> = {};
   for (const [name, activity] of Object.entries(activities)) {
-    const taskType = taskTypes[name as keyof A];
+    const taskType = taskTypes[name] ?? name;
     wrapped[name] = async (...args: never[]) => {
       const startedAt = performance.now();
       try {

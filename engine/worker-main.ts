@@ -1,4 +1,5 @@
 import { createActivities } from '../activities';
+import { taskTypesByActivity } from '../tasks/activities';
 import { createSandbox } from '../scripts-sandbox';
 import { loadConfig } from './config';
 import { createLedger } from './ledger';
@@ -13,8 +14,8 @@ import { connectStore } from './store';
 import { connectWorkerConnection, createTemporalClient, ensureSearchAttributes } from './temporal';
 import { bundleWorkflows, createEngineWorker, installTemporalRuntime } from './worker';
 
-/** Which task type each activity executes, for the task duration series. */
-const ACTIVITY_TASK_TYPES = { runScriptTask: 'script', postAccountTask: 'account', sendEmailTask: 'email' } as const;
+/** Which task type each activity executes, for the task duration series (with the previous release's three). */
+const ACTIVITY_TASK_TYPES = { ...taskTypesByActivity(), runScriptTask: 'script', postAccountTask: 'account', sendEmailTask: 'email' };
 
 async function main(): Promise<void> {
   const config = loadConfig();

@@ -309,7 +309,8 @@
     const reservation = 'reservation' in input ? input.reservation : typeof data === 'object' && data !== null ? data.reservation : undefined;
     const tasks = 'tasks' in input ? input.tasks : {};
     try {
-      const promise = scriptFunction(event, data, reservation, tasks, input.trigger, createConsole(run.log));
+      const results = 'results' in input ? input.results : {};
+      const promise = scriptFunction(event, data, reservation, tasks, input.trigger, createConsole(run.log), results, input.item, input.index);
       apply(promiseThen, promise, [(value) => succeed(run, value), (thrown) => fail(run, thrown)]);
     } catch (thrown) {
       fail(run, thrown);

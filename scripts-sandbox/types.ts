@@ -27,6 +27,11 @@ export interface ScriptInput {
   reservation?: unknown;
   tasks?: Record<string, unknown>;
   trigger?: { id: string; name: string; version: number };
+  /** Earlier tasks' outcomes by task id (`{ status, output?, error? }`); defaults to `{}`. */
+  results?: Record<string, unknown>;
+  /** Inside a `forEach`: the current item and its index. */
+  item?: unknown;
+  index?: number;
 }
 
 /** Per-task limits; each must stay within the sandbox maximums (see `checkLimits`). */

@@ -17,7 +17,7 @@ const SEPARATOR = ' · ';
 export function runOwner(trigger: Pick<TriggerSnapshot, 'tasks'>, event: EventEnvelope): string | undefined {
   const scope = { event, data: event.data, reservation: (event.data as { reservation?: unknown }).reservation, tasks: {} };
   for (const task of trigger.tasks) {
-    if (task.type !== 'account') continue;
+    if (task.type !== 'account' || typeof task.owner !== 'string') continue;
     try {
       return resolveText(task.owner, scope);
     } catch {

@@ -12,37 +12,15 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import { emailSummary, postingSummary, scriptSummary } from './summaries';
-import { accountAmount, emailVariables, resolveField, runScope, scriptInput, TaskInputError } from './task-inputs';
-import type { CancelRequest, RunSinks, RunState, TaskError, TaskSpec, TaskState, TriggerRunInput } from './types';
+import { isLegacyRun, runLegacyTask } from './legacy-tasks';
+import { fillSummary, initialContext, interpretTasks, type TaskExecutor } from './run-control';
+import { TaskInputError } from './task-inputs';
+import type { CancelRequest, LegacyTaskSpec, RunSinks, RunState, TaskActivityInput, TaskError, TaskOutcome, TaskState, TriggerRunInput } from './types';
 
 /** Sent by the API when a matching cancellation event arrives (then it requests cancellation). */
 export const cancelRequestSignal = defineSignal<[CancelRequest]>('cancelRequest');
 /** The run's phase and every task's status and output, while running and after. */
 export const runStateQuery = defineQuery<RunState>('runState');
-
-const SCRIPT_ERROR_CODES = ['script_syntax', 'script_runtime', 'script_timeout', 'script_memory_limit', 'script_output_invalid', 'script_output_too_large', 'script_code_too_large'];
-
-// A script is pure compute in this worker's sandbox (10 s at most, no I/O),
-// so it runs as a local activity: no round trip through the Temporal server.
-// A retry only helps when the worker died, so few attempts.
-const { runScriptTask } = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes: SCRIPT_ERROR_CODES },
-});
-// Postings are idempotent by key, so retrying through a store outage is safe.
-// A posting takes milliseconds; the timeout bounds how long a crashed
-// worker's attempt holds the run before the retry.
-const { postAccountTask } = proxyActivities<Activities>({
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 },
-});
-// Mail goes through the outbox, so a retry never sends twice.
-const { sendEmailTask } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 30 },
-});
 
 const { runMetrics } = proxySinks<RunSinks>();
 
@@ -109,13 +87,41 @@ async function endCancelled(state: RunState): Promise<RunState> {
   return state;
 }
 
+/**
+ * Runs the task chain. A run started by this release names, on every task,
+ * how the workflow executes it (`execution`, filled in from the task kind
+ * when the run started), so the generic interpreter runs it. A run started
+ * by the previous release has no `execution` and keeps the chain it began
+ * with (legacy-tasks.ts). The run's input decides, so replay is
+ * deterministic without a patch marker.
+ */
 async function runTasks(input: TriggerRunInput, state: RunState): Promise<void> {
+  if (isLegacyRun(input)) return runLegacyTasks(input, state);
+  const context = initialContext(input.trigger, input.event);
+  const failure = await interpretTasks({ tasks: input.trigger.tasks, context, effectKeyBase: workflowInfo().workflowId, states: state.tasks }, executeTask, toTaskError);
+  if (failure) failRun(state, failure.index, failure.error);
+}
+
+/** Runs one task (or one forEach item) the way its kind's `execution` says. */
+const executeTask: TaskExecutor = async (task, context, effectKey) => {
+  const execution = task.execution!;
+  const summary = fillSummary(execution.summary, context);
+  if (execution.mode === 'wait_for_event') throw new TaskInputError('task_kind_unknown', `task "${task.id}": waiting for events is not available in this worker`);
+  const options = { startToCloseTimeout: execution.startToCloseTimeout, retry: execution.retry };
+  const activities = execution.local
+    ? proxyLocalActivities<Record<string, (input: TaskActivityInput) => Promise<TaskOutcome>>>(options)
+    : proxyActivities<Record<string, (input: TaskActivityInput) => Promise<TaskOutcome>>>(options);
+  const activity = activities[execution.activity]!;
+  return activity.executeWithOptions({ summary }, [{ task, context, effectKey }]);
+};
+
+async function runLegacyTasks(input: TriggerRunInput, state: RunState): Promise<void> {
   const outputs: Record<string, unknown> = {};
   for (const [index, task] of input.trigger.tasks.entries()) {
     const taskState = state.tasks[index]!;
     taskState.status = 'running';
     try {
-      const result = await runTask(task, input, outputs);
+      const result = await runLegacyTask(task as unknown as LegacyTaskSpec, input, outputs);
       outputs[task.id] = result.output;
       if (result.skipReason) skip(taskState, result.skipReason);
       else Object.assign(taskState, { status: 'completed', output: result.output });
@@ -138,54 +144,6 @@ function skip(task: TaskState, reason: string): void {
   if (task.status !== 'pending' && task.status !== 'running') return;
   task.status = 'skipped';
   task.skipReason = reason;
-}
-
-interface TaskResult {
-  output: unknown;
-  skipReason?: string;
-}
-
-async function runTask(task: TaskSpec, input: TriggerRunInput, outputs: Record<string, unknown>): Promise<TaskResult> {
-  const { trigger, event } = input;
-  const { workflowId } = workflowInfo();
-  const effectKey = `${workflowId}:${task.id}`;
-  switch (task.type) {
-    case 'script': {
-      const limits = { ...(task.timeoutMs ? { timeoutMs: task.timeoutMs } : {}), ...(task.memoryMb ? { memoryMb: task.memoryMb } : {}) };
-      const scriptArgs = { code: task.code, input: scriptInput(trigger, event, outputs), limits };
-      return { output: await runScriptTask.executeWithOptions({ summary: scriptSummary(task.id) }, [scriptArgs]) };
-    }
-    case 'account': {
-      const amount = accountAmount(task, outputs);
-      if (amount === 0) return { output: { amount: 0 }, skipReason: 'the amount is 0' };
-      const ownerId = resolveField(task.owner, runScope(event, outputs), 'owner');
-      const posted = await postAccountTask.executeWithOptions({ summary: postingSummary(task.action, amount, task.unit, ownerId) }, [{
-        ownerId,
-        unit: task.unit,
-        direction: task.action,
-        amount,
-        idempotencyKey: effectKey,
-        createIfMissing: task.createIfMissing,
-        ...(task.comment ? { comment: task.comment } : {}),
-        source: { kind: 'trigger', triggerId: trigger.id, workflowId, taskId: task.id, eventId: event.id },
-      }]);
-      return { output: posted };
-    }
-    case 'email': {
-      const to = resolveField(task.to, runScope(event, outputs), 'to');
-      const { template, subject, text, html } = task;
-      const sent = await sendEmailTask.executeWithOptions({ summary: emailSummary(to, template) }, [{
-        outboxKey: effectKey,
-        to,
-        ...(template ? { template } : {}),
-        ...(subject ? { subject } : {}),
-        ...(text ? { text } : {}),
-        ...(html ? { html } : {}),
-        variables: emailVariables(task, event, outputs),
-      }]);
-      return { output: sent };
-    }
-  }
 }
 
 function toTaskError(error: unknown): TaskError {

@@ -11,6 +11,60 @@ export interface EventEnvelope {
   data: Record<string, unknown>;
 }
 
+/**
+ * What every task has, whatever its kind: an id unique in the trigger, its
+ * kind, and the run control fields. The kind's own fields (validated by its
+ * module in tasks/) ride along.
+ */
+export interface TaskControl {
+  id: string;
+  type: string;
+  /** A MongoDB-style filter over the run context; when it does not match, the task is skipped. */
+  when?: Record<string, unknown>;
+  /** `fail` (default): a failure fails the run. `continue`: the task is failed and later tasks still run. */
+  onError?: 'fail' | 'continue';
+  /** A context path to an array (at most 100 items); the task runs once per item. */
+  forEach?: string;
+  /** How the workflow runs the task; filled in from the task kind when the run starts. */
+  execution?: TaskExecution;
+}
+
+/** A task as a run receives it: the control fields plus its kind's own fields. */
+export type TaskSpec = TaskControl & Record<string, unknown>;
+
+/** A Temporal retry policy as plain data (durations as strings such as `1 second`). */
+export interface RetryPlan {
+  initialInterval: string;
+  backoffCoefficient?: number;
+  maximumInterval?: string;
+  maximumAttempts: number;
+  nonRetryableErrorTypes?: string[];
+}
+
+/**
+ * How the workflow carries a task out, decided by the task kind's module
+ * (tasks/) when the run starts and carried in the run's input, so the
+ * workflow itself knows no kind by name.
+ */
+export type TaskExecution =
+  | {
+    mode: 'activity';
+    /** The activity the worker registered for the kind, e.g. `accountTask`. */
+    activity: string;
+    /** A local activity runs in the worker without a round trip through the server (pure compute). */
+    local: boolean;
+    startToCloseTimeout: string;
+    retry: RetryPlan;
+    /** One line for the Temporal UI; `{{path}}` parts are filled from the run context. */
+    summary: string;
+  }
+  | {
+    /** The workflow waits for a correlated event itself (`wait_for_event`). */
+    mode: 'wait_for_event';
+    summary: string;
+  };
+
+/** The legacy task shapes, as runs started before task kinds were modules carry them. */
 export interface ScriptTaskSpec {
   id: string;
   type: 'script';
@@ -45,7 +99,45 @@ export interface EmailTaskSpec {
   html?: string;
 }
 
-export type TaskSpec = ScriptTaskSpec | AccountTaskSpec | EmailTaskSpec;
+export type LegacyTaskSpec = ScriptTaskSpec | AccountTaskSpec | EmailTaskSpec;
+
+/** A task's outcome as later tasks see it under `results.<id>`. */
+export interface TaskResult {
+  status: 'completed' | 'skipped' | 'failed';
+  output?: unknown;
+  error?: TaskError;
+}
+
+/**
+ * What `when`, templates, `amountFrom`, `forEach` and scripts see: the event,
+ * its data and reservation, earlier outputs by task id (`tasks`) and
+ * outcomes (`results`), the trigger, and inside a `forEach` the `item` and
+ * its `index`.
+ */
+export interface RunContext {
+  event: EventEnvelope;
+  data: Record<string, unknown>;
+  reservation?: unknown;
+  tasks: Record<string, unknown>;
+  results: Record<string, TaskResult>;
+  trigger: { id: string; name: string; version: number };
+  item?: unknown;
+  index?: number;
+}
+
+/** What an activity of a task kind receives: the task, the context it runs in, and its effect key. */
+export interface TaskActivityInput {
+  task: TaskSpec;
+  context: RunContext;
+  /** `<workflowId>:<taskId>`, with `:<index>` inside a forEach: the idempotency key of the task's effect. */
+  effectKey: string;
+}
+
+/** What a task kind's activity returns: the output, or why it did nothing. */
+export interface TaskOutcome {
+  output: unknown;
+  skipReason?: string;
+}
 
 /** One immutable version of a trigger, as a run received it. */
 export interface TriggerSnapshot {
@@ -73,7 +165,7 @@ export interface TaskError {
 
 export interface TaskState {
   id: string;
-  type: TaskSpec['type'];
+  type: string;
   status: TaskStatus;
   output?: unknown;
   error?: TaskError;

@@ -1,4 +1,5 @@
 import { RUN_STATUSES, type RunReader } from '../../engine/runs/run-reader';
+import { TASK_TYPES } from '../../tasks/registry';
 import type { RouteModule } from '../app';
 import { pageQuerySchema } from '../schemas';
 import { z } from '../zod';
@@ -11,7 +12,7 @@ const runSummarySchema = z
   .openapi('RunSummary');
 const taskSchema = z
   .object({
-    id: z.string(), type: z.enum(['script', 'account', 'email']), status: z.enum(['pending', 'running', 'completed', 'skipped', 'failed']),
+    id: z.string(), type: z.enum(TASK_TYPES), status: z.enum(['pending', 'running', 'completed', 'skipped', 'failed']),
     output: z.unknown().optional(), error: z.object({ code: z.string(), message: z.string(), line: z.number().optional(), column: z.number().optional() }).optional(),
     skipReason: z.string().optional(),
   })

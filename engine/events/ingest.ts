@@ -9,6 +9,7 @@ import type { Metrics } from '../metrics';
 import { FilterCache } from '../triggers/matcher';
 import { snapshotOf, type TriggerRecord, type TriggerStore } from '../triggers/trigger-store';
 import { eventIdKey, triggerIdKey } from '../../workflows/search-attributes';
+import { planTasks } from '../../tasks/registry';
 import { runDetails, runSummary } from '../../workflows/summaries';
 import { cancelRequestSignal, triggerRun } from '../../workflows/trigger-run';
 import type { EventEnvelope } from '../../workflows/types';
@@ -86,7 +87,9 @@ export function createEventIngestor(deps: IngestDependencies) {
   async function startRun(trigger: TriggerRecord, event: EventEnvelope): Promise<RunRef> {
     const workflowId = workflowIdFor(trigger.id, event.id);
     if (trigger.cancelOn) await cancelIndex.addWaiter(trigger.cancelOn, event, workflowId);
-    const snapshot = snapshotOf(trigger);
+    // The run carries its version of the trigger, each task with the execution its kind prescribes.
+    const version = snapshotOf(trigger);
+    const snapshot = { ...version, tasks: planTasks(version.tasks) };
     try {
       await deps.temporal.workflow.start(triggerRun, {
         workflowId,

@@ -1,25 +1,28 @@
 import { isDomainError } from '../errors';
 import type { Ledger, PolicyDefaults } from '../ledger';
-import { applyPosting, effectivePolicy, type BalanceState } from '../ledger/policy';
-import { renderEmail } from '../mail/render';
+import { effectivePolicy, type BalanceState } from '../ledger/policy';
 import type { TemplateCatalog } from '../mail/templates';
 import type { CancelIndex } from '../events/cancel-index';
 import type { Sandbox } from '../../scripts-sandbox';
-import { accountAmount, emailVariables, resolveField, runScope, scriptInput, TaskInputError } from '../../workflows/task-inputs';
-import type { AccountTaskSpec, EmailTaskSpec, EventEnvelope, TaskSpec } from '../../workflows/types';
+import { kindOf } from '../../tasks/registry';
+import { ScriptFailure } from '../../tasks/task-errors';
+import type { Projection, SimulationDependencies } from '../../tasks/task-kind';
+import { initialContext, interpretTasks, type TaskExecutor } from '../../workflows/run-control';
+import { TaskInputError } from '../../workflows/task-inputs';
+import type { EventEnvelope, TaskError, TaskState } from '../../workflows/types';
 import { FilterCache } from './matcher';
-import { snapshotOf, type TriggerRecord } from './trigger-store';
+import type { TriggerRecord } from './trigger-store';
 
 export interface DryRunTask {
   id: string;
-  type: TaskSpec['type'];
-  /** What the task would do: run, be skipped (amount 0, an earlier failure), or fail and stop the run. */
+  type: string;
+  /** What the task would do: run, be skipped (`when`, amount 0, an earlier failure), or fail (and stop the run unless `onError` is `continue`). */
   outcome: 'would_complete' | 'would_skip' | 'would_fail';
   output?: unknown;
-  error?: { code: string; message: string; line?: number; column?: number };
+  error?: TaskError;
   reason?: string;
-  posting?: { ownerId: string; unit: string; direction: 'credit' | 'debit'; amount: number; accountExists: boolean; balanceBefore: number; balanceAfter: number };
-  email?: { to: string; subject: string; text: string; html?: string };
+  /** Kind-specific detail: `posting` (account), `email`, `transfer`, `webhook`, ... */
+  [detail: string]: unknown;
   logs?: string[];
 }
 
@@ -53,78 +56,74 @@ function keyOf(trigger: TriggerRecord): { triggerKey?: string } {
   return trigger.key ? { triggerKey: trigger.key } : {};
 }
 
-/** Projected balances per account across the tasks of one simulated run. */
-type Projection = Map<string, { state: BalanceState; exists: boolean }>;
+/** Balances per account across the tasks of one simulated run, read from the ledger once each. */
+function projectionFor(deps: DryRunDependencies): Projection {
+  const accounts = new Map<string, { state: BalanceState; exists: boolean; policy: ReturnType<typeof effectivePolicy> }>();
+  const keyOf = (ownerId: string, unit: string) => `${ownerId}\u0000${unit}`;
+  return {
+    async account(ownerId, unit) {
+      const known = accounts.get(keyOf(ownerId, unit));
+      if (known) return known;
+      const account = await deps.ledger.getAccount(ownerId, unit);
+      const policy = account?.policy ?? effectivePolicy(unit, { minBalance: null, maxNegativeDays: null }, deps.policyDefaults);
+      const found = { state: { balance: account?.balance ?? 0, negativeSince: account?.negativeSince ?? null }, exists: Boolean(account), policy };
+      accounts.set(keyOf(ownerId, unit), found);
+      return found;
+    },
+    apply(ownerId, unit, state) {
+      const known = accounts.get(keyOf(ownerId, unit))!;
+      accounts.set(keyOf(ownerId, unit), { ...known, state, exists: true });
+    },
+  };
+}
+
+/** A simulated failure as the dry run reports it: the same codes a real run would fail with. */
+function readError(error: unknown): TaskError {
+  if (error instanceof ScriptFailure) return { ...error.error };
+  if (error instanceof TaskInputError || isDomainError(error)) return { code: error.code, message: error.message };
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') return { code, message: (error as Error).message };
+  throw error;
+}
 
 /**
  * Answers "what would this event do?" without posting, sending or starting
- * anything: which triggers match, and for each what every task would do,
- * with the real sandbox, the real balances and policies, and real rendering.
+ * anything: which triggers match, and for each what every task would do.
+ * It runs the workflow's own interpreter (workflows/run-control.ts: `when`,
+ * `forEach`, `onError`) over each task kind's simulation, which starts from
+ * the same `prepare` as the real activity, so the two cannot disagree.
  */
 export function createDryRun(deps: DryRunDependencies) {
   const filters = new FilterCache();
   const now = deps.clock ?? (() => new Date());
 
-  async function project(task: AccountTaskSpec, event: EventEnvelope, outputs: Record<string, unknown>, projection: Projection): Promise<DryRunTask> {
-    const amount = accountAmount(task, outputs);
-    if (amount === 0) return { id: task.id, type: task.type, outcome: 'would_skip', reason: 'the amount is 0' };
-    const ownerId = resolveField(task.owner, runScope(event, outputs), 'owner');
-    const key = `${ownerId}\u0000${task.unit}`;
-    let current = projection.get(key);
-    const account = current ? undefined : await deps.ledger.getAccount(ownerId, task.unit);
-    current ??= { state: { balance: account?.balance ?? 0, negativeSince: account?.negativeSince ?? null }, exists: Boolean(account) };
-    if (!current.exists && !task.createIfMissing) throw new TaskInputError('account_not_found', `no ${task.unit} account for "${ownerId}", and the task does not create one`);
-    const policy = account?.policy ?? effectivePolicy(task.unit, { minBalance: null, maxNegativeDays: null }, deps.policyDefaults);
-    const after = applyPosting(current.state, task.action, amount, policy, now());
-    projection.set(key, { state: after, exists: true });
-    return {
-      id: task.id, type: task.type, outcome: 'would_complete',
-      posting: { ownerId, unit: task.unit, direction: task.action, amount, accountExists: current.exists, balanceBefore: current.state.balance, balanceAfter: after.balance },
-    };
-  }
-
-  async function render(task: EmailTaskSpec, event: EventEnvelope, outputs: Record<string, unknown>): Promise<DryRunTask> {
-    const to = resolveField(task.to, runScope(event, outputs), 'to');
-    const template = task.template ? await deps.templates.get(task.template) : null;
-    if (task.template && !template) throw new TaskInputError('template_not_found', `email template "${task.template}" does not exist`);
-    const sources = { subject: task.subject ?? template?.subject ?? '', text: task.text ?? template?.text ?? '', ...((task.html ?? template?.html) ? { html: task.html ?? template?.html } : {}) };
-    const email = renderEmail(sources, emailVariables(task, event, outputs));
-    return { id: task.id, type: task.type, outcome: 'would_complete', email: { to, ...email } };
-  }
-
-  async function simulateTask(task: TaskSpec, trigger: TriggerRecord, event: EventEnvelope, outputs: Record<string, unknown>, projection: Projection): Promise<DryRunTask> {
-    switch (task.type) {
-      case 'script': {
-        const limits = { ...(task.timeoutMs ? { timeoutMs: task.timeoutMs } : {}), ...(task.memoryMb ? { memoryMb: task.memoryMb } : {}) };
-        const result = await deps.sandbox.run({ code: task.code, input: scriptInput(snapshotOf(trigger), event, outputs), limits });
-        if (!result.ok) return { id: task.id, type: task.type, outcome: 'would_fail', error: result.error, logs: result.logs };
-        outputs[task.id] = result.output;
-        return { id: task.id, type: task.type, outcome: 'would_complete', output: result.output, logs: result.logs };
-      }
-      case 'account':
-        return project(task, event, outputs, projection);
-      case 'email':
-        return render(task, event, outputs);
-    }
-  }
-
   async function simulate(trigger: TriggerRecord, event: EventEnvelope): Promise<DryRunMatch> {
-    const outputs: Record<string, unknown> = {};
-    const projection: Projection = new Map();
-    const tasks: DryRunTask[] = [];
-    for (const task of trigger.tasks) {
-      const failed = tasks.find((t) => t.outcome === 'would_fail');
-      if (failed) {
-        tasks.push({ id: task.id, type: task.type, outcome: 'would_skip', reason: `task "${failed.id}" would fail` });
-        continue;
-      }
+    const simulation: SimulationDependencies = { sandbox: deps.sandbox, ledger: deps.ledger, policyDefaults: deps.policyDefaults, templates: deps.templates, projection: projectionFor(deps), clock: now };
+    const details = new Map<string, Record<string, unknown>>();
+    const execute: TaskExecutor = async (task, context, effectKey) => {
+      const kind = kindOf(task.type);
+      if (!kind) throw new TaskInputError('task_kind_unknown', `no task module handles type "${task.type}"`);
       try {
-        tasks.push(await simulateTask(task, trigger, event, outputs, projection));
+        const prepared = kind.prepare(task, context, { key: effectKey, workflowId: `dry-run:${trigger.id}:${event.id}` });
+        const result = await kind.simulate(prepared, simulation, task, context);
+        details.set(task.id, { ...details.get(task.id), ...result.preview, ...(result.logs ? { logs: result.logs } : {}) });
+        return { output: result.output, ...(result.skipReason !== undefined ? { skipReason: result.skipReason } : {}) };
       } catch (error) {
-        if (!(error instanceof TaskInputError) && !isDomainError(error)) throw error;
-        tasks.push({ id: task.id, type: task.type, outcome: 'would_fail', error: { code: error.code, message: error.message } });
+        if (error instanceof ScriptFailure) details.set(task.id, { ...details.get(task.id), logs: error.logs });
+        throw error;
       }
-    }
+    };
+    const states: TaskState[] = trigger.tasks.map((task) => ({ id: task.id, type: task.type, status: 'pending' }));
+    await interpretTasks({ tasks: trigger.tasks, context: initialContext(trigger, event), effectKeyBase: `dry-run:${trigger.id}:${event.id}`, states }, execute, readError);
+    const tasks = states.map((state): DryRunTask => ({
+      id: state.id,
+      type: state.type,
+      outcome: state.status === 'completed' ? 'would_complete' : state.status === 'failed' ? 'would_fail' : 'would_skip',
+      ...(state.output !== undefined ? { output: state.output } : {}),
+      ...(state.error ? { error: state.error } : {}),
+      ...(state.skipReason !== undefined ? { reason: state.skipReason } : {}),
+      ...details.get(state.id),
+    }));
     return { triggerId: trigger.id, ...keyOf(trigger), triggerVersion: trigger.version, name: trigger.name, waitSeconds: trigger.wait.seconds, tasks };
   }
 

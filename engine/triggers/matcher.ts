@@ -1,9 +1,9 @@
 import { Query } from 'mingo';
 import type { EventEnvelope } from '../../workflows/types';
 import { jsonDepthExceeds } from '../json-depth';
-import { TRIGGER_LIMITS } from './trigger-schema';
 
-const MAX_FILTER_DEPTH = TRIGGER_LIMITS.maxFilterDepth;
+/** Deepest nesting a filter (`on.filter`, a task's `when`) may have. */
+export const MAX_FILTER_DEPTH = 12;
 
 /**
  * Compiles a MongoDB-style filter (`$eq`, `$in`, `$gte`, `$and`, ...) with

@@ -1,3 +1,4 @@
+import { templatesUsedBy } from '../../tasks/registry';
 import { randomBytes } from 'node:crypto';
 import { Schema, type Connection, type Model } from 'mongoose';
 import { olderThan, pageOf } from '../cursor';
@@ -73,7 +74,7 @@ function model<T>(connection: Connection, name: string, schema: Schema<T>): Mode
 }
 
 function templateNamesOf(definition: NormalizedTrigger): string[] {
-  return [...new Set(definition.tasks.flatMap((task) => (task.type === 'email' && task.template ? [task.template] : [])))];
+  return templatesUsedBy(definition.tasks);
 }
 
 function parse(definitionJson: string): NormalizedTrigger {

@@ -1,11 +1,9 @@
-import type { FieldProblem } from '../errors';
-import { DomainError } from '../errors';
-import { checkTemplate } from '../mail/render';
+import { DomainError, type FieldProblem } from '../errors';
 import type { TemplateCatalog } from '../mail/templates';
-import { isMalformedReference } from '../../workflows/references';
+import { normalizeTask, taskProblems } from '../../tasks/registry';
 import type { TaskSpec, TriggerSnapshot } from '../../workflows/types';
 import { filterProblem } from './matcher';
-import type { TaskDefinition, TriggerDefinition } from './trigger-schema';
+import type { TriggerDefinition } from './trigger-schema';
 
 /** What validation needs from the rest of the engine. */
 export interface TriggerCheckers {
@@ -15,6 +13,8 @@ export interface TriggerCheckers {
   checkScriptLimits(limits: { timeoutMs?: number; memoryMb?: number }): Array<{ path: string; message: string }>;
   templates: TemplateCatalog;
   defaultUnit: string;
+  /** Hosts a webhook may call although they resolve to private addresses (WEBHOOK_ALLOWED_HOSTS). */
+  webhookAllowedHosts?: readonly string[];
 }
 
 /** A definition that passed validation, with every default filled in. */
@@ -26,61 +26,19 @@ export type NormalizedTrigger = Omit<TriggerSnapshot, 'id' | 'version'> & {
   on: { types: string[]; filter?: Record<string, unknown> };
 };
 
-function taskProblems(task: TaskDefinition, index: number, earlier: Set<string>, checkers: TriggerCheckers): Promise<FieldProblem[]> | FieldProblem[] {
-  const at = (field: string) => `tasks.${index}.${field}`;
-  const problems: FieldProblem[] = [];
-  if (earlier.has(task.id)) problems.push({ path: at('id'), message: `task id "${task.id}" is used by an earlier task` });
-  if ('inputTaskId' in task && task.inputTaskId !== undefined && !earlier.has(task.inputTaskId)) {
-    problems.push({ path: at('inputTaskId'), message: `must name an earlier task; "${task.inputTaskId}" is not one` });
-  }
-  if (task.type === 'script') {
-    const syntax = checkers.checkScript(task.code);
-    if (syntax) {
-      const where = syntax.line !== undefined ? ` (line ${syntax.line}, column ${syntax.column ?? 0})` : '';
-      problems.push({ path: at('code'), message: `${syntax.message}${where}` });
-    }
-    const limits = { ...(task.timeoutMs !== undefined ? { timeoutMs: task.timeoutMs } : {}), ...(task.memoryMb !== undefined ? { memoryMb: task.memoryMb } : {}) };
-    for (const problem of checkers.checkScriptLimits(limits)) problems.push({ path: at(problem.path), message: problem.message });
-  }
-  if (task.type === 'account' && isMalformedReference(task.owner)) problems.push({ path: at('owner'), message: 'must be a literal or one whole {{path}} reference' });
-  if (task.type === 'email') return emailProblems(task, at, checkers).then((found) => [...problems, ...found]);
-  return problems;
-}
-
-async function emailProblems(task: Extract<TaskDefinition, { type: 'email' }>, at: (field: string) => string, checkers: TriggerCheckers): Promise<FieldProblem[]> {
-  const problems: FieldProblem[] = [];
-  if (isMalformedReference(task.to)) problems.push({ path: at('to'), message: 'must be a literal address or one whole {{path}} reference' });
-  if (task.template !== undefined && !(await checkers.templates.get(task.template))) {
-    problems.push({ path: at('template'), message: `no template named "${task.template}"` });
-  }
-  try {
-    checkTemplate({ subject: task.subject ?? '', text: task.text ?? '', ...(task.html ? { html: task.html } : {}) });
-  } catch (error) {
-    for (const problem of (error as DomainError).errors ?? []) problems.push({ path: at(problem.path), message: problem.message });
-  }
-  return problems;
-}
-
-function normalizeTask(task: TaskDefinition, defaultUnit: string): TaskSpec {
-  if (task.type === 'account') return { ...task, unit: task.unit ?? defaultUnit };
-  return task;
-}
-
 /**
- * Checks what the schema cannot: task ids unique, inputTaskId names an
- * earlier task, scripts compile, templates exist, the filter compiles.
- * Throws one DomainError listing every problem by path; returns the
- * definition with defaults filled in.
+ * Checks what the schema cannot: the filter compiles, and every task passes
+ * the checks of its kind (tasks/registry.ts: ids unique, references to
+ * earlier tasks, scripts compile, templates exist, ...). Throws one
+ * DomainError listing every problem by path; returns the definition with
+ * defaults filled in.
  */
 export async function validateTrigger(definition: TriggerDefinition, checkers: TriggerCheckers): Promise<NormalizedTrigger> {
   const problems: FieldProblem[] = [];
   const filterError = filterProblem(definition.on.filter);
   if (filterError) problems.push({ path: 'on.filter', message: filterError });
-  const earlier = new Set<string>();
-  for (const [index, task] of definition.tasks.entries()) {
-    problems.push(...(await taskProblems(task, index, earlier, checkers)));
-    earlier.add(task.id);
-  }
+  const tasks = definition.tasks as TaskSpec[];
+  problems.push(...(await taskProblems(tasks, { checkScript: checkers.checkScript, checkScriptLimits: checkers.checkScriptLimits, templates: checkers.templates, webhookAllowedHosts: checkers.webhookAllowedHosts ?? [] })));
   if (problems.length > 0) throw new DomainError('trigger_invalid', 'invalid', `The trigger has ${problems.length} problem(s).`, problems);
   return {
     ...(definition.key !== undefined ? { key: definition.key } : {}),
@@ -90,6 +48,6 @@ export async function validateTrigger(definition: TriggerDefinition, checkers: T
     on: definition.on,
     wait: definition.wait,
     ...(definition.cancelOn ? { cancelOn: definition.cancelOn } : {}),
-    tasks: definition.tasks.map((task) => normalizeTask(task, checkers.defaultUnit)),
+    tasks: tasks.map((task) => normalizeTask(task, { defaultUnit: checkers.defaultUnit })),
   };
 }

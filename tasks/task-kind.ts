@@ -1,0 +1,117 @@
+/**
+ * What one task kind (script, account, email, transfer, webhook,
+ * wait_for_event) owns, end to end: its schema, its save-time checks and
+ * defaults, how the workflow runs it, the activity that executes it, and the
+ * simulation the dry run uses. Execution and simulation start from the same
+ * `prepare`, so a dry run and a real run resolve a task's inputs, and refuse
+ * bad ones, identically. tasks/registry.ts lists the kinds; everything else
+ * (the trigger schema union, OpenAPI enums, validation, the worker's
+ * activities, the dry run) is derived from that list.
+ */
+import type { ZodType } from 'zod';
+import type { FieldProblem } from '../engine/errors';
+import type { Ledger, Policy, PolicyDefaults } from '../engine/ledger';
+import type { BalanceState } from '../engine/ledger/policy';
+import type { TemplateCatalog } from '../engine/mail/templates';
+import type { Sandbox } from '../scripts-sandbox';
+import type { EmailRequest } from './email';
+import type { RetryPlan, RunContext, TaskExecution, TaskSpec } from '../workflows/types';
+
+/** Who a task's effect belongs to: its idempotency key and the run. A dry run uses a key of its own. */
+export interface EffectIdentity {
+  /** `<workflowId>:<taskId>`, with `:<index>` inside a forEach. */
+  key: string;
+  workflowId: string;
+}
+
+/** Save-time checks that need the rest of the engine. */
+export interface ValidationContext {
+  /** Ids of the tasks before this one. */
+  earlier: ReadonlySet<string>;
+  /** `tasks.<index>.<field>` for this task. */
+  at: (field: string) => string;
+  checkScript(code: string): { message: string; line?: number; column?: number } | null;
+  checkScriptLimits(limits: { timeoutMs?: number; memoryMb?: number }): Array<{ path: string; message: string }>;
+  templates: TemplateCatalog;
+  /** Hosts a webhook may call although they resolve to private addresses (WEBHOOK_ALLOWED_HOSTS). */
+  webhookAllowedHosts: readonly string[];
+}
+
+/** Server-level defaults a kind may fill in at save time. */
+export interface NormalizeDefaults {
+  defaultUnit: string;
+}
+
+/** What executing a task may use. Each kind takes only what it needs. */
+export interface ExecutionDependencies {
+  sandbox: Pick<Sandbox, 'run'>;
+  ledger: Pick<Ledger, 'post'>;
+  /** Sends one email at most once per outbox key (activities/email-task.ts). */
+  sendEmail(request: EmailRequest): Promise<unknown>;
+}
+
+/** Balances as a dry run projects them across the tasks of one simulated run. */
+export interface Projection {
+  /** The account's state after the postings simulated so far, read from the ledger the first time. */
+  account(ownerId: string, unit: string): Promise<{ state: BalanceState; exists: boolean; policy: Policy }>;
+  /** Records a simulated posting. */
+  apply(ownerId: string, unit: string, state: BalanceState): void;
+}
+
+/** What simulating may use: reads only, never an effect. */
+export interface SimulationDependencies {
+  sandbox: Pick<Sandbox, 'run'>;
+  ledger: Pick<Ledger, 'getAccount'>;
+  policyDefaults: PolicyDefaults;
+  templates: TemplateCatalog;
+  projection: Projection;
+  clock: () => Date;
+}
+
+/** A simulated task: its outcome as the interpreter sees it, and what a person reading the dry run wants to see. */
+export interface Simulation {
+  output: unknown;
+  skipReason?: string;
+  /** Kind-specific detail for the dry run: the posting, the rendered email, the request a webhook would send. */
+  preview?: Record<string, unknown>;
+  logs?: string[];
+}
+
+/** How the workflow runs a kind: an activity (local or not) with its timeouts and retries, or a wait inside the workflow. */
+export type ExecutionPlan =
+  | { mode: 'activity'; local: boolean; startToCloseTimeout: string; retry: RetryPlan }
+  | { mode: 'wait_for_event' };
+
+export interface TaskKind<Task extends TaskSpec = TaskSpec, Prepared = unknown> {
+  /** The `type` admins write, e.g. `account`. */
+  readonly type: string;
+  /** The kind's own fields (the control fields id, type, when, onError and forEach are added by the registry). */
+  readonly fields: ZodType;
+  /** Checks the schema cannot make (references to earlier tasks, scripts compile, templates exist, ...). */
+  validate?(task: Task, context: ValidationContext): Promise<FieldProblem[]> | FieldProblem[];
+  /** Fills server defaults into the stored definition (e.g. the unit). */
+  normalize?(task: Task, defaults: NormalizeDefaults): Task;
+  /** Template names the task uses, so a template in use cannot be deleted. */
+  templatesUsed?(task: Task): string[];
+  readonly execution: ExecutionPlan;
+  /** One line for the Temporal UI, with `{{path}}` parts filled from the run context. */
+  summary(task: Task): string;
+  /** Resolves the task's inputs from the run context; throws TaskInputError (a final failure) when they are unusable. */
+  prepare(task: Task, context: RunContext, effect: EffectIdentity): Prepared;
+  /** Carries the task out, at most once per effect key. Throws an ApplicationFailure-ready error on failure. */
+  execute(prepared: Prepared, deps: ExecutionDependencies, task: Task, context: RunContext): Promise<{ output: unknown; skipReason?: string }>;
+  /** What executing would do, with reads only. */
+  simulate(prepared: Prepared, deps: SimulationDependencies, task: Task, context: RunContext): Promise<Simulation>;
+}
+
+/** The execution a run carries for a task of this kind. */
+export function executionOf(kind: TaskKind, task: TaskSpec): TaskExecution {
+  const summary = kind.summary(task);
+  if (kind.execution.mode === 'wait_for_event') return { mode: 'wait_for_event', summary };
+  return { ...kind.execution, activity: activityNameOf(kind.type), summary };
+}
+
+/** The activity name the worker registers for a kind: `account` -> `accountTask`, `wait_for_event` -> `waitForEventTask`. */
+export function activityNameOf(type: string): string {
+  return `${type.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase())}Task`;
+}
