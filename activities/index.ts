@@ -7,14 +7,18 @@ import { createPostAccountTask } from './account-task';
 import { createSendEmailTask } from './email-task';
 import { createRunScriptTask } from './script-task';
 import { createTaskActivities } from '../tasks/activities';
+import type { ExecutionDependencies } from '../tasks/task-kind';
 
 /** Everything the activities touch, passed in so tests can choose each one. */
 export interface ActivityDependencies {
   connection: Connection;
   sandbox: Pick<Sandbox, 'run'>;
-  ledger: Pick<Ledger, 'post'>;
+  ledger: Pick<Ledger, 'post' | 'transfer'>;
   mailer: Mailer;
   templates: TemplateCatalog;
+  /** The webhook sender and the triggers' signing secrets; without them a webhook task fails as unavailable. */
+  webhooks?: ExecutionDependencies['webhooks'];
+  webhookSecret?: ExecutionDependencies['webhookSecret'];
 }
 
 /**
@@ -25,7 +29,13 @@ export interface ActivityDependencies {
 export function createActivities(deps: ActivityDependencies) {
   const sendEmailTask = createSendEmailTask(deps);
   return {
-    ...createTaskActivities({ sandbox: deps.sandbox, ledger: deps.ledger, sendEmail: sendEmailTask }),
+    ...createTaskActivities({
+      sandbox: deps.sandbox,
+      ledger: deps.ledger,
+      sendEmail: sendEmailTask,
+      ...(deps.webhooks ? { webhooks: deps.webhooks } : {}),
+      ...(deps.webhookSecret ? { webhookSecret: deps.webhookSecret } : {}),
+    }),
     runScriptTask: createRunScriptTask(deps.sandbox),
     postAccountTask: createPostAccountTask(deps.ledger),
     sendEmailTask,

@@ -14,6 +14,7 @@ import type { Ledger, Policy, PolicyDefaults } from '../engine/ledger';
 import type { BalanceState } from '../engine/ledger/policy';
 import type { TemplateCatalog } from '../engine/mail/templates';
 import type { Sandbox } from '../scripts-sandbox';
+import type { WebhookSender } from '../engine/webhooks';
 import type { EmailRequest } from './email';
 import type { RetryPlan, RunContext, TaskExecution, TaskSpec } from '../workflows/types';
 
@@ -45,9 +46,13 @@ export interface NormalizeDefaults {
 /** What executing a task may use. Each kind takes only what it needs. */
 export interface ExecutionDependencies {
   sandbox: Pick<Sandbox, 'run'>;
-  ledger: Pick<Ledger, 'post'>;
+  ledger: Pick<Ledger, 'post' | 'transfer'>;
   /** Sends one email at most once per outbox key (activities/email-task.ts). */
   sendEmail(request: EmailRequest): Promise<unknown>;
+  /** Sends webhook requests through the address guard (engine/webhooks). */
+  webhooks?: WebhookSender;
+  /** The trigger's webhook signing secret, by trigger id; undefined when it has none. */
+  webhookSecret?: (triggerId: string) => Promise<string | undefined>;
 }
 
 /** Balances as a dry run projects them across the tasks of one simulated run. */

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     connection: await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS! }),
     namespace: 'default',
     taskQueue: env.TEST_TASK_QUEUE!,
-    activities: createActivities({ connection: store, sandbox: createSandbox(), ledger: { post }, mailer: createSmtpMailer(env.SMTP_URL!, 'Creditflow <no-reply@creditflow.test>'), templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR) }),
+    activities: createActivities({ connection: store, sandbox: createSandbox(), ledger: { post, transfer: (request) => ledger.transfer(request) }, mailer: createSmtpMailer(env.SMTP_URL!, 'Creditflow <no-reply@creditflow.test>'), templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR) }),
     workflowBundle: await workflowBundle(),
   });
   process.stdout.write('worker ready\n');

@@ -12,7 +12,7 @@ import { startTestWorker, type TestWorker } from '../support/temporal';
 
 // This file drives the workflow with email tasks only, so it needs no script
 // sandbox or ledger: those calls fail loudly if a test reaches them.
-const unused = { run: () => Promise.reject(new Error('sandbox not used here')), post: () => Promise.reject(new Error('ledger not used here')) };
+const unused = { run: () => Promise.reject(new Error('sandbox not used here')), post: () => Promise.reject(new Error('ledger not used here')), transfer: () => Promise.reject(new Error('ledger not used here')) };
 
 let store: Awaited<ReturnType<typeof openTestStore>>;
 let worker: TestWorker;
