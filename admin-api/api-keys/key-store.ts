@@ -3,6 +3,7 @@ import type { Config } from '../../engine/config';
 import { olderThan, pageOf } from '../../engine/cursor';
 import { DomainError } from '../../engine/errors';
 import type { Logger } from '../../engine/logger';
+import { pepperOf } from '../../engine/secret-seal';
 import type { KeyResolver, Scope } from '../auth';
 import { verifySignature } from '../signature';
 import { issueKey, issueSigningSecret, keyCrypto, keyIdOf } from './secrets';
@@ -88,7 +89,7 @@ export function createApiKeyStore(deps: ApiKeyStoreDependencies) {
   if (!deps.config.API_KEY_PEPPER && deps.config.NODE_ENV === 'production') {
     logger.warn('API_KEY_PEPPER is unset: API key hashes derive from ADMIN_API_KEY, so rotating it invalidates every API key');
   }
-  const crypto = keyCrypto(deps.config.API_KEY_PEPPER ?? deps.config.ADMIN_API_KEY);
+  const crypto = keyCrypto(pepperOf(deps.config));
 
   async function current(id: string): Promise<ApiKeyDoc> {
     const doc = await keys.findById(id).lean<ApiKeyDoc>();

@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { deriveKey, secretSeal } from '../../engine/secret-seal';
 
 /**
  * The bearer secret is `cfk_<key id hex>_<43 base64url chars>`: 256 random
@@ -10,8 +11,6 @@ const KEY_ID_BYTES = 8;
 const SECRET_BYTES = 32;
 const TOKEN_PATTERN = /^cfk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 const SIGNING_SECRET_PREFIX = 'cfs_';
-const CIPHER = 'aes-256-gcm';
-const GCM_IV_BYTES = 12;
 
 export interface IssuedKey {
   id: string;
@@ -44,19 +43,15 @@ export function keyIdOf(secret: string): string | null {
   return match ? `key_${match[1]}` : null;
 }
 
-function derive(pepper: string, purpose: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', pepper, Buffer.alloc(0), `creditflow ${purpose}`, 32));
-}
-
 /**
  * Bearer secrets are stored as HMAC-SHA256 under a key derived from the
  * pepper, so a copy of the database alone cannot be used to authenticate.
  * Signing secrets must be recoverable to verify HMACs, so they are sealed
- * with AES-256-GCM under a second derived key.
+ * with AES-256-GCM under a second derived key (engine/secret-seal.ts).
  */
 export function keyCrypto(pepper: string): KeyCrypto {
-  const hashKey = derive(pepper, 'api key hash');
-  const sealKey = derive(pepper, 'signing secret seal');
+  const hashKey = deriveKey(pepper, 'api key hash');
+  const seal = secretSeal(pepper, 'signing secret seal');
   const hash = (secret: string) => createHmac('sha256', hashKey).update(secret).digest();
   return {
     hashSecret: (secret) => hash(secret).toString('hex'),
@@ -65,18 +60,7 @@ export function keyCrypto(pepper: string): KeyCrypto {
       const presented = hash(secret);
       return stored.length === presented.length && timingSafeEqual(stored, presented);
     },
-    sealSigningSecret(signingSecret) {
-      const iv = randomBytes(GCM_IV_BYTES);
-      const cipher = createCipheriv(CIPHER, sealKey, iv);
-      const sealed = Buffer.concat([cipher.update(signingSecret, 'utf8'), cipher.final()]);
-      return [iv, cipher.getAuthTag(), sealed].map((part) => part.toString('base64url')).join('.');
-    },
-    openSigningSecret(sealed) {
-      const [iv, tag, data] = sealed.split('.').map((part) => Buffer.from(part, 'base64url'));
-      if (!iv || !tag || !data) throw new Error('sealed signing secret is malformed');
-      const decipher = createDecipheriv(CIPHER, sealKey, iv);
-      decipher.setAuthTag(tag);
-      return Buffer.concat([decipher.update(data), decipher.final()]).toString('utf8');
-    },
+    sealSigningSecret: (signingSecret) => seal.seal(signingSecret),
+    openSigningSecret: (sealed) => seal.open(sealed),
   };
 }
