@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+import { Schema, type Connection, type Model } from 'mongoose';
+import { DomainError } from '../errors';
+import { secretSeal } from '../secret-seal';
+import { driverCollection, isDuplicateKeyError } from '../store';
+
+// Each trigger's webhook secret: the HMAC key its webhook tasks sign with
+// (Creditflow-Signature). This module owns it end to end: issuing one when a
+// trigger is created, rotating it, and reading the current one for the
+// worker. Secrets are stored sealed (engine/secret-seal.ts) and only ever
+// inserted: generation n of a trigger's secret is the document
+// `<triggerId>:<n>`, and the highest n is current. FerretDB runs updates as
+// read-then-write, so an insert with a deterministic `_id` is what makes two
+// rotations at once safe: one wins, the other is refused.
+
+const SECRET_PREFIX = 'whsec_';
+const SECRET_BYTES = 32;
+const SEAL_PURPOSE = 'webhook secret seal';
+
+interface WebhookSecretDoc {
+  /** `<triggerId>:<generation>`. */
+  _id: string;
+  triggerId: string;
+  /** 1 for the secret issued on create, +1 per rotation. */
+  generation: number;
+  /** AES-256-GCM sealed secret. */
+  sealed: string;
+  createdAt: Date;
+  createdBy: string;
+}
+
+const webhookSecretSchema = new Schema<WebhookSecretDoc>(
+  {
+    _id: String,
+    triggerId: { type: String, required: true },
+    generation: { type: Number, required: true },
+    sealed: { type: String, required: true },
+    createdAt: { type: Date, required: true },
+    createdBy: { type: String, required: true },
+  },
+  { collection: 'trigger_webhook_secrets', versionKey: false, minimize: false },
+);
+webhookSecretSchema.index({ triggerId: 1, generation: 1 }, { unique: true });
+
+/** A new secret: `whsec_` and 32 random bytes as base64url; used as the HMAC key exactly as written. */
+export function issueWebhookSecret(): string {
+  return `${SECRET_PREFIX}${randomBytes(SECRET_BYTES).toString('base64url')}`;
+}
+
+export interface WebhookSecretsDependencies {
+  connection: Connection;
+  /** API_KEY_PEPPER, else ADMIN_API_KEY (engine/secret-seal.ts pepperOf): the API and the worker must agree. */
+  pepper: string;
+  clock?: () => Date;
+}
+
+export function createWebhookSecrets(deps: WebhookSecretsDependencies) {
+  const clock = deps.clock ?? (() => new Date());
+  const secrets = (deps.connection.models.TriggerWebhookSecret as Model<WebhookSecretDoc> | undefined)
+    ?? deps.connection.model<WebhookSecretDoc>('TriggerWebhookSecret', webhookSecretSchema);
+  const seal = secretSeal(deps.pepper, SEAL_PURPOSE);
+
+  async function newest(triggerId: string): Promise<WebhookSecretDoc | null> {
+    return secrets.findOne({ triggerId }).sort({ generation: -1 }).lean<WebhookSecretDoc>();
+  }
+
+  /** Inserts the next generation; a concurrent rotation that inserted it first is a conflict. */
+  async function insertNext(triggerId: string, actor: string): Promise<string> {
+    const generation = ((await newest(triggerId))?.generation ?? 0) + 1;
+    const secret = issueWebhookSecret();
+    const doc: WebhookSecretDoc = { _id: `${triggerId}:${generation}`, triggerId, generation, sealed: seal.seal(secret), createdAt: clock(), createdBy: actor };
+    try {
+      await driverCollection(secrets).insertOne(doc);
+    } catch (error) {
+      if (isDuplicateKeyError(error)) throw new DomainError('webhook_secret_conflict', 'conflict', 'The webhook secret was rotated by another request at the same time; rotate again if you need a secret you hold.');
+      throw error;
+    }
+    return secret;
+  }
+
+  return {
+    async ensureIndexes(): Promise<void> {
+      await secrets.createIndexes();
+    },
+
+    /** The first secret of a new trigger; shown to the creator once. */
+    issue: (triggerId: string, actor: string): Promise<string> => insertNext(triggerId, actor),
+
+    /** A new secret that replaces the current one for every webhook sent from now on. */
+    rotate: (triggerId: string, actor: string): Promise<string> => insertNext(triggerId, actor),
+
+    /** The current secret in the clear, or undefined for a trigger created before triggers had one. */
+    async current(triggerId: string): Promise<string | undefined> {
+      const doc = await newest(triggerId);
+      return doc ? seal.open(doc.sealed) : undefined;
+    },
+  };
+}
+
+export type WebhookSecrets = ReturnType<typeof createWebhookSecrets>;
