@@ -13,9 +13,10 @@ import { accountKind } from './account';
 import { emailKind } from './email';
 import { contextPath, taskIdSchema } from './fields';
 import { scriptKind } from './script';
+import { webhookKind } from './webhook';
 import { executionOf, type NormalizeDefaults, type TaskKind, type ValidationContext } from './task-kind';
 
-export const TASK_KINDS: readonly TaskKind[] = [scriptKind, accountKind, emailKind] as unknown as readonly TaskKind[];
+export const TASK_KINDS: readonly TaskKind[] = [scriptKind, accountKind, emailKind, webhookKind] as unknown as readonly TaskKind[];
 
 /** Every task `type`, for enums (OpenAPI, the runs API). */
 export const TASK_TYPES = TASK_KINDS.map((kind) => kind.type) as [string, ...string[]];
