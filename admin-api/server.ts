@@ -12,6 +12,8 @@ import { createRunReader } from '../engine/runs/run-reader';
 import { pingStore } from '../engine/store';
 import { pingTemporal } from '../engine/temporal';
 import { createTriggerStore } from '../engine/triggers/trigger-store';
+import { createWebhookSecrets } from '../engine/triggers/webhook-secrets';
+import { pepperOf } from '../engine/secret-seal';
 import type { TriggerCheckers } from '../engine/triggers/validate';
 import { checkLimits, type Sandbox } from '../scripts-sandbox';
 import { createApiKeyStore } from './api-keys/key-store';
@@ -51,10 +53,12 @@ export function buildApi(deps: ApiDependencies) {
     checkScriptLimits: (limits) => checkLimits(limits, sandboxMaximums),
     templates: templates.catalog,
     defaultUnit: config.DEFAULT_UNIT,
+    webhookAllowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
   };
   const plainLedger = createLedger({ connection: store, policyDefaults: config.LEDGER_POLICY_DEFAULTS });
   const ledger = metrics ? meteredLedger(plainLedger, metrics) : plainLedger;
   const triggers = createTriggerStore(store);
+  const webhookSecrets = createWebhookSecrets({ connection: store, pepper: pepperOf(config) });
   const events = createEventIngestor({ connection: store, triggers, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger, ...(metrics ? { metrics } : {}) });
   const dryRun = createDryRun({ sandbox, ledger, policyDefaults: config.LEDGER_POLICY_DEFAULTS, templates: templates.catalog, cancelIndex: events.cancelIndex });
   const apiKeys = createApiKeyStore({ connection: store, config, logger });
@@ -70,7 +74,7 @@ export function buildApi(deps: ApiDependencies) {
     ],
     modules: [
       eventRoutes(events, store),
-      triggerRoutes(triggers, checkers, dryRun),
+      triggerRoutes(triggers, checkers, dryRun, webhookSecrets),
       runRoutes(runs),
       scriptRoutes(sandbox, sandboxMaximums),
       templateRoutes(templates, triggers),
@@ -88,8 +92,9 @@ export function buildApi(deps: ApiDependencies) {
     ledger,
     templates,
     apiKeys,
+    webhookSecrets,
     async ensureIndexes(): Promise<void> {
-      await Promise.all([triggers.ensureIndexes(), events.ensureIndexes(), templates.ensureIndexes(), ledger.ensureIndexes(), apiKeys.ensureIndexes()]);
+      await Promise.all([triggers.ensureIndexes(), events.ensureIndexes(), templates.ensureIndexes(), ledger.ensureIndexes(), apiKeys.ensureIndexes(), webhookSecrets.ensureIndexes()]);
     },
   };
 }

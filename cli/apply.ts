@@ -127,8 +127,8 @@ interface TriggerRecord {
   [field: string]: unknown;
 }
 
-/** Fields of a trigger response that are not part of its definition. */
-const TRIGGER_IDENTITY_FIELDS = new Set(['id', 'version', 'createdAt', 'updatedAt', 'createdBy']);
+/** Fields of a trigger response that are not part of its definition (`webhookSecret` is in a create's response only). */
+const TRIGGER_IDENTITY_FIELDS = new Set(['id', 'version', 'createdAt', 'updatedAt', 'createdBy', 'webhookSecret']);
 
 function definitionOf(record: TriggerRecord): Record<string, unknown> {
   return Object.fromEntries(Object.entries(record).filter(([field]) => !TRIGGER_IDENTITY_FIELDS.has(field)));

@@ -130,6 +130,8 @@ function appEnv(env: DevEnv, endpoints: Endpoints, adminKey: string): NodeJS.Pro
     TEMPORAL_ADDRESS: endpoints.temporalAddress,
     SMTP_URL: endpoints.smtpUrl,
     ADMIN_API_KEY: adminKey,
+    // The demo's webhook receiver listens on this machine, which the address guard refuses unless listed.
+    WEBHOOK_ALLOWED_HOSTS: process.env.WEBHOOK_ALLOWED_HOSTS || '127.0.0.1,localhost',
     ...(endpoints.temporalUiUrl ? { TEMPORAL_UI_URL: endpoints.temporalUiUrl } : {}),
   };
 }

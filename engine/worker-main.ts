@@ -9,9 +9,12 @@ import { createTemplateStore } from './mail/template-store';
 import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from './mail/templates';
 import { createMetrics, meteredActivities, meteredLedger, meteredMailer, meteredSandbox } from './metrics';
 import { freeLoopbackPort, startMetricsServer } from './metrics-server';
+import { pepperOf } from './secret-seal';
 import { exitOnStartupError } from './shutdown';
 import { connectStore } from './store';
 import { connectWorkerConnection, createTemporalClient, ensureSearchAttributes } from './temporal';
+import { createWebhookSecrets } from './triggers/webhook-secrets';
+import { createWebhookSender } from './webhooks';
 import { bundleWorkflows, createEngineWorker, installTemporalRuntime } from './worker';
 
 /** Which task type each activity executes, for the task duration series (with the previous release's three). */
@@ -34,12 +37,15 @@ async function main(): Promise<void> {
   if (added.length > 0) logger.info({ added }, 'registered search attributes');
   const sandbox = createSandbox({ maxTimeoutMs: config.SCRIPT_MAX_TIMEOUT_MS, maxMemoryMb: config.SCRIPT_MAX_MEMORY_MB, processes: config.SCRIPT_SANDBOX_PROCESSES });
   const mailer = createSmtpMailer(config.SMTP_URL, config.MAIL_FROM);
+  const webhookSecrets = createWebhookSecrets({ connection: store, pepper: pepperOf(config) });
   const activities = createActivities({
     connection: store,
     sandbox: meteredSandbox(sandbox, metrics),
     ledger: meteredLedger(ledger, metrics),
     mailer: meteredMailer(mailer, metrics),
     templates: createTemplateStore(store, fileTemplateCatalog(BUNDLED_TEMPLATES_DIR)).catalog,
+    webhooks: createWebhookSender({ allowedHosts: config.WEBHOOK_ALLOWED_HOSTS }),
+    webhookSecret: (triggerId) => webhookSecrets.current(triggerId),
   });
   const worker = await createEngineWorker({
     connection: await connectWorkerConnection(config),

@@ -2,6 +2,7 @@ import type { DryRun } from '../../engine/triggers/dry-run';
 import { triggerDefinitionSchema, triggerKeySchema } from '../../engine/triggers/trigger-schema';
 import type { TriggerRecord, TriggerStore } from '../../engine/triggers/trigger-store';
 import { validateTrigger, type NormalizedTrigger, type TriggerCheckers } from '../../engine/triggers/validate';
+import type { WebhookSecrets } from '../../engine/triggers/webhook-secrets';
 import { eventBodySchema } from '../events/routes';
 import type { RouteModule } from '../app';
 import { pageQuerySchema } from '../schemas';
@@ -12,6 +13,11 @@ const triggerSchema = z
   .object({ id: z.string(), key: z.string().optional().openapi({ description: 'The trigger key, when it has one.' }), version: z.number().int(), createdAt: z.string(), updatedAt: z.string() })
   .catchall(z.unknown())
   .openapi('Trigger', { description: 'The trigger definition as saved (defaults filled in), with its id and current version.' });
+const webhookSecretSchema = z.string().openapi({
+  description: 'The secret (`whsec_...`) this trigger\'s webhook tasks sign with: `Creditflow-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(webhookSecret, t + "." + raw body)>`. Shown only here; the store keeps it encrypted.',
+  example: 'whsec_3q2-7wEXAMPLEo4mZ1bQx9yUuV0cT8sRkLpJ5nH6gFe',
+});
+const createdTriggerSchema = triggerSchema.extend({ webhookSecret: webhookSecretSchema }).openapi('TriggerCreated', { description: 'The new trigger, with its webhook secret: the only time it is shown, apart from a rotation.' });
 const idParams = z.object({ id: z.string().min(1).max(100) });
 const booleanQuery = z.enum(['true', 'false']).transform((v) => v === 'true');
 
@@ -37,7 +43,7 @@ function definitionOf(record: TriggerRecord & { createdBy?: string }): Normalize
 }
 
 /** Trigger authoring: every change is a new immutable version. */
-export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dryRun: DryRun): RouteModule {
+export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dryRun: DryRun, webhookSecrets: Pick<WebhookSecrets, 'issue' | 'rotate'>): RouteModule {
   return (routes) => {
     routes.add({
       method: 'post', path: '/v1/triggers/dry-run', scope: 'admin', tags: ['triggers'],
@@ -72,10 +78,29 @@ export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dr
     routes.add({
       method: 'post', path: '/v1/triggers', scope: 'admin', tags: ['triggers'],
       summary: 'Create a trigger (version 1)',
-      description: 'A `key`, when given, must not be held by another trigger that is not deleted (409 `trigger_key_taken`, naming `key`).',
+      description: 'A `key`, when given, must not be held by another trigger that is not deleted (409 `trigger_key_taken`, naming `key`). The answer holds `webhookSecret`, which webhook tasks sign with; it is shown only here and on rotation.',
       body: definitionSchema,
-      responses: { 201: { description: 'Created.', schema: triggerSchema }, 409: { description: 'Another trigger holds the key.' } },
-      handler: async ({ body, principal }) => ({ status: 201, body: present(await store.create(await validateTrigger(body, checkers), principal!.keyId)) }),
+      responses: { 201: { description: 'Created.', schema: createdTriggerSchema }, 409: { description: 'Another trigger holds the key.' } },
+      handler: async ({ body, principal }) => {
+        const record = await store.create(await validateTrigger(body, checkers), principal!.keyId);
+        const webhookSecret = await webhookSecrets.issue(record.id, principal!.keyId);
+        return { status: 201, body: { ...present(record), webhookSecret } };
+      },
+    });
+    routes.add({
+      method: 'post', path: '/v1/triggers/:id/webhook-secret/rotate', scope: 'admin', tags: ['triggers'],
+      summary: 'Replace the trigger\'s webhook secret',
+      description: 'Issues a new `webhookSecret` and returns it (the only time it is shown). Webhooks sent from now on, including retries of calls already failing, are signed with it; the old one stops being used at once, so give the receiver the new secret first if it accepts two. A trigger created before triggers had webhook secrets gets its first one this way: until then its webhook tasks fail with `webhook_secret_missing` rather than send unsigned. Two rotations at the same moment: one wins, the other is 409 `webhook_secret_conflict`.',
+      params: idParams,
+      responses: {
+        200: { description: 'The new secret.', schema: z.object({ webhookSecret: webhookSecretSchema }).openapi('WebhookSecretRotated') },
+        404: { description: 'No such trigger.' },
+        409: { description: 'Another rotation happened at the same moment.' },
+      },
+      handler: async ({ params, principal }) => {
+        await store.get(params.id);
+        return { status: 200, body: { webhookSecret: await webhookSecrets.rotate(params.id, principal!.keyId) } };
+      },
     });
     routes.add({
       method: 'get', path: '/v1/triggers', scope: 'admin', tags: ['triggers'],
