@@ -89,10 +89,19 @@ export function createWebhookSecrets(deps: WebhookSecretsDependencies) {
     /** A new secret that replaces the current one for every webhook sent from now on. */
     rotate: (triggerId: string, actor: string): Promise<string> => insertNext(triggerId, actor),
 
-    /** The current secret in the clear, or undefined for a trigger created before triggers had one. */
+    /**
+     * The current secret in the clear, or undefined for a trigger created
+     * before triggers had one; `webhook_secret_unreadable` (final) when the
+     * pepper changed since it was sealed.
+     */
     async current(triggerId: string): Promise<string | undefined> {
       const doc = await newest(triggerId);
-      return doc ? seal.open(doc.sealed) : undefined;
+      if (!doc) return undefined;
+      try {
+        return seal.open(doc.sealed);
+      } catch {
+        throw new DomainError('webhook_secret_unreadable', 'invalid', `Trigger ${triggerId}'s webhook secret was sealed under another API_KEY_PEPPER (or ADMIN_API_KEY while it is unset) than this process has; rotate it with POST /v1/triggers/${triggerId}/webhook-secret/rotate.`);
+      }
     },
   };
 }
