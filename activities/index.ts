@@ -1,4 +1,6 @@
 import type { Connection } from 'mongoose';
+import { createCancelIndex } from '../engine/events/cancel-index';
+import { createEventWaits } from '../engine/events/event-waits';
 import type { Ledger } from '../engine/ledger';
 import type { Mailer } from '../engine/mail/mailer';
 import type { TemplateCatalog } from '../engine/mail/templates';
@@ -33,6 +35,7 @@ export function createActivities(deps: ActivityDependencies) {
       sandbox: deps.sandbox,
       ledger: deps.ledger,
       sendEmail: sendEmailTask,
+      eventWaits: createEventWaits(deps.connection, createCancelIndex(deps.connection)),
       ...(deps.webhooks ? { webhooks: deps.webhooks } : {}),
       ...(deps.webhookSecret ? { webhookSecret: deps.webhookSecret } : {}),
     }),

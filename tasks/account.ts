@@ -1,13 +1,14 @@
 import { z } from '../engine/zod';
 import type { FieldProblem } from '../engine/errors';
 import type { Direction, PostRequest } from '../engine/ledger';
-import { MAX_AMOUNT, MAX_COMMENT_LENGTH, UNIT_PATTERN } from '../engine/ledger/limits';
+import { MAX_AMOUNT, MAX_COMMENT_LENGTH, MAX_IDEMPOTENCY_KEY_LENGTH, UNIT_PATTERN } from '../engine/ledger/limits';
 import { applyPosting } from '../engine/ledger/policy';
 import { isMalformedReference, valueAtPath } from '../workflows/references';
 import { resolveField, TaskInputError } from '../workflows/task-inputs';
 import type { RunContext, TaskSpec } from '../workflows/types';
 import { contextPath, ownerReference, unitSchema } from './fields';
 import type { TaskKind } from './task-kind';
+import { ledgerKeyOf } from './ledger-key';
 
 export type AccountTask = TaskSpec & {
   action: 'credit' | 'debit' | 'auto';
@@ -139,7 +140,7 @@ export const accountKind: TaskKind<AccountTask, PreparedPosting | null> = {
       unit: resolveUnit(task, context),
       direction,
       amount: Math.abs(signed),
-      idempotencyKey: effect.key,
+      idempotencyKey: ledgerKeyOf(effect.key, MAX_IDEMPOTENCY_KEY_LENGTH),
       createIfMissing: task.createIfMissing,
       ...(task.comment !== undefined ? { comment: task.comment } : {}),
       source: { kind: 'trigger', triggerId: context.trigger.id, workflowId: effect.workflowId, taskId: task.id, eventId: context.event.id },

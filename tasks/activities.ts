@@ -45,7 +45,7 @@ function taskActivity(kind: TaskKind, deps: ExecutionDependencies) {
 
 /** One activity per kind that runs as an activity, named by activityNameOf (`account` -> `accountTask`). */
 export function createTaskActivities(deps: ExecutionDependencies): Record<string, (input: TaskActivityInput) => Promise<TaskOutcome>> {
-  return Object.fromEntries(TASK_KINDS.filter((kind) => kind.execution.mode === 'activity').map((kind) => [activityNameOf(kind.type), taskActivity(kind, deps)]));
+  return Object.fromEntries(TASK_KINDS.map((kind) => [activityNameOf(kind.type), taskActivity(kind, deps)]));
 }
 
 /** Which task type each task activity executes, for the metrics' task_type label. */

@@ -13,10 +13,12 @@ import { accountKind } from './account';
 import { emailKind } from './email';
 import { contextPath, taskIdSchema } from './fields';
 import { scriptKind } from './script';
+import { transferKind } from './transfer';
+import { waitForEventKind } from './wait-for-event';
 import { webhookKind } from './webhook';
 import { executionOf, type NormalizeDefaults, type TaskKind, type ValidationContext } from './task-kind';
 
-export const TASK_KINDS: readonly TaskKind[] = [scriptKind, accountKind, emailKind, webhookKind] as unknown as readonly TaskKind[];
+export const TASK_KINDS: readonly TaskKind[] = [scriptKind, accountKind, emailKind, transferKind, webhookKind, waitForEventKind] as unknown as readonly TaskKind[];
 
 /** Every task `type`, for enums (OpenAPI, the runs API). */
 export const TASK_TYPES = TASK_KINDS.map((kind) => kind.type) as [string, ...string[]];
@@ -72,6 +74,11 @@ export function planTasks(tasks: readonly TaskSpec[]): TaskSpec[] {
     if (!kind) throw new Error(`task "${task.id}" has type "${task.type}", which no task module handles`);
     return { ...task, execution: executionOf(kind, task) };
   });
+}
+
+/** The event routes the tasks need before their run starts (wait_for_event). */
+export function eventRoutesOf(tasks: readonly TaskSpec[]): Array<{ types: string[]; path: string }> {
+  return tasks.flatMap((task) => kindOf(task.type)?.eventRoutes?.(task) ?? []);
 }
 
 /** Every template the tasks use. */

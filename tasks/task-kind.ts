@@ -15,6 +15,7 @@ import type { BalanceState } from '../engine/ledger/policy';
 import type { TemplateCatalog } from '../engine/mail/templates';
 import type { Sandbox } from '../scripts-sandbox';
 import type { WebhookSender } from '../engine/webhooks';
+import type { EventWaits } from '../engine/events/event-waits';
 import type { EmailRequest } from './email';
 import type { RetryPlan, RunContext, TaskExecution, TaskSpec } from '../workflows/types';
 
@@ -53,6 +54,8 @@ export interface ExecutionDependencies {
   webhooks?: WebhookSender;
   /** The trigger's webhook signing secret, by trigger id; undefined when it has none. */
   webhookSecret?: (triggerId: string) => Promise<string | undefined>;
+  /** Registers wait_for_event waits (engine/events/event-waits.ts). */
+  eventWaits: Pick<EventWaits, 'register'>;
 }
 
 /** Balances as a dry run projects them across the tasks of one simulated run. */
@@ -85,7 +88,7 @@ export interface Simulation {
 /** How the workflow runs a kind: an activity (local or not) with its timeouts and retries, or a wait inside the workflow. */
 export type ExecutionPlan =
   | { mode: 'activity'; local: boolean; startToCloseTimeout: string; retry: RetryPlan }
-  | { mode: 'wait_for_event' };
+  | { mode: 'wait_for_event'; local: false; startToCloseTimeout: string; retry: RetryPlan };
 
 export interface TaskKind<Task extends TaskSpec = TaskSpec, Prepared = unknown> {
   /** The `type` admins write, e.g. `account`. */
@@ -98,6 +101,8 @@ export interface TaskKind<Task extends TaskSpec = TaskSpec, Prepared = unknown> 
   normalize?(task: Task, defaults: NormalizeDefaults): Task;
   /** Template names the task uses, so a template in use cannot be deleted. */
   templatesUsed?(task: Task): string[];
+  /** Event routes (type, path) the task needs in place when its run starts (wait_for_event). */
+  eventRoutes?(task: Task): Array<{ types: string[]; path: string }>;
   readonly execution: ExecutionPlan;
   /** One line for the Temporal UI, with `{{path}}` parts filled from the run context. */
   summary(task: Task): string;
@@ -112,8 +117,9 @@ export interface TaskKind<Task extends TaskSpec = TaskSpec, Prepared = unknown> 
 /** The execution a run carries for a task of this kind. */
 export function executionOf(kind: TaskKind, task: TaskSpec): TaskExecution {
   const summary = kind.summary(task);
-  if (kind.execution.mode === 'wait_for_event') return { mode: 'wait_for_event', summary };
-  return { ...kind.execution, activity: activityNameOf(kind.type), summary };
+  const activity = activityNameOf(kind.type);
+  if (kind.execution.mode === 'wait_for_event') return { ...kind.execution, activity, summary, timeoutSeconds: Number(task.timeoutSeconds) };
+  return { ...kind.execution, activity, summary };
 }
 
 /** The activity name the worker registers for a kind: `account` -> `accountTask`, `wait_for_event` -> `waitForEventTask`. */

@@ -13,7 +13,7 @@ import type { EventEnvelope, RunContext, TaskError, TaskOutcome, TaskResult, Tas
 export const MAX_FOREACH_ITEMS = 100;
 
 /** The context at the start of a run: nothing has run yet. */
-export function initialContext(trigger: Pick<TriggerSnapshot, 'id' | 'name' | 'version'>, event: EventEnvelope): RunContext {
+export function initialContext(trigger: Pick<TriggerSnapshot, 'id' | 'name' | 'version'>, event: EventEnvelope, run?: RunContext['run']): RunContext {
   const reservation = (event.data as { reservation?: unknown }).reservation;
   return {
     event,
@@ -22,6 +22,7 @@ export function initialContext(trigger: Pick<TriggerSnapshot, 'id' | 'name' | 'v
     tasks: {},
     results: {},
     trigger: { id: trigger.id, name: trigger.name, version: trigger.version },
+    ...(run ? { run } : {}),
   };
 }
 

@@ -15,10 +15,12 @@ import {
 import { isLegacyRun, runLegacyTask } from './legacy-tasks';
 import { fillSummary, initialContext, interpretTasks, type TaskExecutor } from './run-control';
 import { TaskInputError } from './task-inputs';
-import type { CancelRequest, LegacyTaskSpec, RunSinks, RunState, TaskActivityInput, TaskError, TaskOutcome, TaskState, TriggerRunInput } from './types';
+import type { CancelRequest, EventArrival, EventEnvelope, LegacyTaskSpec, RunSinks, RunState, TaskActivityInput, TaskError, TaskOutcome, TaskState, TriggerRunInput, WaitRegistered } from './types';
 
 /** Sent by the API when a matching cancellation event arrives (then it requests cancellation). */
 export const cancelRequestSignal = defineSignal<[CancelRequest]>('cancelRequest');
+/** Sent by the API when an event arrives that a wait_for_event task of this run waits for. */
+export const eventArrivedSignal = defineSignal<[EventArrival]>('eventArrived');
 /** The run's phase and every task's status and output, while running and after. */
 export const runStateQuery = defineQuery<RunState>('runState');
 
@@ -44,6 +46,13 @@ export async function triggerRun(input: TriggerRunInput): Promise<RunState> {
     tasks: trigger.tasks.map((task) => ({ id: task.id, type: task.type, status: 'pending' })),
   };
   setHandler(runStateQuery, () => state);
+  const arrivals: Arrivals = new Map();
+  setHandler(eventArrivedSignal, (arrival) => {
+    const key = arrivalKey(arrival.path, arrival.value);
+    const known = arrivals.get(key) ?? [];
+    // A retried delivery signals again; each event counts once.
+    if (!known.some((event) => event.id === arrival.event.id)) arrivals.set(key, [...known, arrival.event]);
+  });
   setHandler(cancelRequestSignal, (request) => {
     // A retried dispatch may signal twice; the first of each event counts.
     const seen = state.cancelledBy?.eventId === request.eventId || state.lateCancellations.some((c) => c.eventId === request.eventId);
@@ -54,7 +63,7 @@ export async function triggerRun(input: TriggerRunInput): Promise<RunState> {
 
   if (await waitOutWindow(state)) return endCancelled(state);
   state.phase = 'running';
-  await CancellationScope.nonCancellable(() => runTasks(input, state));
+  await CancellationScope.nonCancellable(() => runTasks(input, state, taskExecutor(arrivals)));
   state.phase = 'completed';
   runMetrics.closed(state.triggerId, 'completed');
   return state;
@@ -95,25 +104,47 @@ async function endCancelled(state: RunState): Promise<RunState> {
  * with (legacy-tasks.ts). The run's input decides, so replay is
  * deterministic without a patch marker.
  */
-async function runTasks(input: TriggerRunInput, state: RunState): Promise<void> {
+async function runTasks(input: TriggerRunInput, state: RunState, executeTask: TaskExecutor): Promise<void> {
   if (isLegacyRun(input)) return runLegacyTasks(input, state);
-  const context = initialContext(input.trigger, input.event);
+  const { workflowId, startTime } = workflowInfo();
+  const context = initialContext(input.trigger, input.event, { workflowId, startedAt: startTime.toISOString() });
   const failure = await interpretTasks({ tasks: input.trigger.tasks, context, effectKeyBase: workflowInfo().workflowId, states: state.tasks }, executeTask, toTaskError);
   if (failure) failRun(state, failure.index, failure.error);
 }
 
+function arrivalKey(path: string, value: string): string {
+  return `${path}\u001f${value}`;
+}
+
+/** Events signalled to a run for its waits, by correlation (path and value). */
+type Arrivals = Map<string, EventEnvelope[]>;
+
 /** Runs one task (or one forEach item) the way its kind's `execution` says. */
-const executeTask: TaskExecutor = async (task, context, effectKey) => {
+const taskExecutor = (arrivals: Arrivals): TaskExecutor => async (task, context, effectKey) => {
   const execution = task.execution!;
   const summary = fillSummary(execution.summary, context);
-  if (execution.mode === 'wait_for_event') throw new TaskInputError('task_kind_unknown', `task "${task.id}": waiting for events is not available in this worker`);
   const options = { startToCloseTimeout: execution.startToCloseTimeout, retry: execution.retry };
   const activities = execution.local
     ? proxyLocalActivities<Record<string, (input: TaskActivityInput) => Promise<TaskOutcome>>>(options)
     : proxyActivities<Record<string, (input: TaskActivityInput) => Promise<TaskOutcome>>>(options);
-  const activity = activities[execution.activity]!;
-  return activity.executeWithOptions({ summary }, [{ task, context, effectKey }]);
+  const outcome = await activities[execution.activity]!.executeWithOptions({ summary }, [{ task, context, effectKey }]);
+  if (execution.mode !== 'wait_for_event') return outcome;
+  return { output: await awaitEvent(arrivals, outcome.output as WaitRegistered, execution.timeoutSeconds) };
 };
+
+/**
+ * The durable half of wait_for_event: the registration found the event
+ * already there, or the API signals it (eventArrived) within the timeout.
+ */
+async function awaitEvent(arrivals: Arrivals, registered: WaitRegistered, timeoutSeconds: number): Promise<EventEnvelope> {
+  if (registered.event) return registered.event;
+  const key = arrivalKey(registered.path, registered.value);
+  const matching = () => arrivals.get(key)?.find((event) => registered.types.includes(event.type));
+  if (!(await condition(() => matching() !== undefined, timeoutSeconds * 1000))) {
+    throw new TaskInputError('wait_timeout', `no ${registered.types.join(' or ')} event with ${registered.path} = ${JSON.stringify(registered.value)} arrived within ${timeoutSeconds} s`);
+  }
+  return matching()!;
+}
 
 async function runLegacyTasks(input: TriggerRunInput, state: RunState): Promise<void> {
   const outputs: Record<string, unknown> = {};

@@ -59,10 +59,35 @@ export type TaskExecution =
     summary: string;
   }
   | {
-    /** The workflow waits for a correlated event itself (`wait_for_event`). */
+    /**
+     * `wait_for_event`: the activity registers the wait (and returns the
+     * event if it already came); then the workflow waits durably for the
+     * `eventArrived` signal, at most `timeoutSeconds`.
+     */
     mode: 'wait_for_event';
+    activity: string;
+    local: false;
+    startToCloseTimeout: string;
+    retry: RetryPlan;
     summary: string;
+    timeoutSeconds: number;
   };
+
+/** What the API signals to a run whose wait_for_event matched an event. */
+export interface EventArrival {
+  path: string;
+  value: string;
+  event: EventEnvelope;
+}
+
+/** What a wait_for_event registration returns to the workflow. */
+export interface WaitRegistered {
+  path: string;
+  value: string;
+  types: string[];
+  /** The event, when it had already arrived. */
+  event?: EventEnvelope;
+}
 
 /** The legacy task shapes, as runs started before task kinds were modules carry them. */
 export interface ScriptTaskSpec {
@@ -121,6 +146,8 @@ export interface RunContext {
   tasks: Record<string, unknown>;
   results: Record<string, TaskResult>;
   trigger: { id: string; name: string; version: number };
+  /** The run: its workflow id and when it started (absent in a dry run). */
+  run?: { workflowId: string; startedAt: string };
   item?: unknown;
   index?: number;
 }

@@ -22,20 +22,24 @@ export const eventBodySchema = z
 
 const runRefSchema = z.object({ triggerId: z.string(), triggerVersion: z.number().int(), workflowId: z.string() }).openapi('RunRef');
 const ingestResultSchema = z
-  .object({ eventId: z.string(), duplicate: z.boolean(), runs: z.array(runRefSchema), signalled: z.array(z.string()) })
+  .object({
+    eventId: z.string(), duplicate: z.boolean(), runs: z.array(runRefSchema), signalled: z.array(z.string()),
+    released: z.array(z.string()).openapi({ description: 'Runs whose wait_for_event task this event released.' }),
+  })
   .openapi('EventAccepted');
 const eventSchema = z
   .object({
     id: z.string(), type: z.string(), occurredAt: z.string(), receivedAt: z.string(), data: z.record(z.string(), z.unknown()),
     status: z.enum(['received', 'dispatched']), runs: z.array(runRefSchema), signalled: z.array(z.string()),
     alreadyClosed: z.array(z.string()).openapi({ description: 'Runs this event would have cancelled had they not closed already; nothing was changed.' }),
+    released: z.array(z.string()).openapi({ description: 'Runs whose wait_for_event task this event released.' }),
   })
   .openapi('Event');
 
 function present(doc: EventView) {
   return {
     id: doc._id, type: doc.type, occurredAt: doc.occurredAt.toISOString(), receivedAt: doc.receivedAt.toISOString(),
-    data: JSON.parse(doc.dataJson) as Record<string, unknown>, status: doc.status, runs: doc.runs, signalled: doc.signalled, alreadyClosed: doc.alreadyClosed,
+    data: JSON.parse(doc.dataJson) as Record<string, unknown>, status: doc.status, runs: doc.runs, signalled: doc.signalled, alreadyClosed: doc.alreadyClosed, released: doc.released,
   };
 }
 

@@ -44,6 +44,13 @@ export function correlationKey(value: unknown): string | undefined {
 }
 
 const SEPARATOR = '\u001f';
+
+/** An event's value at a routed path, for one route: what waiters are keyed by. */
+export interface CorrelationKey {
+  type: string;
+  path: string;
+  value: string;
+}
 const MAX_ENSURED_ROUTES = 10_000;
 
 export function createCancelIndex(connection: Connection) {
@@ -53,6 +60,7 @@ export function createCancelIndex(connection: Connection) {
   // not write it again (bounded: one entry per trigger cancellation setting).
   const ensuredRoutes = new Set<string>();
 
+  /** Makes events of `type` record their value at `path` (cancellations and wait_for_event share the routes). */
   async function ensureRoute(type: string, path: string): Promise<void> {
     const id = `${type}${SEPARATOR}${path}`;
     if (ensuredRoutes.has(id)) return;
@@ -84,17 +92,28 @@ export function createCancelIndex(connection: Connection) {
       }));
     },
 
-    /** Runs started with the same correlation value as this event, by any trigger cancelled by its type. */
-    async waitersFor(event: EventEnvelope): Promise<string[]> {
+    ensureRoute,
+
+    /** The event's values at every path routed for its type: one small scan of the routes. */
+    async keysFor(event: EventEnvelope): Promise<CorrelationKey[]> {
       const candidates = await routes.find({ type: event.type }).lean<RouteDoc[]>();
-      const keys = candidates.flatMap((route) => {
+      return candidates.flatMap((route) => {
         const value = correlationKey(valueAtPath(event, route.path));
-        return value === undefined ? [] : [[route.type, route.path, value].join(SEPARATOR)];
+        return value === undefined ? [] : [{ type: route.type, path: route.path, value }];
       });
+    },
+
+    /** Runs started with one of these correlation values by a trigger that these events' types cancel. */
+    async waitersForKeys(keys: readonly CorrelationKey[]): Promise<string[]> {
       if (keys.length === 0) return [];
       // One `_id` read per key: FerretDB scans the collection for `$in`.
-      const found = await Promise.all(keys.map((key) => waiters.findById(key).lean<WaitersDoc>()));
+      const found = await Promise.all(keys.map((key) => waiters.findById([key.type, key.path, key.value].join(SEPARATOR)).lean<WaitersDoc>()));
       return [...new Set(found.flatMap((doc) => doc?.workflowIds ?? []))];
+    },
+
+    /** Runs this event would cancel. */
+    async waitersFor(event: EventEnvelope): Promise<string[]> {
+      return this.waitersForKeys(await this.keysFor(event));
     },
   };
 }

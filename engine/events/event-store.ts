@@ -30,6 +30,8 @@ export interface DispatchDoc {
   signalled: string[];
   /** Runs this event would have cancelled had they not closed already: recorded, nothing changed. */
   alreadyClosed: string[];
+  /** Runs whose wait_for_event this event released (absent on events dispatched before waits existed). */
+  released?: string[];
   dispatchedAt: Date;
 }
 
@@ -39,6 +41,7 @@ export interface EventView extends EventDoc {
   runs: RunRef[];
   signalled: string[];
   alreadyClosed: string[];
+  released: string[];
 }
 
 const eventSchema = new Schema<EventDoc>(
@@ -80,6 +83,7 @@ export function viewOf(event: EventDoc, dispatch: DispatchDoc | null): EventView
     runs: dispatch?.runs ?? [],
     signalled: dispatch?.signalled ?? [],
     alreadyClosed: dispatch?.alreadyClosed ?? [],
+    released: dispatch?.released ?? [],
   };
 }
 

@@ -9,13 +9,14 @@ import type { Metrics } from '../metrics';
 import { FilterCache } from '../triggers/matcher';
 import { snapshotOf, type TriggerRecord, type TriggerStore } from '../triggers/trigger-store';
 import { eventIdKey, triggerIdKey } from '../../workflows/search-attributes';
-import { planTasks } from '../../tasks/registry';
+import { eventRoutesOf, planTasks } from '../../tasks/registry';
 import { runDetails, runSummary } from '../../workflows/summaries';
-import { cancelRequestSignal, triggerRun } from '../../workflows/trigger-run';
+import { cancelRequestSignal, eventArrivedSignal, triggerRun } from '../../workflows/trigger-run';
 import type { EventEnvelope } from '../../workflows/types';
 import { canonicalHash } from './canonical-hash';
 import { dispatchModel, eventModel, viewOf, type DispatchDoc, type EventDoc, type EventView, type RunRef } from './event-store';
-import { createCancelIndex } from './cancel-index';
+import { createCancelIndex, type CorrelationKey } from './cancel-index';
+import { createEventWaits, type Release } from './event-waits';
 
 export interface EventInput {
   id: string;
@@ -29,6 +30,8 @@ export interface IngestResult {
   duplicate: boolean;
   runs: RunRef[];
   signalled: string[];
+  /** Runs whose wait_for_event task this event released. */
+  released: string[];
 }
 
 export interface IngestDependencies {
@@ -60,6 +63,7 @@ export function createEventIngestor(deps: IngestDependencies) {
   const eventRecords = driverCollection(events);
   const dispatchRecords = driverCollection(dispatches);
   const cancelIndex = createCancelIndex(deps.connection);
+  const eventWaits = createEventWaits(deps.connection, cancelIndex);
   const filters = new FilterCache();
   const now = deps.clock ?? (() => new Date());
 
@@ -87,6 +91,8 @@ export function createEventIngestor(deps: IngestDependencies) {
   async function startRun(trigger: TriggerRecord, event: EventEnvelope): Promise<RunRef> {
     const workflowId = workflowIdFor(trigger.id, event.id);
     if (trigger.cancelOn) await cancelIndex.addWaiter(trigger.cancelOn, event, workflowId);
+    // Routes for the run's waits exist before it starts, so no awaited event can slip past unrecorded.
+    for (const route of eventRoutesOf(trigger.tasks)) await eventWaits.ensureRoutes(route.types, route.path);
     // The run carries its version of the trigger, each task with the execution its kind prescribes.
     const version = snapshotOf(trigger);
     const snapshot = { ...version, tasks: planTasks(version.tasks) };
@@ -126,13 +132,27 @@ export function createEventIngestor(deps: IngestDependencies) {
   }
 
   /** Signals every run this event cancels; runs that have already closed are listed apart. */
-  async function signalCancellations(event: EventEnvelope, startedNow: Set<string>): Promise<{ signalled: string[]; alreadyClosed: string[] }> {
-    const targets = (await cancelIndex.waitersFor(event)).filter((workflowId) => !startedNow.has(workflowId));
+  async function signalCancellations(event: EventEnvelope, keys: readonly CorrelationKey[], startedNow: Set<string>): Promise<{ signalled: string[]; alreadyClosed: string[] }> {
+    const targets = (await cancelIndex.waitersForKeys(keys)).filter((workflowId) => !startedNow.has(workflowId));
     const outcomes = await Promise.all(targets.map(async (workflowId) => ({ workflowId, open: await cancel(workflowId, event) })));
     return {
       signalled: outcomes.filter((o) => o.open).map((o) => o.workflowId),
       alreadyClosed: outcomes.filter((o) => !o.open).map((o) => o.workflowId),
     };
+  }
+
+  /** Signals each run whose wait_for_event this event releases; a run that has closed needs nothing. */
+  async function signalReleases(event: EventEnvelope, releases: readonly Release[]): Promise<string[]> {
+    const released = await Promise.all(releases.map(async (release) => {
+      try {
+        await deps.temporal.workflow.getHandle(release.workflowId).signal(eventArrivedSignal, { path: release.path, value: release.value, event });
+        return release.workflowId;
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) return undefined;
+        throw error;
+      }
+    }));
+    return [...new Set(released.filter((workflowId): workflowId is string => workflowId !== undefined))];
   }
 
   return {
@@ -141,20 +161,22 @@ export function createEventIngestor(deps: IngestDependencies) {
       const done = duplicate ? await dispatches.findById(doc._id).lean<DispatchDoc>() : null;
       if (done) {
         deps.metrics?.event(doc.type, 'duplicate');
-        return { eventId: doc._id, duplicate, runs: done.runs, signalled: done.signalled };
+        return { eventId: doc._id, duplicate, runs: done.runs, signalled: done.signalled, released: done.released ?? [] };
       }
       const event: EventEnvelope = { id: doc._id, type: doc.type, occurredAt: doc.occurredAt.toISOString(), data: JSON.parse(doc.dataJson) as Record<string, unknown> };
       const started = await startRuns(event);
-      const { signalled, alreadyClosed } = await signalCancellations(event, new Set(started.map((run) => run.workflowId)));
+      const keys = await cancelIndex.keysFor(event);
+      const { signalled, alreadyClosed } = await signalCancellations(event, keys, new Set(started.map((run) => run.workflowId)));
+      const released = await signalReleases(event, await eventWaits.deliver(event, keys, doc.receivedAt));
       try {
-        await groupInsert(dispatchRecords).insert({ _id: doc._id, runs: started, signalled, alreadyClosed, dispatchedAt: now() });
+        await groupInsert(dispatchRecords).insert({ _id: doc._id, runs: started, signalled, alreadyClosed, released, dispatchedAt: now() });
       } catch (error) {
         // A racing replica finished the same dispatch first; both started the same runs.
         if (!isDuplicateKeyError(error)) throw error;
       }
       deps.logger.info({ eventId: doc._id, type: doc.type, runs: started.length, signalled: signalled.length, duplicate }, 'event dispatched');
       deps.metrics?.event(doc.type, duplicate ? 'duplicate' : started.length > 0 ? 'started' : signalled.length > 0 ? 'signalled' : 'no_match');
-      return { eventId: doc._id, duplicate, runs: started, signalled };
+      return { eventId: doc._id, duplicate, runs: started, signalled, released };
     },
 
     async get(id: string): Promise<EventView> {

@@ -15,10 +15,12 @@ export const TOP_UP_SCRIPT = [
 export const TOP_UP_RESOURCE_ID = 'account-top-up';
 
 export function documentedTopUpTrigger(options: { name?: string; resourceId?: string; waitSeconds: number; script?: string }) {
+  // A price that matches no package computes 0: nothing is credited, so nothing is mailed.
+  const creditable = { 'tasks.compute.amount_cents': { $gt: 0 } };
   const tasks: Array<Record<string, unknown>> = [
     { id: 'compute', type: 'script', code: options.script ?? TOP_UP_SCRIPT },
-    { id: 'credit', type: 'account', action: 'credit', inputTaskId: 'compute', createIfMissing: true, unit: 'USD', comment: 'Account top-up' },
-    { id: 'notify', type: 'email', inputTaskId: 'compute', template: 'account-credited' },
+    { id: 'credit', type: 'account', when: creditable, action: 'credit', inputTaskId: 'compute', createIfMissing: true, unit: 'USD', comment: 'Account top-up' },
+    { id: 'notify', type: 'email', when: creditable, inputTaskId: 'compute', template: 'account-credited' },
   ];
   return {
     name: options.name ?? 'Account top-up',

@@ -11,8 +11,9 @@ export const TRIGGER_LIMITS = {
   maxFilterDepth: MAX_FILTER_DEPTH,
 } as const;
 
-/** `<object>.<action>`, e.g. request.created or account.balance_changed. */
-export const eventTypeSchema = z.string().max(100).regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, 'must look like <object>.<action>, e.g. request.created');
+import { eventTypeSchema } from './event-type';
+
+export { eventTypeSchema };
 /**
  * A trigger's stable, human-chosen name for tools (`creditflow apply` finds a
  * trigger by it): a slug of at most 100 characters, unique among triggers

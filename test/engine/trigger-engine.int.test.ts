@@ -180,7 +180,7 @@ describe('the documented account top-up', () => {
     expect(await balanceOf(after.data.reservation.user.id)).toBe(1);
   });
 
-  it('skips the credit when the price matches no package', async () => {
+  it('credits nothing and mails nothing when the price matches no package (when skips both)', async () => {
     const resource = `top-up-${randomUUID()}`;
     await createTrigger(topUpTrigger(resource, 0));
     const event = purchaseEvent(resource, 7000);
@@ -188,8 +188,12 @@ describe('the documented account top-up', () => {
     await finish(accepted.body.runs[0].workflowId);
 
     const run = await api.request('GET', `/v1/runs/${encodeURIComponent(accepted.body.runs[0].workflowId)}`);
-    expect(run.body.tasks[1]).toMatchObject({ id: 'credit', status: 'skipped', skipReason: 'the amount is 0' });
+    expect(run.body.status).toBe('completed');
+    expect(run.body.tasks[0]).toMatchObject({ id: 'compute', status: 'completed', output: { amount_cents: 0, vars: { DOLLARS: '$0' } } });
+    expect(run.body.tasks[1]).toMatchObject({ id: 'credit', status: 'skipped', skipReason: expect.stringContaining('tasks.compute.amount_cents') });
+    expect(run.body.tasks[2]).toMatchObject({ id: 'notify', status: 'skipped', skipReason: expect.stringContaining('did not match') });
     expect(await balanceOf(event.data.reservation.user.id)).toBeNull();
+    expect(await mailsTo(event.data.reservation.user.email)).toEqual([]);
   });
 
   it('starts nothing for an event no trigger listens to', async () => {

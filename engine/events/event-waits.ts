@@ -1,0 +1,143 @@
+/**
+ * `wait_for_event`, end to end on the store side: which runs wait for which
+ * correlated event, and which events have arrived for them. The workflow
+ * side (a durable wait on the `eventArrived` signal) is in
+ * workflows/trigger-run.ts; the task kind in tasks/wait-for-event.ts.
+ *
+ * Routing reuses the cancellation routes (cancel-index.ts): a route
+ * `(event type, path)` exists from the moment a run with such a wait
+ * starts, so every later event of that type records its value. Then, by
+ * `_id` only (FerretDB indexes nothing else) and by inserts only (no
+ * read-modify-write, which FerretDB 1.x does not make atomic):
+ *
+ * - an arrival slot `a|type|path|value|n` per event with that value,
+ *   n = 0, 1, ... (the first free slot);
+ * - a waiter slot `w|type|path|value|n` per waiting task.
+ *
+ * The API inserts the arrival, then reads the waiter slots and signals each
+ * run. The worker inserts the waiter, then reads the arrival slots. Of the
+ * two orders, one sees the other's insert: an event that came while the
+ * task was being registered, or before the task started at all, still
+ * releases it.
+ */
+import { Schema, type Connection, type Model, type mongo } from 'mongoose';
+import { driverCollection, isDuplicateKeyError } from '../store';
+import type { EventEnvelope } from '../../workflows/types';
+import type { CancelIndex, CorrelationKey } from './cancel-index';
+
+/** Slots a key may hold; far above any real use, it bounds a key that is hammered. */
+const MAX_SLOTS = 10_000;
+const SEPARATOR = '\u001f';
+
+interface ArrivalDoc {
+  _id: string;
+  eventId: string;
+  eventJson: string;
+  receivedAt: Date;
+}
+
+interface WaiterDoc {
+  _id: string;
+  workflowId: string;
+  effectKey: string;
+}
+
+const arrivalSchema = new Schema<ArrivalDoc>({ _id: String, eventId: String, eventJson: String, receivedAt: Date }, { collection: 'event_wait_arrivals', versionKey: false });
+const waiterSchema = new Schema<WaiterDoc>({ _id: String, workflowId: String, effectKey: String }, { collection: 'event_wait_waiters', versionKey: false });
+
+function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
+  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
+}
+
+/** A task that waits: for events of these types whose value at `path` is `value`, not older than `notBefore`. */
+export interface WaitRegistration {
+  types: readonly string[];
+  path: string;
+  value: string;
+  /** Events received before this (the run's start) belong to someone else. */
+  notBefore: Date;
+  workflowId: string;
+  effectKey: string;
+}
+
+/** A run to signal: the event arrived for its wait on `path` = `value`. */
+export interface Release {
+  workflowId: string;
+  path: string;
+  value: string;
+}
+
+export function createEventWaits(connection: Connection, cancelIndex: Pick<CancelIndex, 'ensureRoute'>) {
+  const arrivals = driverCollection(model(connection, 'EventWaitArrival', arrivalSchema));
+  const waiters = driverCollection(model(connection, 'EventWaitWaiter', waiterSchema));
+
+  /**
+   * Inserts `doc` under the first free slot of `prefix`, unless a slot
+   * already holds the same thing (`same`), which a retry may have written.
+   */
+  async function insertSlot<T extends { _id: string }>(collection: mongo.Collection<T>, prefix: string, doc: Omit<T, '_id'>, same: (existing: T) => boolean): Promise<void> {
+    for (let slot = 0; slot < MAX_SLOTS; slot += 1) {
+      const _id = `${prefix}${SEPARATOR}${slot}`;
+      try {
+        await collection.insertOne({ _id, ...doc } as mongo.OptionalUnlessRequiredId<T>);
+        return;
+      } catch (error) {
+        if (!isDuplicateKeyError(error)) throw error;
+      }
+      const existing = (await collection.findOne({ _id } as mongo.Filter<T>)) as T | null;
+      if (existing && same(existing)) return;
+    }
+    throw new Error(`more than ${MAX_SLOTS} slots under ${prefix}`);
+  }
+
+  /** Every slot of `prefix`, in order, up to the first free one. */
+  async function readSlots<T extends { _id: string }>(collection: mongo.Collection<T>, prefix: string): Promise<T[]> {
+    const found: T[] = [];
+    for (let slot = 0; slot < MAX_SLOTS; slot += 1) {
+      const doc = (await collection.findOne({ _id: `${prefix}${SEPARATOR}${slot}` } as mongo.Filter<T>)) as T | null;
+      if (!doc) break;
+      found.push(doc);
+    }
+    return found;
+  }
+
+  const keyOf = (type: string, path: string, value: string) => [type, path, value].join(SEPARATOR);
+
+  return {
+    /** Makes sure events of these types record their value at `path`; called when a run with such a wait starts. */
+    async ensureRoutes(types: readonly string[], path: string): Promise<void> {
+      await Promise.all(types.map((type) => cancelIndex.ensureRoute(type, path)));
+    },
+
+    /**
+     * Registers a waiting task, then looks for an event that already
+     * arrived. Returns that event, or undefined: the API will signal the run.
+     */
+    async register(wait: WaitRegistration): Promise<EventEnvelope | undefined> {
+      await this.ensureRoutes(wait.types, wait.path);
+      for (const type of wait.types) {
+        await insertSlot<WaiterDoc>(waiters, `w${SEPARATOR}${keyOf(type, wait.path, wait.value)}`, { workflowId: wait.workflowId, effectKey: wait.effectKey }, (existing) => existing.workflowId === wait.workflowId && existing.effectKey === wait.effectKey);
+      }
+      const candidates: ArrivalDoc[] = [];
+      for (const type of wait.types) candidates.push(...(await readSlots<ArrivalDoc>(arrivals, `a${SEPARATOR}${keyOf(type, wait.path, wait.value)}`)));
+      const first = candidates.filter((arrival) => arrival.receivedAt >= wait.notBefore).sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime())[0];
+      return first ? (JSON.parse(first.eventJson) as EventEnvelope) : undefined;
+    },
+
+    /**
+     * Records the event under each correlation key a route gives it, then
+     * names the runs waiting on those keys. Safe to repeat for one event.
+     */
+    async deliver(event: EventEnvelope, keys: readonly CorrelationKey[], receivedAt: Date): Promise<Release[]> {
+      const releases: Release[] = [];
+      for (const key of keys) {
+        const prefix = keyOf(key.type, key.path, key.value);
+        await insertSlot<ArrivalDoc>(arrivals, `a${SEPARATOR}${prefix}`, { eventId: event.id, eventJson: JSON.stringify(event), receivedAt }, (existing) => existing.eventId === event.id);
+        for (const waiter of await readSlots<WaiterDoc>(waiters, `w${SEPARATOR}${prefix}`)) releases.push({ workflowId: waiter.workflowId, path: key.path, value: key.value });
+      }
+      return releases;
+    },
+  };
+}
+
+export type EventWaits = ReturnType<typeof createEventWaits>;
