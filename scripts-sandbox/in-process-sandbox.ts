@@ -137,6 +137,9 @@ export function serializeInput(input: ScriptInput): string {
   if (input.reservation !== undefined) envelope.reservation = input.reservation;
   if (input.tasks !== undefined) envelope.tasks = input.tasks;
   if (input.trigger !== undefined) envelope.trigger = input.trigger;
+  if (input.results !== undefined) envelope.results = input.results;
+  if (input.item !== undefined) envelope.item = input.item;
+  if (input.index !== undefined) envelope.index = input.index;
   return JSON.stringify(envelope);
 }
 

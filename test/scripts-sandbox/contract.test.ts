@@ -51,6 +51,17 @@ describe('script sandbox contract', () => {
     expect(result.output).toEqual(['undefined', {}, 'undefined']);
   });
 
+  it('gives the script earlier results, and the item and index inside a forEach', async () => {
+    const input = { ...reservationEvent(5000), results: { charge: { status: 'failed', error: { code: 'insufficient_funds' } } }, item: { owner: 'u1' }, index: 2 };
+    const result = expectSuccess(await sandbox.run({ code: 'return [results.charge.error.code, item.owner, index];', input }));
+    expect(result.output).toEqual(['insufficient_funds', 'u1', 2]);
+  });
+
+  it('gives results as an empty object, and item and index as undefined, outside a forEach', async () => {
+    const result = expectSuccess(await sandbox.run({ code: 'return [results, typeof item, typeof index];', input: reservationEvent(5000) }));
+    expect(result.output).toEqual([{}, 'undefined', 'undefined']);
+  });
+
   it('lets the script await', async () => {
     const result = expectSuccess(await run('const x = await Promise.resolve(20); await null; return x + 1;'));
     expect(result.output).toBe(21);

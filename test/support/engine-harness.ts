@@ -1,0 +1,69 @@
+import { createActivities } from '../../activities';
+import { createLedger, type Ledger } from '../../engine/ledger';
+import { createSmtpMailer } from '../../engine/mail/mailer';
+import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../engine/mail/templates';
+import { createSandbox } from '../../scripts-sandbox';
+import { startTestApi, type TestApi } from './api';
+import { openTestStore } from './store';
+import { startTestWorker, type TestWorker } from './temporal';
+
+/** A run as GET /v1/runs/{id} shows it; tests assert on its shape field by field. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type RunView = Record<string, any>;
+
+/** A real API and worker on the test stack, with the helpers task tests share. */
+export interface EngineHarness {
+  api: TestApi;
+  worker: TestWorker;
+  ledger: Ledger;
+  /** Creates a trigger; fails the test unless it is 201. Returns its id. */
+  createTrigger(body: unknown): Promise<string>;
+  /** Posts an event and waits until every run it started has closed; returns the runs as GET /v1/runs/{id} shows them. */
+  sendAndSettle(event: unknown): Promise<{ status: number; body: Record<string, unknown>; runs: RunView[] }>;
+  /** GET /v1/runs/{workflowId} once the run has closed. */
+  settledRun(workflowId: string): Promise<RunView>;
+  balanceOf(ownerId: string, unit?: string): Promise<number | null>;
+  close(): Promise<void>;
+}
+
+export async function startEngineHarness(label: string): Promise<EngineHarness> {
+  const store = await openTestStore(label);
+  const ledger = createLedger({ connection: store.connection });
+  await ledger.ensureIndexes();
+  const sandbox = createSandbox();
+  const mailer = createSmtpMailer(process.env.SMTP_URL ?? '', 'Creditflow <no-reply@creditflow.test>');
+  const worker = await startTestWorker(createActivities({ connection: store.connection, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR) }));
+  const api = await startTestApi({ store: store.connection, temporal: worker.client, taskQueue: worker.taskQueue });
+
+  async function settledRun(workflowId: string): Promise<RunView> {
+    await worker.client.workflow.getHandle(workflowId).result().catch(() => undefined);
+    return (await api.request('GET', `/v1/runs/${encodeURIComponent(workflowId)}`)).body;
+  }
+
+  return {
+    api,
+    worker,
+    ledger,
+    async createTrigger(body) {
+      const response = await api.request('POST', '/v1/triggers', body);
+      if (response.status !== 201) throw new Error(`creating the trigger answered ${response.status}: ${JSON.stringify(response.body)}`);
+      return response.body.id;
+    },
+    async sendAndSettle(event) {
+      const response = await api.request('POST', '/v1/events', event);
+      const runs = await Promise.all(((response.body?.runs ?? []) as Array<{ workflowId: string }>).map((run) => settledRun(run.workflowId)));
+      return { status: response.status, body: response.body, runs };
+    },
+    settledRun,
+    async balanceOf(ownerId, unit = 'USD') {
+      return (await ledger.getAccount(ownerId, unit))?.balance ?? null;
+    },
+    async close() {
+      await api.close();
+      await worker.stop();
+      sandbox.dispose();
+      mailer.close();
+      await store.close();
+    },
+  };
+}
