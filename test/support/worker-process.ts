@@ -1,7 +1,10 @@
 // A real worker in its own process, so a test can SIGKILL it mid-run.
 // With CRASH_AFTER_POST=1 it kills itself right after the ledger commits a
 // posting, before the activity can report completion to Temporal: the
-// moment where a retried activity must not post twice.
+// moment where a retried activity must not post twice. With
+// CRASH_AFTER_TRANSFER_DEBIT=1 it kills itself right after a transfer's
+// debit is stored, before its credit (the ledger's afterTransferDebit fault
+// point): the moment where a transfer is half done.
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { createLedger } from '../../engine/ledger';
@@ -16,7 +19,11 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const env = process.env as Record<string, string>;
   const store = await connectStore(env.MONGODB_URI!, { dbName: env.TEST_DB_NAME! });
-  const ledger = createLedger({ connection: store });
+  const crashAfterTransferDebit = env.CRASH_AFTER_TRANSFER_DEBIT === '1';
+  const ledger = createLedger({
+    connection: store,
+    ...(crashAfterTransferDebit ? { faultPoints: { afterTransferDebit: async () => { process.kill(process.pid, 'SIGKILL'); } } } : {}),
+  });
   const post: typeof ledger.post = async (request) => {
     const result = await ledger.post(request);
     if (env.CRASH_AFTER_POST === '1') process.kill(process.pid, 'SIGKILL');
