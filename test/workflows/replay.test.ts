@@ -12,8 +12,8 @@ const HISTORIES_DIR = path.join(__dirname, 'histories');
 const files = fs.readdirSync(HISTORIES_DIR).filter((file) => file.endsWith('.json')).sort();
 
 describe('recorded histories replay on the current workflow code', () => {
-  it('has histories to replay: a top-up, a cancelled run, an unmatched price and a script error', () => {
-    for (const scenario of ['top-up', 'cancelled', 'unmatched-price', 'script-error']) {
+  it('has histories to replay: a top-up, a cancelled run, an unmatched price, a script error, forEach with onError, and wait_for_event', () => {
+    for (const scenario of ['top-up', 'cancelled', 'unmatched-price', 'script-error', 'for-each-on-error', 'wait-for-event']) {
       expect(files.some((file) => file.endsWith(`-${scenario}.json`))).toBe(true);
     }
   });

@@ -12,8 +12,9 @@ import { purchaseEvent, topUpTrigger } from '../../support/top-up';
 /**
  * The runs whose histories are kept for replay: the documented top-up
  * ($50 credited and mailed), one cancelled in its window, a price that
- * matches no package (the credit skipped), and a script error. Returns
- * each scenario's workflow id once the run has closed.
+ * matches no package (the credit skipped), a script error, a forEach with a
+ * refusal that onError lets pass, and a wait_for_event released by a later
+ * event. Returns each scenario's workflow id once the run has closed.
  */
 export async function recordScenarios(): Promise<Record<string, string>> {
   const store = await openTestStore('histories');
@@ -38,7 +39,32 @@ export async function recordScenarios(): Promise<Record<string, string>> {
     const cancelled = await runOf(purchase);
     await api.request('POST', '/v1/events', purchaseEvent(windowed, 5000, purchase.data.reservation.user, 'request.cancelled', purchase.data.reservation.id));
 
-    const runs = { 'top-up': topUp, 'unmatched-price': unmatched, 'script-error': failing, cancelled };
+    // Task control and the kinds that wait: forEach with onError, and wait_for_event released by a later event.
+    const control = `control${randomUUID().slice(0, 8)}.created`;
+    await api.request('POST', '/v1/triggers', {
+      name: 'Split and charge', on: { types: [control] },
+      tasks: [
+        { id: 'split', type: 'account', forEach: 'data.items', action: 'credit', amountFrom: 'item.amount', owner: '{{item.owner}}', createIfMissing: true, unit: 'USD' },
+        { id: 'charge', type: 'account', action: 'debit', amount: 1_000_000, owner: '{{data.items.0.owner}}', unit: 'USD', onError: 'continue' },
+        { id: 'tell', type: 'email', when: { 'results.charge.status': 'failed' }, to: 'ops@example.com', subject: 'Charge failed', text: 'It failed.' },
+      ],
+    });
+    const controlled = await runOf({ id: `evt_${randomUUID()}`, type: control, data: { items: [{ owner: `u_${randomUUID().slice(0, 8)}`, amount: 100 }, { owner: `u_${randomUUID().slice(0, 8)}`, amount: 200 }] } });
+    const order = `order${randomUUID().slice(0, 8)}.created`;
+    const paid = `payment${randomUUID().slice(0, 8)}.confirmed`;
+    await api.request('POST', '/v1/triggers', {
+      name: 'Credit once paid', on: { types: [order] },
+      tasks: [
+        { id: 'paid', type: 'wait_for_event', types: [paid], correlate: { path: 'data.orderId', equals: '{{data.id}}' }, timeoutSeconds: 60 },
+        { id: 'credit', type: 'account', action: 'credit', amountFrom: 'tasks.paid.data.amount', owner: '{{data.owner}}', createIfMissing: true, unit: 'USD' },
+      ],
+    });
+    const orderId = `ord_${randomUUID().slice(0, 8)}`;
+    const waiting = await runOf({ id: `evt_${randomUUID()}`, type: order, data: { id: orderId, owner: `u_${randomUUID().slice(0, 8)}` } });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await api.request('POST', '/v1/events', { id: `evt_${randomUUID()}`, type: paid, data: { orderId, amount: 700 } });
+
+    const runs = { 'top-up': topUp, 'unmatched-price': unmatched, 'script-error': failing, cancelled, 'for-each-on-error': controlled, 'wait-for-event': waiting };
     for (const workflowId of Object.values(runs)) await worker.client.workflow.getHandle(workflowId).result().catch(() => undefined);
     return runs;
   } finally {
