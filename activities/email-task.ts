@@ -7,19 +7,11 @@ import type { Mailer } from '../engine/mail/mailer';
 import { messageIdFor, outboxModel } from '../engine/mail/outbox';
 import { renderEmail, type EmailSources } from '../engine/mail/render';
 import type { TemplateCatalog } from '../engine/mail/templates';
-import { emailSources } from '../tasks/email';
+import { emailSources, type EmailRequest } from '../tasks/email';
 import { TaskInputError } from '../workflows/task-inputs';
 
-export interface SendEmailRequest {
-  /** workflow id + task id: one email per key, whatever the retries. */
-  outboxKey: string;
-  to: string;
-  template?: string;
-  subject?: string;
-  text?: string;
-  html?: string;
-  variables: Record<string, unknown>;
-}
+/** One email per outbox key (workflow id + task id), whatever the retries. */
+export type SendEmailRequest = EmailRequest;
 
 export interface SendEmailResult {
   messageId: string;

@@ -80,6 +80,14 @@ export function amountAndUnitProblems(task: { amount?: number; amountFrom?: stri
   return problems;
 }
 
+/** The unit a task names, else the server's default unit. */
+export function withDefaultUnit<T extends { unit?: string; unitFrom?: string }>(task: T, defaults: { defaultUnit: string }): T {
+  return task.unit === undefined && task.unitFrom === undefined ? { ...task, unit: defaults.defaultUnit } : task;
+}
+
+/** Ledger effects are idempotent by key, so retrying through a store outage or a crash is safe. */
+export const LEDGER_RETRY = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 };
+
 /** The ledger's answer as the task's output. */
 export function postingOutput(request: PostRequest, result: { entry: { id: string; seq: number; balanceAfter: number; createdAt: Date }; replayed: boolean }): PostingOutput {
   return {
@@ -121,14 +129,13 @@ export const accountKind: TaskKind<AccountTask, PreparedPosting | null> = {
     if (isMalformedReference(task.owner)) problems.push({ path: at('owner'), message: 'must be a literal or one whole {{path}} reference' });
     return problems;
   },
-  normalize: (task, defaults) => (task.unit === undefined && task.unitFrom === undefined ? { ...task, unit: defaults.defaultUnit } : task),
+  normalize: withDefaultUnit,
   execution: {
     mode: 'activity',
     local: false,
     // A posting takes milliseconds; the timeout bounds how long a crashed worker's attempt holds the run.
     startToCloseTimeout: '10 seconds',
-    // Postings are idempotent by key, so retrying through a store outage is safe.
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 },
+    retry: LEDGER_RETRY,
   },
   summary: (task) => `${task.action === 'auto' ? 'post' : task.action} ${amountReference(task)} ${task.unitFrom ? `{{${task.unitFrom}}}` : task.unit} ${task.action === 'debit' ? 'from' : 'to'} ${task.owner}`,
   prepare(task, context, effect) {

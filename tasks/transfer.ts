@@ -5,7 +5,7 @@ import { z } from '../engine/zod';
 import { isMalformedReference } from '../workflows/references';
 import { resolveField, TaskInputError } from '../workflows/task-inputs';
 import type { TaskSpec } from '../workflows/types';
-import { amountAndUnitProblems, resolveAmount, resolveUnit } from './account';
+import { amountAndUnitProblems, LEDGER_RETRY, resolveAmount, resolveUnit, withDefaultUnit } from './account';
 import { contextPath, ownerReference, unitSchema } from './fields';
 import type { TaskKind } from './task-kind';
 import { ledgerKeyOf } from './ledger-key';
@@ -64,14 +64,14 @@ export const transferKind: TaskKind<TransferTask, TransferRequest | null> = {
     if (task.from === task.to) problems.push({ path: at('to'), message: 'must name another account than from' });
     return problems;
   },
-  normalize: (task, defaults) => (task.unit === undefined && task.unitFrom === undefined ? { ...task, unit: defaults.defaultUnit } : task),
+  normalize: withDefaultUnit,
   execution: {
     mode: 'activity',
     local: false,
     // Two postings; the timeout bounds how long a crashed worker's attempt holds the run before the retry completes it.
     startToCloseTimeout: '20 seconds',
     // Both halves are idempotent by the transfer id, so a retry completes a transfer a crash cut in two.
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 },
+    retry: LEDGER_RETRY,
   },
   summary: (task) => `transfer ${task.amount ?? (task.amountFrom ? `{{${task.amountFrom}}}` : `{{tasks.${task.inputTaskId}.amount_cents}}`)} ${task.unitFrom ? `{{${task.unitFrom}}}` : task.unit} from ${task.from} to ${task.to}`,
   prepare(task, context, effect) {
