@@ -26,6 +26,14 @@ function present<T extends { createdAt: Date; updatedAt: Date }>(record: T) {
 }
 
 const dryRunEventSchema = eventBodySchema.extend({ id: eventBodySchema.shape.id.default('dry-run') });
+/**
+ * The event as a run sees it: the event store keeps occurredAt as a date and
+ * hands runs its UTC ISO form (`...T10:00:00.000Z`), the receipt time when
+ * absent, so the dry run shows scripts and filters the same string.
+ */
+function asRunEvent(event: z.infer<typeof dryRunEventSchema>) {
+  return { ...event, occurredAt: new Date(event.occurredAt ?? Date.now()).toISOString() };
+}
 const dryRunTaskSchema = z.object({ id: z.string(), type: z.string(), outcome: z.enum(['would_complete', 'would_skip', 'would_fail']) }).catchall(z.unknown());
 const dryRunSchema = z
   .object({
@@ -52,7 +60,7 @@ export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dr
       body: z.strictObject({ event: dryRunEventSchema }),
       responses: { 200: { description: 'The simulation.', schema: dryRunSchema } },
       handler: async ({ body }) => {
-        const event = { ...body.event, occurredAt: body.event.occurredAt ?? new Date().toISOString() };
+        const event = asRunEvent(body.event);
         return { status: 200, body: await dryRun.run(event, await store.listeningTo(event.type)) };
       },
     });
@@ -63,7 +71,7 @@ export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dr
       body: z.strictObject({ event: dryRunEventSchema }),
       responses: { 200: { description: 'The simulation.', schema: dryRunSchema }, 404: { description: 'No such trigger.' } },
       handler: async ({ params, body }) => {
-        const event = { ...body.event, occurredAt: body.event.occurredAt ?? new Date().toISOString() };
+        const event = asRunEvent(body.event);
         return { status: 200, body: await dryRun.run(event, [{ ...(await store.get(params.id)), enabled: true }]) };
       },
     });
