@@ -1,0 +1,75 @@
+// The real API and a worker on the test stack, with a way to apply an
+// example folder through the CLI's apply code, as `creditflow apply` and the
+// demo do. The worker can send webhooks to 127.0.0.1, as the dev stack's.
+import path from 'node:path';
+import { createActivities } from '../../activities';
+import { applyAll, loadResources, type ApplyResult } from '../../cli/apply';
+import { adminApi } from '../../devstack/demo-seed';
+import { createLedger, type Ledger } from '../../engine/ledger';
+import { createSmtpMailer } from '../../engine/mail/mailer';
+import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../engine/mail/templates';
+import { createWebhookSecrets } from '../../engine/triggers/webhook-secrets';
+import { createWebhookSender } from '../../engine/webhooks';
+import { createSandbox } from '../../scripts-sandbox';
+import { startTestApi, TEST_ADMIN_KEY, type TestApi } from '../support/api';
+import { openTestStore } from '../support/store';
+import { startTestWorker, type TestWorker } from '../support/temporal';
+
+export const REPO_DIR = path.resolve(__dirname, '..', '..');
+
+export interface ExampleStack {
+  api: TestApi;
+  ledger: Ledger;
+  /** Applies the files and folders named (relative to the repository) and returns each result. */
+  apply(...targets: string[]): Promise<ApplyResult[]>;
+  /** Sends the event and returns the workflow ids of the runs it started, once they have closed. */
+  send(event: unknown): Promise<string[]>;
+  /** GET /v1/runs/{workflowId}. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  run(workflowId: string): Promise<any>;
+  close(): Promise<void>;
+}
+
+export async function startExampleStack(label: string): Promise<ExampleStack> {
+  const store = await openTestStore(label);
+  const sandbox = createSandbox();
+  const mailer = createSmtpMailer(process.env.SMTP_URL ?? '', 'Creditflow <no-reply@creditflow.test>');
+  const ledger = createLedger({ connection: store.connection });
+  await ledger.ensureIndexes();
+  // The API seals webhook secrets under ADMIN_API_KEY when API_KEY_PEPPER is unset; the worker opens them with the same.
+  const secrets = createWebhookSecrets({ connection: store.connection, pepper: TEST_ADMIN_KEY });
+  const worker: TestWorker = await startTestWorker(createActivities({
+    connection: store.connection, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR),
+    webhooks: createWebhookSender({ allowedHosts: ['127.0.0.1'] }),
+    webhookSecret: (triggerId) => secrets.current(triggerId),
+  }));
+  const api = await startTestApi({ store: store.connection, temporal: worker.client, taskQueue: worker.taskQueue });
+  return {
+    api,
+    ledger,
+    async apply(...targets) {
+      const outcome = await applyAll(adminApi(api.baseUrl, TEST_ADMIN_KEY), loadResources(REPO_DIR, targets));
+      if (outcome.failure) throw outcome.failure.error;
+      return outcome.results;
+    },
+    async send(event) {
+      const accepted = await api.request('POST', '/v1/events', event);
+      expect(accepted.status).toBe(202);
+      const workflowIds = (accepted.body.runs as Array<{ workflowId: string }>).map((run) => run.workflowId);
+      await Promise.all(workflowIds.map((id) => worker.client.workflow.getHandle(id).result().catch(() => undefined)));
+      return workflowIds;
+    },
+    async run(workflowId) {
+      const response = await api.request('GET', `/v1/runs/${encodeURIComponent(workflowId)}`);
+      expect(response.status).toBe(200);
+      return response.body;
+    },
+    async close() {
+      await api.close();
+      await worker.stop();
+      sandbox.dispose();
+      mailer.close();
+      await store.close();
+    },
+  };
+}
