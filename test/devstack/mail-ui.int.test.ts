@@ -9,6 +9,8 @@ import { createActivities } from '../../activities';
 import { createLedger } from '../../engine/ledger';
 import { createSmtpMailer } from '../../engine/mail/mailer';
 import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../engine/mail/templates';
+import { createWebhookSecrets } from '../../engine/triggers/webhook-secrets';
+import { createWebhookSender } from '../../engine/webhooks';
 import { createSandbox } from '../../scripts-sandbox';
 import { startTestApi, TEST_ADMIN_KEY, type TestApi } from '../support/api';
 import { launchBrowser } from '../support/browser';
@@ -28,7 +30,13 @@ beforeAll(async () => {
   store = await openTestStore('mail_ui');
   const ledger = createLedger({ connection: store.connection });
   await ledger.ensureIndexes();
-  worker = await startTestWorker(createActivities({ connection: store.connection, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR) }));
+  // As in the dev stack: the demo's webhook receiver listens on 127.0.0.1, and the API seals secrets under the admin key.
+  const secrets = createWebhookSecrets({ connection: store.connection, pepper: TEST_ADMIN_KEY });
+  worker = await startTestWorker(createActivities({
+    connection: store.connection, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR),
+    webhooks: createWebhookSender({ allowedHosts: ['127.0.0.1'] }),
+    webhookSecret: (triggerId) => secrets.current(triggerId),
+  }));
   api = await startTestApi({ store: store.connection, temporal: worker.client, taskQueue: worker.taskQueue });
   browser = await launchBrowser();
 });
@@ -50,6 +58,7 @@ describe('the mail UI after npm run demo', () => {
       timeout: 110_000,
     });
     expect(demo.stdout).toContain('Your account was credited with $60');
+    expect(demo.stdout).toContain('Creditflow-Signature: verified with the trigger\'s webhook secret');
 
     const page = await browser.newPage();
     await page.goto(process.env.MAILDEV_API_URL!);
