@@ -124,6 +124,8 @@ export const transferKind: TaskKind<TransferTask, TransferRequest | null> = {
       fromOwnerId: request.fromOwnerId, toOwnerId: request.toOwnerId, unit: request.unit, amount: request.amount,
       fromBalanceBefore: from.state.balance, fromBalanceAfter: fromAfter.balance, toBalanceBefore: to.state.balance, toBalanceAfter: toAfter.balance,
     };
-    return { output: { ...transfer }, preview: { transfer } };
+    // The output has the real one's shape, so later tasks can reference it; entry ids do not exist yet.
+    const output = { transferId: request.transferId, debitEntryId: null, creditEntryId: null, ...transfer, replayed: false };
+    return { output, preview: { transfer } };
   },
 };
