@@ -5,11 +5,16 @@
 // needs `patched()`.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { historyFromTemporalJson, workflowBundle } from '../support/temporal';
 
 const HISTORIES_DIR = path.join(__dirname, 'histories');
 const files = fs.readdirSync(HISTORIES_DIR).filter((file) => file.endsWith('.json')).sort();
+
+beforeAll(() => {
+  // A replay starts and stops a worker per history; its state changes are not worth a line each.
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+});
 
 describe('recorded histories replay on the current workflow code', () => {
   it('has histories to replay: a top-up, a cancelled run, an unmatched price, a script error, forEach with onError, and wait_for_event', () => {
