@@ -5,6 +5,7 @@
 // worker: a bare workflow with three no-op activities. The two alternate in
 // rounds (A B, then B A, ...), so a machine whose speed drifts during the run
 // moves both alike and the ratio stays meaningful.
+import { runSinks } from '../engine/worker';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
@@ -107,7 +108,7 @@ async function main(): Promise<void> {
     const mailer = createSmtpMailer(stack.env.SMTP_URL, 'bench@creditflow.local');
     const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./bench-workflows'), logger: new DefaultLogger('WARN') });
     const activities = { ...createActivities({ connection: store, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR) }), noop: async () => undefined };
-    const worker = await Worker.create({ connection: await NativeConnection.connect({ address: stack.env.TEMPORAL_ADDRESS }), taskQueue: TASK_QUEUE, workflowBundle: { code }, activities });
+    const worker = await Worker.create({ connection: await NativeConnection.connect({ address: stack.env.TEMPORAL_ADDRESS }), taskQueue: TASK_QUEUE, workflowBundle: { code }, activities, sinks: runSinks(undefined) });
     const running = worker.run();
     stopAll.unshift(async () => { worker.shutdown(); await running; sandbox.dispose(); mailer.close(); await store.close(); await connection.close(); });
 

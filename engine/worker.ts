@@ -31,7 +31,7 @@ export async function createEngineWorker(options: WorkerOptions): Promise<Worker
 }
 
 /** The worker side of the runs' sinks; not called during replay, so a run counts once. */
-function runSinks(metrics: Pick<Metrics, 'runClosed'> | undefined): InjectedSinks<RunSinks> {
+export function runSinks(metrics: Pick<Metrics, 'runClosed'> | undefined): InjectedSinks<RunSinks> {
   return {
     runMetrics: {
       closed: { fn: (_info, triggerId, status) => metrics?.runClosed(triggerId, status), callDuringReplay: false },
