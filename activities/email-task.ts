@@ -7,7 +7,7 @@ import type { Mailer } from '../engine/mail/mailer';
 import { messageIdFor, outboxModel } from '../engine/mail/outbox';
 import { renderEmail, type EmailSources } from '../engine/mail/render';
 import type { TemplateCatalog } from '../engine/mail/templates';
-import { emailSources, type EmailRequest } from '../tasks/email';
+import { assertOneRecipient, emailSources, type EmailRequest } from '../tasks/email';
 import { TaskInputError } from '../workflows/task-inputs';
 
 /** One email per outbox key (workflow id + task id), whatever the retries. */
@@ -54,6 +54,13 @@ export function createSendEmailTask(deps: { connection: Connection; mailer: Mail
   const outbox = driverCollection(outboxModel(deps.connection));
   const now = deps.clock ?? (() => new Date());
   return async function sendEmailTask(request: SendEmailRequest): Promise<SendEmailResult> {
+    try {
+      // Runs started by the previous release resolved `to` without this check.
+      assertOneRecipient(request.to);
+    } catch (error) {
+      if (error instanceof TaskInputError) throw ApplicationFailure.nonRetryable(error.message, error.code);
+      throw error;
+    }
     const sent = await outbox.findOne({ _id: request.outboxKey });
     if (sent) return { messageId: sent.messageId, to: sent.to, subject: sent.subject, alreadySent: true };
     const email = render(await sources(request, deps.templates), request.variables);

@@ -37,6 +37,11 @@ export interface EmailRequest {
 const SINGLE_ADDRESS = /^[^\s@,;:<>()[\]"\\]+@[^\s@,;:<>()[\]"\\]+\.[^\s@,;:<>()[\]"\\]+$/;
 const MAX_ADDRESS_LENGTH = 254;
 
+/** Throws recipient_invalid unless `to` is one address (no list, no display name, no header break). */
+export function assertOneRecipient(to: string): void {
+  if (to.length > MAX_ADDRESS_LENGTH || !SINGLE_ADDRESS.test(to)) throw new TaskInputError('recipient_invalid', `to: ${JSON.stringify(to.slice(0, 80))} is not one email address`);
+}
+
 /** Template variables: the run context, with the input task's `vars` at the top level (`{{DOLLARS}}`). */
 function variablesOf(task: EmailTask, context: RunContext): Record<string, unknown> {
   const vars = task.inputTaskId === undefined ? undefined : (context.tasks[task.inputTaskId] as { vars?: unknown } | undefined)?.vars;
@@ -92,7 +97,7 @@ export const emailKind: TaskKind<EmailTask, EmailRequest> = {
   summary: (task) => `email ${task.to}${task.template ? ` (${task.template})` : ''}`,
   prepare(task, context, effect) {
     const to = resolveField(task.to, context as unknown as Record<string, unknown>, 'to');
-    if (to.length > MAX_ADDRESS_LENGTH || !SINGLE_ADDRESS.test(to)) throw new TaskInputError('email_address_invalid', `to: ${JSON.stringify(to.slice(0, 80))} is not one email address`);
+    assertOneRecipient(to);
     const { template, subject, text, html } = task;
     return {
       outboxKey: effect.key,
