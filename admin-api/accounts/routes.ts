@@ -2,6 +2,7 @@ import { DomainError } from '../../engine/errors';
 import type { Ledger } from '../../engine/ledger';
 import type { RouteModule } from '../app';
 import { accountPageSchema, accountSchema, accountsQuerySchema, entriesQuerySchema, entryPageSchema, entrySchema, ownerParamsSchema, patchPolicyBodySchema, postEntryBodySchema, unitQuerySchema } from './schemas';
+import { inClientTerms, storedApiKey } from './idempotency-keys';
 import { accountView, entryView } from './views';
 
 const TAGS = ['Accounts'];
@@ -70,7 +71,7 @@ export function accountRoutes(deps: { ledger: Ledger; defaultUnit: string }): Ro
     routes.add({
       method: 'post', path: '/v1/accounts/:ownerId/entries', scope: 'accounts:write', tags: TAGS,
       summary: 'Credit or debit an account (admin adjustment)',
-      description: 'Exactly once per idempotencyKey: the same key and body again returns the original entry with 200; the same key with another body is 409. A debit the policy forbids is 422 insufficient_funds (or negative_balance_expired).',
+      description: 'Exactly once per idempotencyKey: the same key and body again returns the original entry with 200; the same key with another body is 409. Keys posted here live in a namespace of their own (stored as `api:<key>`, shown as sent), apart from the keys of trigger runs and transfers. A debit the policy forbids is 422 insufficient_funds (or negative_balance_expired).',
       params: ownerParamsSchema, body: postEntryBodySchema,
       responses: {
         201: { description: 'Posted.', schema: entrySchema },
@@ -84,11 +85,12 @@ export function accountRoutes(deps: { ledger: Ledger; defaultUnit: string }): Ro
           unit: body.unit,
           direction: body.direction,
           amount: body.amount,
-          idempotencyKey: body.idempotencyKey,
+          // The API's own namespace: a client can never post under a run's or a transfer's key.
+          idempotencyKey: storedApiKey(body.idempotencyKey),
           createIfMissing: body.createIfMissing,
           ...(body.comment !== undefined ? { comment: body.comment } : {}),
           source: { kind: 'api', keyId: principal?.keyId ?? 'unknown' },
-        });
+        }).catch((error: unknown) => { throw inClientTerms(error, body.idempotencyKey); });
         return { status: result.replayed ? 200 : 201, body: entryView(result.entry) };
       },
     });

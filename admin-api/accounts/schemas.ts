@@ -1,6 +1,7 @@
 import { MAX_AMOUNT, MAX_NEGATIVE_DAYS } from '../../engine/ledger';
 import { pageQuerySchema } from '../schemas';
 import { z } from '../zod';
+import { MAX_API_IDEMPOTENCY_KEY_LENGTH } from './idempotency-keys';
 
 // Amounts and units are checked by the ledger, so the API answers with its
 // domain codes (amount_must_be_positive_integer, unit_invalid) rather than a
@@ -30,7 +31,7 @@ export const postEntryBodySchema = z.strictObject({
   unit,
   direction: z.enum(['credit', 'debit']),
   amount: minorUnits.openapi({ minimum: 1, maximum: MAX_AMOUNT }),
-  idempotencyKey: z.string().min(1).max(200).openapi({ description: 'The same key and body again returns the original entry (200); a different body is 409.' }),
+  idempotencyKey: z.string().min(1).max(MAX_API_IDEMPOTENCY_KEY_LENGTH).openapi({ description: 'The same key and body again returns the original entry (200); a different body is 409. Keys of API clients have a namespace of their own: they never collide with the keys of trigger runs or transfers.' }),
   comment: z.string().max(1_000).optional().openapi({ description: 'Shown in the account history, e.g. why an administrator adjusted the balance.' }),
   createIfMissing: z.boolean().default(false).openapi({ description: 'Open the account on its first posting. Default false: 404 when it does not exist.' }),
 }).openapi('PostEntryRequest');

@@ -1,4 +1,5 @@
 import type { Account, LedgerEntry } from '../../engine/ledger';
+import { shownKey } from './idempotency-keys';
 
 /** The account as the API shows it (contract: ownerId, unit, balance, createdAt, updatedAt). */
 export function accountView(account: Account) {
@@ -24,7 +25,7 @@ export function entryView(entry: LedgerEntry) {
     amount: entry.amount,
     balanceBefore: entry.balanceBefore,
     balanceAfter: entry.balanceAfter,
-    idempotencyKey: entry.idempotencyKey,
+    idempotencyKey: shownKey(entry),
     ...(entry.comment !== undefined ? { comment: entry.comment } : {}),
     source: entry.source,
     ...(entry.transferId !== undefined ? { transferId: entry.transferId } : {}),
