@@ -79,20 +79,22 @@ function boundedLabel(): (value: string) => string {
   };
 }
 
-/** Counts every posting's outcome; the ledger's answers and errors pass through unchanged. */
-export function meteredLedger<L extends Pick<Ledger, 'post'>>(ledger: L, metrics: Metrics): L {
-  const post: Ledger['post'] = async (request) => {
+/** Counts every posting's (and transfer's) outcome; the ledger's answers and errors pass through unchanged. */
+export function meteredLedger<L extends Pick<Ledger, 'post'> & Partial<Pick<Ledger, 'transfer'>>>(ledger: L, metrics: Metrics): L {
+  async function counted<T extends { replayed: boolean }>(direction: string, operation: () => Promise<T>): Promise<T> {
     try {
-      const result = await ledger.post(request);
-      metrics.posting(request.direction, result.replayed ? 'replayed' : 'posted');
+      const result = await operation();
+      metrics.posting(direction, result.replayed ? 'replayed' : 'posted');
       return result;
     } catch (error) {
       const code = (error as { code?: unknown }).code;
-      metrics.posting(request.direction, typeof code === 'string' ? code : 'error');
+      metrics.posting(direction, typeof code === 'string' ? code : 'error');
       throw error;
     }
-  };
-  return Object.assign(Object.create(ledger) as L, { post });
+  }
+  const post: Ledger['post'] = (request) => counted(request.direction, () => ledger.post(request));
+  const transfer: Ledger['transfer'] = (request) => counted('transfer', () => ledger.transfer!(request));
+  return Object.assign(Object.create(ledger) as L, { post, ...(ledger.transfer ? { transfer } : {}) });
 }
 
 const SANDBOX_OUTCOMES: Partial<Record<ScriptErrorCode, SandboxOutcome>> = { script_timeout: 'timeout', script_memory_limit: 'memory' };

@@ -184,12 +184,18 @@ describe('outcomes other than success on /metrics', () => {
     await closed(first.workflowIds[0]!);
   });
 
-  it('counts a refused debit by its code and the failed run, and a script timeout', async () => {
+  it('counts a refused debit and a refused transfer by their code, the failed run, and a script timeout', async () => {
     const debitTrigger = await createTrigger({
       name: 'Debit without funds',
       on: { types: [`debit${randomUUID().slice(0, 8)}.created`] },
       wait: { seconds: 0 },
       tasks: [{ id: 'charge', type: 'account', action: 'debit', amount: 100, owner: '{{data.owner}}', createIfMissing: true, unit: 'USD' }],
+    });
+    const transferTrigger = await createTrigger({
+      name: 'Transfer without funds',
+      on: { types: [`move${randomUUID().slice(0, 8)}.created`] },
+      wait: { seconds: 0 },
+      tasks: [{ id: 'move', type: 'transfer', from: '{{data.owner}}', to: 'somebody_else', amount: 100, createIfMissing: true, unit: 'USD' }],
     });
     const slowTrigger = await createTrigger({
       name: 'Script that never ends',
@@ -202,13 +208,16 @@ describe('outcomes other than success on /metrics', () => {
     const before = await scrape(workerMetricsUrl);
     const debit = await send({ id: `evt_${randomUUID()}`, type: typeOf(debitTrigger), data: { owner: `user_${randomUUID().slice(0, 8)}` } });
     const slow = await send({ id: `evt_${randomUUID()}`, type: typeOf(slowTrigger), data: {} });
-    await Promise.all([closed(debit.workflowIds[0]!), closed(slow.workflowIds[0]!)]);
+    const move = await send({ id: `evt_${randomUUID()}`, type: typeOf(transferTrigger), data: { owner: `user_${randomUUID().slice(0, 8)}` } });
+    await Promise.all([closed(debit.workflowIds[0]!), closed(slow.workflowIds[0]!), closed(move.workflowIds[0]!)]);
 
     const after = await workerSamplesWhen((samples) => sampleValue(samples, 'creditflow_runs_closed_total', { trigger_id: slowTrigger, status: 'failed' }) === 1 && sampleValue(samples, 'creditflow_runs_closed_total', { trigger_id: debitTrigger, status: 'failed' }) === 1);
     expect(sampleValue(after, 'creditflow_runs_closed_total', { trigger_id: debitTrigger, status: 'failed' })).toBe(1);
     expect(sampleValue(after, 'creditflow_runs_closed_total', { trigger_id: slowTrigger, status: 'failed' })).toBe(1);
     const refusals = (samples: typeof after) => sampleValue(samples, 'creditflow_ledger_postings_total', { direction: 'debit', outcome: 'insufficient_funds' });
     expect(refusals(after) - refusals(before.samples)).toBeGreaterThanOrEqual(1);
+    const transferRefusals = (samples: typeof after) => sampleValue(samples, 'creditflow_ledger_postings_total', { direction: 'transfer', outcome: 'insufficient_funds' });
+    expect(transferRefusals(after) - transferRefusals(before.samples)).toBe(1);
     const timeouts = (samples: typeof after) => sampleValue(samples, 'creditflow_sandbox_runs_total', { outcome: 'timeout' });
     expect(timeouts(after) - timeouts(before.samples)).toBeGreaterThanOrEqual(1);
     expect(sampleValue(after, 'creditflow_task_duration_seconds_count', { task_type: 'account', outcome: 'error' })).toBeGreaterThanOrEqual(1);
