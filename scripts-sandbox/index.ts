@@ -15,7 +15,9 @@ export { checkLimits, type LimitProblem } from './limits';
 export { createChildSandbox } from './sandbox';
 export { createSandbox } from './sandbox-pool';
 export { createInProcessSandbox, type InProcessSandbox } from './in-process-sandbox';
+export { SandboxBusyError } from './sandbox-busy-error';
 export { SandboxDisposedError } from './sandbox-disposed-error';
+export { SandboxStartError } from './sandbox-start-error';
 
 let defaultSandbox: Sandbox | null = null;
 

@@ -20,12 +20,24 @@ export interface ResolvedOptions {
   maxCachedScripts: number;
   maxIsolates: number;
   processes: number;
+  queueLimit: number;
+  startTimeoutMs: number;
+  bootDelayMs: number;
   onCatastrophicError?: (message: string) => void;
 }
 
 /** One child per core on the 2-core machines Creditflow targets by default. */
 export const DEFAULT_PROCESSES = 2;
 export const MAX_PROCESSES = 16;
+/**
+ * Runs waiting per process. Four absorbs a burst of short scripts; the
+ * worker never queues (its local-activity slots match the processes, see
+ * engine/worker.ts), so in practice this bounds the API's test and dry runs.
+ */
+export const DEFAULT_QUEUE_LIMIT = 4;
+export const MAX_QUEUE_LIMIT = 64;
+/** A cold child (Node, tsx, isolated-vm) boots in well under a second; ten covers a machine busy with other work. */
+export const DEFAULT_START_TIMEOUT_MS = 10_000;
 
 /** Fills defaults and rejects nonsensical server configuration (a bug in the caller, so it throws). */
 export function resolveOptions(options: SandboxOptions = {}): ResolvedOptions {
@@ -36,9 +48,12 @@ export function resolveOptions(options: SandboxOptions = {}): ResolvedOptions {
     maxCachedScripts: options.maxCachedScripts ?? 256,
     maxIsolates: options.maxIsolates ?? 4,
     processes: options.processes ?? DEFAULT_PROCESSES,
+    queueLimit: options.queueLimit ?? DEFAULT_QUEUE_LIMIT,
+    startTimeoutMs: options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
+    bootDelayMs: options.bootDelayMs ?? 0,
     onCatastrophicError: options.onCatastrophicError,
   };
-  const positive: Array<keyof ResolvedOptions> = ['maxTimeoutMs', 'maxMemoryMb', 'maxRunsPerIsolate', 'maxCachedScripts', 'maxIsolates', 'processes'];
+  const positive: Array<keyof ResolvedOptions> = ['maxTimeoutMs', 'maxMemoryMb', 'maxRunsPerIsolate', 'maxCachedScripts', 'maxIsolates', 'processes', 'queueLimit', 'startTimeoutMs'];
   for (const key of positive) {
     const value = resolved[key];
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
@@ -47,6 +62,8 @@ export function resolveOptions(options: SandboxOptions = {}): ResolvedOptions {
   }
   if (resolved.maxMemoryMb < MIN_MEMORY_MB) throw new RangeError(`sandbox option maxMemoryMb must be at least ${MIN_MEMORY_MB}`);
   if (resolved.processes > MAX_PROCESSES) throw new RangeError(`sandbox option processes must be at most ${MAX_PROCESSES}`);
+  if (resolved.queueLimit > MAX_QUEUE_LIMIT) throw new RangeError(`sandbox option queueLimit must be at most ${MAX_QUEUE_LIMIT}`);
+  if (!Number.isInteger(resolved.bootDelayMs) || resolved.bootDelayMs < 0) throw new RangeError('sandbox option bootDelayMs must be a non-negative integer');
   return resolved;
 }
 

@@ -4,6 +4,7 @@
 // leave a thread allocating after the isolate is disposed. Hosting the
 // isolates here means such a script takes down this process, never the
 // worker; the parent (sandbox.ts) fails the run and starts a fresh child.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createInProcessSandbox } from './in-process-sandbox';
 import type { ChildMessage, ParentMessage } from './sandbox-protocol';
 import type { SandboxOptions } from './types';
@@ -12,16 +13,24 @@ const options = JSON.parse(process.argv[2] ?? '{}') as SandboxOptions;
 const send = (message: ChildMessage): void => {
   process.send?.(message);
 };
-const sandbox = createInProcessSandbox({
-  ...options,
-  onCatastrophicError: (message) => send({ type: 'catastrophic', message }),
-});
 
-process.on('message', (message: ParentMessage) => {
-  sandbox.run(message.request).then(
-    (result) => send({ type: 'result', id: message.id, result, compromised: sandbox.compromised }),
-    (error: unknown) => send({ type: 'failure', id: message.id, message: error instanceof Error ? error.message : String(error) }),
-  );
-});
+async function main(): Promise<void> {
+  // Messages sent before the listener below exists wait in the IPC pipe, so
+  // a slow boot delays runs but loses none.
+  if (options.bootDelayMs) await sleep(options.bootDelayMs);
+  const sandbox = createInProcessSandbox({
+    ...options,
+    onCatastrophicError: (message) => send({ type: 'catastrophic', message }),
+  });
+  process.on('message', (message: ParentMessage) => {
+    send({ type: 'started', id: message.id });
+    sandbox.run(message.request).then(
+      (result) => send({ type: 'result', id: message.id, result, compromised: sandbox.compromised }),
+      (error: unknown) => send({ type: 'failure', id: message.id, message: error instanceof Error ? error.message : String(error) }),
+    );
+  });
+}
+
 // The parent going away (or closing the channel) ends this process.
 process.on('disconnect', () => process.exit(0));
+void main();

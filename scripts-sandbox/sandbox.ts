@@ -4,7 +4,9 @@ import { pathToFileURL } from 'node:url';
 import { checkCodeSize } from './in-process-sandbox';
 import { IsolateSlot } from './isolate-slot';
 import { MIN_MEMORY_MB, resolveLimits, resolveOptions } from './limits';
+import { SandboxBusyError } from './sandbox-busy-error';
 import { SandboxDisposedError } from './sandbox-disposed-error';
+import { SandboxStartError } from './sandbox-start-error';
 import type { ChildMessage, ParentMessage } from './sandbox-protocol';
 import type { Sandbox, SandboxOptions, ScriptRequest, ScriptResult } from './types';
 
@@ -18,12 +20,18 @@ const PARENT_GRACE_MS = 2_000;
 interface InFlight {
   id: number;
   child: ChildProcess;
-  startedMs: number;
+  /** When `run` was called: queue wait and boot are counted from here. */
+  queuedAtMs: number;
+  /** When the child acknowledged the run; null while it is still booting. The script's timeout counts from here. */
+  startedMs: number | null;
   timeoutMs: number;
   resolve: (result: ScriptResult) => void;
   reject: (error: Error) => void;
+  /** The start budget until the child acknowledges, then the kill timer. */
   timer: NodeJS.Timeout;
 }
+
+const roundMs = (ms: number): number => Math.round(ms * 1_000) / 1_000;
 
 /**
  * One supervised child process hosting isolated-vm isolates, one run at a
@@ -31,6 +39,12 @@ interface InFlight {
  * context, and a script that crashes or wedges V8 costs only a child
  * process. Compile-only syntax checks run in this process (they never
  * execute admin code). `createSandbox` pools several of these.
+ *
+ * Runs wait in a queue of at most `queueLimit`; past it `run` throws
+ * `SandboxBusyError`. A run's timer has two phases: until the child says
+ * `started`, the start budget (`startTimeoutMs`, a miss is a retryable
+ * `SandboxStartError`); from then on, the script's own timeout plus grace
+ * (a miss is `script_timeout`). So a cold start is never the script's fault.
  */
 export function createChildSandbox(options?: SandboxOptions): Sandbox {
   const resolved = resolveOptions(options);
@@ -40,11 +54,13 @@ export function createChildSandbox(options?: SandboxOptions): Sandbox {
     maxRunsPerIsolate: resolved.maxRunsPerIsolate,
     maxCachedScripts: resolved.maxCachedScripts,
     maxIsolates: resolved.maxIsolates,
+    bootDelayMs: resolved.bootDelayMs,
   });
   let child: ChildProcess | null = null;
   let inFlight: InFlight | null = null;
   let checker: IsolateSlot | null = null;
   let tail: Promise<unknown> = Promise.resolve();
+  let pending = 0;
   let nextId = 0;
   let disposed = false;
 
@@ -53,13 +69,23 @@ export function createChildSandbox(options?: SandboxOptions): Sandbox {
     if (inFlight === run) inFlight = null;
     child?.unref();
     child?.channel?.unref();
-    if ('result' in outcome) run.resolve(outcome.result);
+    if ('result' in outcome) run.resolve({ ...outcome.result, queueMs: roundMs((run.startedMs ?? performance.now()) - run.queuedAtMs) });
     else run.reject(outcome.error);
   };
 
   const failed = (run: InFlight, code: 'script_timeout' | 'script_memory_limit', message: string): { result: ScriptResult } => ({
-    result: { ok: false, error: { code, message }, logs: [], durationMs: Math.round((performance.now() - run.startedMs) * 1_000) / 1_000 },
+    result: { ok: false, error: { code, message }, logs: [], durationMs: roundMs(performance.now() - (run.startedMs ?? performance.now())) },
   });
+
+  // The child has the run: from now on only the script's own time counts.
+  const started = (run: InFlight): void => {
+    clearTimeout(run.timer);
+    run.startedMs = performance.now();
+    run.timer = setTimeout(() => {
+      kill(run.child);
+      settle(run, failed(run, 'script_timeout', `the script ran longer than ${run.timeoutMs} ms`));
+    }, run.timeoutMs + PARENT_GRACE_MS);
+  };
 
   const kill = (process: ChildProcess): void => {
     if (child === process) child = null;
@@ -79,6 +105,10 @@ export function createChildSandbox(options?: SandboxOptions): Sandbox {
       }
       const run = inFlight;
       if (run === null || run.child !== spawned || run.id !== message.id) return;
+      if (message.type === 'started') {
+        started(run);
+        return;
+      }
       if (message.type === 'failure') {
         settle(run, { error: new Error(`script sandbox failed: ${message.message}`) });
         return;
@@ -93,12 +123,13 @@ export function createChildSandbox(options?: SandboxOptions): Sandbox {
       const run = inFlight;
       if (run === null || run.child !== spawned) return;
       if (disposed) settle(run, { error: new SandboxDisposedError() });
+      else if (run.startedMs === null) settle(run, { error: new SandboxStartError('the process exited before it accepted the run') });
       else settle(run, failed(run, 'script_memory_limit', 'the script crashed the sandbox process (V8 ran out of memory beyond the isolate limit)'));
     });
     return spawned;
   };
 
-  const send = (request: ScriptRequest, timeoutMs: number): Promise<ScriptResult> => new Promise((resolve, reject) => {
+  const send = (request: ScriptRequest, timeoutMs: number, queuedAtMs: number): Promise<ScriptResult> => new Promise((resolve, reject) => {
     if (disposed) {
       reject(new SandboxDisposedError());
       return;
@@ -106,11 +137,11 @@ export function createChildSandbox(options?: SandboxOptions): Sandbox {
     child ??= spawnChild();
     const current = child;
     const run: InFlight = {
-      id: ++nextId, child: current, startedMs: performance.now(), timeoutMs, resolve, reject,
+      id: ++nextId, child: current, queuedAtMs, startedMs: null, timeoutMs, resolve, reject,
       timer: setTimeout(() => {
         kill(current);
-        settle(run, failed(run, 'script_timeout', `the script ran longer than ${timeoutMs} ms`));
-      }, timeoutMs + PARENT_GRACE_MS),
+        settle(run, { error: new SandboxStartError(`no answer within ${resolved.startTimeoutMs} ms`) });
+      }, resolved.startTimeoutMs),
     };
     inFlight = run;
     current.ref();
@@ -122,13 +153,20 @@ export function createChildSandbox(options?: SandboxOptions): Sandbox {
   return {
     async run(request) {
       if (disposed) throw new SandboxDisposedError();
-      const startedMs = performance.now();
+      const calledAtMs = performance.now();
       const { timeoutMs } = resolveLimits(request.limits, resolved);
       const sizeError = checkCodeSize(request.code);
-      if (sizeError !== null) return { ok: false, error: sizeError, logs: [], durationMs: Math.round((performance.now() - startedMs) * 1_000) / 1_000 };
-      const job = tail.then(() => send(request, timeoutMs));
+      if (sizeError !== null) return { ok: false, error: sizeError, logs: [], durationMs: roundMs(performance.now() - calledAtMs) };
+      // One running plus `queueLimit` waiting; past that, refuse rather than let the backlog grow.
+      if (pending > resolved.queueLimit) throw new SandboxBusyError(Math.ceil(resolved.maxTimeoutMs / 1_000), resolved.queueLimit);
+      pending += 1;
+      const job = tail.then(() => send(request, timeoutMs, calledAtMs));
       tail = job.catch(() => undefined);
-      return job;
+      try {
+        return await job;
+      } finally {
+        pending -= 1;
+      }
     },
 
     checkSyntax(code) {

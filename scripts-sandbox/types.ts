@@ -42,10 +42,15 @@ export interface ScriptLimits {
   memoryMb?: number;
 }
 
-/** The outcome of a run; `durationMs` is wall time in the host, queueing excluded. */
+/**
+ * The outcome of a run. `durationMs` is the run's own wall time in the
+ * isolate, the span its timeout applies to. `queueMs` is the time before
+ * that: waiting for a free sandbox process, and a cold process booting.
+ * Sandboxes that never queue (in-process) leave it out.
+ */
 export type ScriptResult =
-  | { ok: true; output: unknown; logs: string[]; durationMs: number }
-  | { ok: false; error: ScriptError; logs: string[]; durationMs: number };
+  | { ok: true; output: unknown; logs: string[]; durationMs: number; queueMs?: number }
+  | { ok: false; error: ScriptError; logs: string[]; durationMs: number; queueMs?: number };
 
 /** A request to run one script. */
 export interface ScriptRequest {
@@ -68,13 +73,31 @@ export interface SandboxOptions {
   maxIsolates?: number;
   /** Child processes running scripts side by side, so one slow script does not hold up the rest. Default 2, at most 16. */
   processes?: number;
+  /**
+   * Runs waiting per child process, beyond the one it is running. Past it
+   * `run` throws `SandboxBusyError` at once instead of queueing, so a
+   * backlog can never outlast its callers' own timeouts. Default 4, at most 64.
+   */
+  queueLimit?: number;
+  /**
+   * How long a child process may take to boot and acknowledge a run, in
+   * milliseconds. The script's timeout starts only at that acknowledgement;
+   * past this budget the run throws `SandboxStartError` (retryable). Default 10,000.
+   */
+  startTimeoutMs?: number;
+  /** Tests only: the child process waits this long before it accepts runs, to simulate a slow cold start. */
+  bootDelayMs?: number;
   /** Called when isolated-vm reports that V8 lost control of an isolate; the run fails and the isolate is replaced. */
   onCatastrophicError?: (message: string) => void;
 }
 
 /** The only place admin code runs. */
 export interface Sandbox {
-  /** Runs one script. Never throws for anything the script does. */
+  /**
+   * Runs one script. Never throws for anything the script does; throws
+   * `SandboxBusyError` when its queue is full and `SandboxStartError` when a
+   * process could not start (both ENGINE conditions, worth retrying later).
+   */
   run(request: ScriptRequest): Promise<ScriptResult>;
   /** Compile-only check used when a trigger is saved; null when the code compiles. */
   checkSyntax(code: string): ScriptError | null;
