@@ -21,6 +21,43 @@ export class RateLimitedError extends DomainError {
   }
 }
 
+/** 429 for a key that already has its share of one kind of request in flight; `Retry-After` as for `RateLimitedError`. */
+export class ConcurrencyLimitedError extends DomainError {
+  constructor(code: string, readonly retryAfterSeconds: number, limit: number) {
+    super(code, 'rate_limited', `This API key may have ${limit} such requests in flight at once; retry in ${retryAfterSeconds} s, or once one of them has answered.`);
+  }
+}
+
+/**
+ * At most `limit` requests in flight per API key, counted in this process
+ * only (N replicas allow N times as many). A rate per minute cannot stop one
+ * key from filling a shared resource with slow requests; this can. Keys
+ * with nothing in flight are forgotten, so memory is bounded by the keys
+ * currently active.
+ */
+export class PerKeyConcurrency {
+  private readonly inFlight = new Map<string, number>();
+
+  constructor(readonly limit: number) {
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`per-key concurrency must be a positive integer, got ${limit}`);
+  }
+
+  /** Takes a slot for `keyId`: the function to call once the request is done, or null when the key is at its limit. */
+  tryAcquire(keyId: string): (() => void) | null {
+    const current = this.inFlight.get(keyId) ?? 0;
+    if (current >= this.limit) return null;
+    this.inFlight.set(keyId, current + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.inFlight.get(keyId) ?? 1) - 1;
+      if (left > 0) this.inFlight.set(keyId, left);
+      else this.inFlight.delete(keyId);
+    };
+  }
+}
+
 /**
  * A fixed one-minute window per API key, counted in this process only: with
  * N replicas behind a balancer a key gets up to N times the limit. Runs after
