@@ -6,6 +6,7 @@
  */
 import type { ZodObject } from 'zod';
 import type { FieldProblem } from '../engine/errors';
+import { filterObjectSchema } from '../engine/triggers/filter-rules';
 import { filterProblem } from '../engine/triggers/matcher';
 import { z } from '../engine/zod';
 import type { TaskSpec } from '../workflows/types';
@@ -33,7 +34,7 @@ export function kindOf(type: string): TaskKind | undefined {
 /** The fields every task has, whatever its kind. */
 const controlFields = {
   id: taskIdSchema,
-  when: z.record(z.string(), z.unknown()).optional().openapi({ description: 'A MongoDB-style filter over the run context (event, data, reservation, tasks, results, trigger; item and index inside a forEach). When it does not match, the task is skipped.', example: { 'tasks.compute.amount_cents': { $gt: 0 } } }),
+  when: filterObjectSchema.optional().openapi({ description: 'A MongoDB-style filter over the run context (event, data, reservation, tasks, results, trigger; item and index inside a forEach). When it does not match, the task is skipped; when it throws (e.g. `$toInt` of a non-number), the task fails with `when_failed`. Checked at save like `on.filter`: no `$where`, `$function` or unlisted `$expr` operators, no backtracking-prone `$regex`, no `__proto__` keys.', example: { 'tasks.compute.amount_cents': { $gt: 0 } } }),
   onError: z.enum(['fail', 'continue']).optional().openapi({ description: '`fail` (default): a failure fails the run. `continue`: the task is failed and later tasks still run; they can test `results.<id>.status`.' }),
   forEach: contextPath.optional().openapi({ description: 'A context path to an array of at most 100 items: the task runs once per item, with `item` and `index` in its context and its own idempotency key.' }),
 };
