@@ -26,10 +26,19 @@ export function initialContext(trigger: Pick<TriggerSnapshot, 'id' | 'name' | 'v
   };
 }
 
-/** True when the task has no `when`, or its filter matches the context. */
+/**
+ * True when the task has no `when`, or its filter matches the context. A
+ * filter that throws (`$toInt` of "abc", a division by zero) fails the task
+ * with `when_failed`: thrown from workflow code as anything else, it would
+ * fail the workflow task, which Temporal retries without end.
+ */
 export function whenMatches(when: Record<string, unknown> | undefined, context: RunContext): boolean {
   if (!when || Object.keys(when).length === 0) return true;
-  return new Query(when).test(context as unknown as Record<string, unknown>);
+  try {
+    return new Query(when).test(context as unknown as Record<string, unknown>);
+  } catch (error) {
+    throw new TaskInputError('when_failed', `when ${JSON.stringify(when)} could not be evaluated: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 /** The items of a `forEach`: the array at the path, at most MAX_FOREACH_ITEMS of them. */

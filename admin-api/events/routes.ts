@@ -20,6 +20,13 @@ export const eventBodySchema = z
   })
   .openapi('EventInput');
 
+const filterErrorSchema = z
+  .object({
+    triggerId: z.string(),
+    code: z.enum(['filter_failed', 'match_budget_exceeded']).openapi({ description: '`filter_failed`: the filter threw on this event (e.g. `$toInt` of a non-number, a division by zero) and counts as no match. `match_budget_exceeded`: matching this event had used its time budget, so the filter was not evaluated.' }),
+    message: z.string(),
+  })
+  .openapi('FilterError');
 const runRefSchema = z.object({ triggerId: z.string(), triggerVersion: z.number().int(), workflowId: z.string() }).openapi('RunRef');
 const ingestResultSchema = z
   .object({
@@ -33,13 +40,14 @@ const eventSchema = z
     status: z.enum(['received', 'dispatched']), runs: z.array(runRefSchema), signalled: z.array(z.string()),
     alreadyClosed: z.array(z.string()).openapi({ description: 'Runs this event would have cancelled had they not closed already; nothing was changed.' }),
     released: z.array(z.string()).openapi({ description: 'Runs whose wait_for_event task this event released.' }),
+    filterErrors: z.array(filterErrorSchema).openapi({ description: 'Triggers of this type that did not match because their filter threw or was not evaluated; the other triggers were matched as usual.' }),
   })
   .openapi('Event');
 
 function present(doc: EventView) {
   return {
     id: doc._id, type: doc.type, occurredAt: doc.occurredAt.toISOString(), receivedAt: doc.receivedAt.toISOString(),
-    data: JSON.parse(doc.dataJson) as Record<string, unknown>, status: doc.status, runs: doc.runs, signalled: doc.signalled, alreadyClosed: doc.alreadyClosed, released: doc.released,
+    data: JSON.parse(doc.dataJson) as Record<string, unknown>, status: doc.status, runs: doc.runs, signalled: doc.signalled, alreadyClosed: doc.alreadyClosed, released: doc.released, filterErrors: doc.filterErrors,
   };
 }
 

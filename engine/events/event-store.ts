@@ -1,5 +1,6 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import { olderThan, pageOf } from '../cursor';
+import type { FilterError } from '../triggers/matcher';
 
 export interface RunRef {
   triggerId: string;
@@ -32,6 +33,8 @@ export interface DispatchDoc {
   alreadyClosed: string[];
   /** Runs whose wait_for_event this event released (absent on events dispatched before waits existed). */
   released?: string[];
+  /** Triggers of the event's type whose filter threw or was not evaluated (absent on events dispatched before this was recorded). */
+  filterErrors?: FilterError[];
   dispatchedAt: Date;
 }
 
@@ -42,6 +45,7 @@ export interface EventView extends EventDoc {
   signalled: string[];
   alreadyClosed: string[];
   released: string[];
+  filterErrors: FilterError[];
 }
 
 const eventSchema = new Schema<EventDoc>(
@@ -63,6 +67,8 @@ const dispatchSchema = new Schema<DispatchDoc>(
     runs: { type: Schema.Types.Mixed, default: [] },
     signalled: { type: [String], default: [] },
     alreadyClosed: { type: [String], default: [] },
+    released: { type: [String], default: undefined },
+    filterErrors: { type: Schema.Types.Mixed, default: undefined },
     dispatchedAt: { type: Date, required: true },
   },
   { collection: 'event_dispatches', versionKey: false, minimize: false },
@@ -84,6 +90,7 @@ export function viewOf(event: EventDoc, dispatch: DispatchDoc | null): EventView
     signalled: dispatch?.signalled ?? [],
     alreadyClosed: dispatch?.alreadyClosed ?? [],
     released: dispatch?.released ?? [],
+    filterErrors: dispatch?.filterErrors ?? [],
   };
 }
 

@@ -6,7 +6,7 @@ import { groupInsert } from '../group-insert';
 import { driverCollection, isDuplicateKeyError } from '../store';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
-import { FilterCache } from '../triggers/matcher';
+import { FilterCache, matchTriggers, type FilterError } from '../triggers/matcher';
 import { snapshotOf, type TriggerRecord, type TriggerStore } from '../triggers/trigger-store';
 import { eventIdKey, triggerIdKey } from '../../workflows/search-attributes';
 import { eventRoutesOf, planTasks } from '../../tasks/registry';
@@ -113,10 +113,16 @@ export function createEventIngestor(deps: IngestDependencies) {
     return { triggerId: trigger.id, triggerVersion: trigger.version, workflowId };
   }
 
-  async function startRuns(event: EventEnvelope): Promise<RunRef[]> {
+  /**
+   * Starts a run per matching trigger. A filter that throws, or one left
+   * when the matching budget is spent, is no match for its trigger alone:
+   * it is logged and recorded on the dispatch, and the other triggers run.
+   */
+  async function startRuns(event: EventEnvelope): Promise<{ runs: RunRef[]; filterErrors: FilterError[] }> {
     const listening = await deps.triggers.listeningTo(event.type);
-    const matched = listening.filter((trigger) => filters.matches(trigger.id, trigger.version, trigger.on.filter, event));
-    return Promise.all(matched.map((trigger) => startRun(trigger, event)));
+    const { matched, errors } = matchTriggers(listening, event, filters);
+    for (const error of errors) deps.logger.warn({ eventId: event.id, ...error }, 'trigger filter not evaluated to a match');
+    return { runs: await Promise.all(matched.map((trigger) => startRun(trigger, event))), filterErrors: errors };
   }
 
   async function cancel(workflowId: string, event: EventEnvelope): Promise<boolean> {
@@ -164,12 +170,12 @@ export function createEventIngestor(deps: IngestDependencies) {
         return { eventId: doc._id, duplicate, runs: done.runs, signalled: done.signalled, released: done.released ?? [] };
       }
       const event: EventEnvelope = { id: doc._id, type: doc.type, occurredAt: doc.occurredAt.toISOString(), data: JSON.parse(doc.dataJson) as Record<string, unknown> };
-      const started = await startRuns(event);
+      const { runs: started, filterErrors } = await startRuns(event);
       const keys = await cancelIndex.keysFor(event);
       const { signalled, alreadyClosed } = await signalCancellations(event, keys, new Set(started.map((run) => run.workflowId)));
       const released = await signalReleases(event, await eventWaits.deliver(event, keys, doc.receivedAt));
       try {
-        await groupInsert(dispatchRecords).insert({ _id: doc._id, runs: started, signalled, alreadyClosed, released, dispatchedAt: now() });
+        await groupInsert(dispatchRecords).insert({ _id: doc._id, runs: started, signalled, alreadyClosed, released, ...(filterErrors.length > 0 ? { filterErrors } : {}), dispatchedAt: now() });
       } catch (error) {
         // A racing replica finished the same dispatch first; both started the same runs.
         if (!isDuplicateKeyError(error)) throw error;

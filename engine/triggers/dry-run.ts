@@ -10,7 +10,7 @@ import type { Projection, SimulationDependencies } from '../../tasks/task-kind';
 import { initialContext, interpretTasks, type TaskExecutor } from '../../workflows/run-control';
 import { TaskInputError } from '../../workflows/task-inputs';
 import type { EventEnvelope, TaskError, TaskState } from '../../workflows/types';
-import { FilterCache } from './matcher';
+import { FilterCache, matchTriggers, type FilterError } from './matcher';
 import type { TriggerRecord } from './trigger-store';
 
 export interface DryRunTask {
@@ -86,6 +86,11 @@ function readError(error: unknown): TaskError {
   throw error;
 }
 
+/** A filter error as the dry run states it: `on.filter failed: ...` or `match_budget_exceeded: ...`. */
+function reasonFor(error: FilterError): string {
+  return error.code === 'filter_failed' ? `on.filter failed: ${error.message}` : `match_budget_exceeded: ${error.message}`;
+}
+
 /**
  * Answers "what would this event do?" without posting, sending or starting
  * anything: which triggers match, and for each what every task would do.
@@ -131,11 +136,18 @@ export function createDryRun(deps: DryRunDependencies) {
     async run(event: EventEnvelope, candidates: TriggerRecord[]): Promise<DryRunResult> {
       const matched: DryRunMatch[] = [];
       const notMatched: DryRunResult['notMatched'] = [];
+      // The same matching as ingestion (matcher.ts): a throwing filter, or the budget spent, is no match for that trigger alone.
+      const listening = candidates.filter((trigger) => trigger.enabled && trigger.on.types.includes(event.type));
+      const filtered = matchTriggers(listening, event, filters);
+      const passed = new Set(filtered.matched.map((trigger) => trigger.id));
+      const errors = new Map(filtered.errors.map((error) => [error.triggerId, error]));
       for (const trigger of candidates) {
         const named = { triggerId: trigger.id, ...keyOf(trigger), name: trigger.name };
+        const error = errors.get(trigger.id);
         if (!trigger.enabled) notMatched.push({ ...named, reason: 'the trigger is disabled' });
         else if (!trigger.on.types.includes(event.type)) notMatched.push({ ...named, reason: `it listens to ${trigger.on.types.join(', ')}, not ${event.type}` });
-        else if (!filters.matches(trigger.id, trigger.version, trigger.on.filter, event)) notMatched.push({ ...named, reason: 'the event does not pass on.filter' });
+        else if (error) notMatched.push({ ...named, reason: reasonFor(error) });
+        else if (!passed.has(trigger.id)) notMatched.push({ ...named, reason: 'the event does not pass on.filter' });
         else matched.push(await simulate(trigger, event));
       }
       return { event, matched, notMatched, wouldCancel: await deps.cancelIndex.waitersFor(event) };
