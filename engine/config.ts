@@ -61,6 +61,7 @@ export const configSchema = z.object({
   SCRIPT_MAX_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(10_000),
   SCRIPT_MAX_MEMORY_MB: z.coerce.number().int().min(16).max(256).default(256),
   SCRIPT_SANDBOX_PROCESSES: z.coerce.number().int().min(1).max(16).default(2),
+  SCRIPT_QUEUE_LIMIT: z.coerce.number().int().min(1).max(64).default(4),
   /** Hosts (`host` or `host:port`, comma-separated) webhook tasks may call although they resolve to loopback, private or link-local addresses. */
   WEBHOOK_ALLOWED_HOSTS: webhookAllowedHostsSchema.default([]),
 });

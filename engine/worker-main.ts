@@ -35,7 +35,12 @@ async function main(): Promise<void> {
     return [];
   });
   if (added.length > 0) logger.info({ added }, 'registered search attributes');
-  const sandbox = createSandbox({ maxTimeoutMs: config.SCRIPT_MAX_TIMEOUT_MS, maxMemoryMb: config.SCRIPT_MAX_MEMORY_MB, processes: config.SCRIPT_SANDBOX_PROCESSES });
+  const sandbox = createSandbox({
+    maxTimeoutMs: config.SCRIPT_MAX_TIMEOUT_MS,
+    maxMemoryMb: config.SCRIPT_MAX_MEMORY_MB,
+    processes: config.SCRIPT_SANDBOX_PROCESSES,
+    queueLimit: config.SCRIPT_QUEUE_LIMIT,
+  });
   const mailer = createSmtpMailer(config.SMTP_URL, config.MAIL_FROM);
   const webhookSecrets = createWebhookSecrets({ connection: store, pepper: pepperOf(config) });
   const activities = createActivities({
@@ -54,6 +59,8 @@ async function main(): Promise<void> {
     activities: meteredActivities(activities, ACTIVITY_TASK_TYPES, metrics),
     workflowBundle: await bundleWorkflows(logger),
     metrics,
+    // One script per sandbox process: none ever queues past its activity timeout.
+    maxConcurrentScripts: config.SCRIPT_SANDBOX_PROCESSES,
   });
   const metricsServer = sdkMetricsAddress
     ? await startMetricsServer({ host: config.HOST, port: config.METRICS_PORT, metrics, sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics`, logger })

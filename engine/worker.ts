@@ -13,6 +13,14 @@ export interface WorkerOptions {
   workflowBundle?: { codePath: string } | { code: string };
   /** Counts closed runs; without it, runs report nothing outside their history. */
   metrics?: Pick<Metrics, 'runClosed'>;
+  /**
+   * Local activities (script tasks, the only local kind) run at once. Set it
+   * to the sandbox's processes: a script then starts only when a process is
+   * free, and never waits in the sandbox queue, where the wait would count
+   * against the activity's 30 s startToClose. Scripts past it wait in the
+   * workflow instead. Default: the SDK's (100).
+   */
+  maxConcurrentScripts?: number;
 }
 
 /** Where workflow code lives; bundled by the worker, replayed by Temporal. */
@@ -26,6 +34,7 @@ export async function createEngineWorker(options: WorkerOptions): Promise<Worker
     taskQueue: options.taskQueue,
     activities: options.activities,
     sinks: runSinks(options.metrics),
+    ...(options.maxConcurrentScripts !== undefined ? { maxConcurrentLocalActivityExecutions: options.maxConcurrentScripts } : {}),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
   });
 }

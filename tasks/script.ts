@@ -5,7 +5,12 @@ import type { RunContext, TaskSpec } from '../workflows/types';
 import { ScriptFailure } from './task-errors';
 import type { TaskKind } from './task-kind';
 
-/** The sandbox's error codes: the admin's script is wrong, so retrying cannot help. */
+/**
+ * The sandbox's error codes: the admin's script is wrong, so retrying cannot
+ * help. The sandbox's own conditions are not among them and are retried:
+ * `sandbox_busy` (its queue is full) and `sandbox_start_failed` (a process
+ * did not boot in time; a cold start is never reported as `script_timeout`).
+ */
 const SCRIPT_ERROR_CODES = ['script_syntax', 'script_runtime', 'script_timeout', 'script_memory_limit', 'script_output_invalid', 'script_output_too_large', 'script_code_too_large'];
 
 type ScriptTask = TaskSpec & { code: string; timeoutMs?: number; memoryMb?: number };
@@ -25,7 +30,9 @@ function byteLength(text: string): number {
  * context in scope (`event`, `data`, `reservation`, `tasks`, `results`,
  * `trigger`, and `item`/`index` inside a forEach). Pure compute, so it runs
  * as a local activity: no round trip through the Temporal server; a retry
- * only helps when the worker died.
+ * helps when the worker died or the sandbox was busy or starting. The
+ * worker runs at most one script per sandbox process at once (engine/worker.ts),
+ * so a script never waits in the sandbox queue against its 30 s timeout.
  */
 export const scriptKind: TaskKind<ScriptTask, PreparedScript> = {
   type: 'script',

@@ -1,3 +1,6 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { toActivityFailure } from '../../tasks/activities';
+import { scriptKind } from '../../tasks/script';
 import { createChildSandbox, createSandbox, SandboxBusyError, SandboxStartError, type Sandbox, type ScriptResult } from '../../scripts-sandbox';
 import { expectFailure, expectSuccess } from './fixtures';
 
@@ -83,5 +86,15 @@ describe('sandbox fairness', () => {
   it('refuses a queue bound beyond 64', () => {
     expect(() => createSandbox({ queueLimit: 65 })).toThrow(/queueLimit/);
     expect(() => createSandbox({ queueLimit: 0 })).toThrow(/queueLimit/);
+  });
+});
+
+describe('a script task on a busy sandbox', () => {
+  it('fails retryably, so Temporal tries again later, unlike the script\'s own errors', async () => {
+    const busy = { run: () => Promise.reject(new SandboxBusyError(10, 4)) } as unknown as Sandbox;
+    const failure = await scriptKind.execute({ code: 'return 1;', input, limits: {} }, { sandbox: busy } as never, undefined as never, undefined as never).catch(toActivityFailure);
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure).toMatchObject({ type: 'sandbox_busy', nonRetryable: false });
+    expect(scriptKind.execution).toMatchObject({ retry: { nonRetryableErrorTypes: expect.not.arrayContaining(['sandbox_busy', 'sandbox_start_failed']) } });
   });
 });
