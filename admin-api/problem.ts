@@ -24,6 +24,13 @@ const STATUS_BY_KIND: Record<ErrorKind, number> = {
   unavailable: 503,
 };
 
+/**
+ * Codes of kind `invalid` that are a malformed request rather than a broken
+ * rule: a cursor the endpoint never returned is not something to correct in
+ * the request's content, so it is 400 like malformed JSON.
+ */
+const BAD_REQUEST_CODES: ReadonlySet<string> = new Set(['cursor_invalid']);
+
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
@@ -61,7 +68,14 @@ export function zodProblems(error: ZodError, prefix = ''): FieldProblem[] {
 
 interface BodyParserError { type?: string; status?: number; expose?: boolean; limit?: number }
 
+/**
+ * Errors of express and its body parser that are the client's fault: a path
+ * whose percent-encoding does not decode (the router throws a URIError with
+ * status 400), and a body that cannot be read as sent (a Content-Encoding
+ * that does not decompress, a length that does not match).
+ */
 function bodyParserProblem(error: BodyParserError): Problem | undefined {
+  if (error instanceof URIError && error.status === 400) return problem(400, 'malformed_url', 'The request URL has malformed percent-encoding (it does not decode as UTF-8).');
   switch (error.type) {
     case 'entity.parse.failed':
       return problem(400, 'malformed_json', 'The request body is not valid JSON.');
@@ -71,14 +85,15 @@ function bodyParserProblem(error: BodyParserError): Problem | undefined {
     case 'charset.unsupported':
       return problem(415, 'unsupported_encoding', 'The request body encoding is not supported.');
     default:
-      return undefined;
+      // body-parser wraps read and decompression failures (e.g. a broken `br` body) as 400 without a type of ours.
+      return error instanceof Error && error.status === 400 && error.expose === true ? problem(400, 'body_unreadable', 'The request body could not be read: its Content-Encoding does not decode, or it ended early.') : undefined;
   }
 }
 
 /** Converts anything thrown into a problem; unexpected errors become a bare 500. */
 export function toProblem(error: unknown): Problem {
   if (error instanceof DomainError) {
-    return problem(STATUS_BY_KIND[error.kind], error.code, error.message, [...error.errors]);
+    return problem(BAD_REQUEST_CODES.has(error.code) ? 400 : STATUS_BY_KIND[error.kind], error.code, error.message, [...error.errors]);
   }
   if (error instanceof ZodError) {
     return problem(422, 'validation_failed', 'The request does not match the schema.', zodProblems(error));

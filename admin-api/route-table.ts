@@ -51,7 +51,7 @@ export interface RouteSpec<P extends ZodType | undefined, Q extends ZodType | un
 
 /** Error statuses every authenticated route can answer with. */
 const COMMON_ERRORS: Record<number, string> = {
-  400: 'Malformed JSON.',
+  400: 'Malformed JSON or URL encoding, an unreadable body, or a cursor this endpoint did not return.',
   401: 'Missing, unknown or revoked API key, or a missing or bad Creditflow-Signature from a key that signs.',
   403: 'The API key lacks the required scope.',
   413: 'Request body too large.',
@@ -59,14 +59,61 @@ const COMMON_ERRORS: Record<number, string> = {
   500: 'Unexpected error.',
 };
 
+/** Routes that take a JSON body can also refuse its encoding. */
+const UNSUPPORTED_ENCODING = 'The body\'s Content-Encoding or charset is not supported (send identity, gzip, deflate or br; UTF-8).';
+
 const RATE_LIMITED = 'Too many requests from this API key; `Retry-After` says how many seconds to wait.';
 
 function openApiPath(expressPath: string): string {
   return expressPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** `String.prototype.isWellFormed`, which the compiler's lib (ES2023) does not declare yet. */
+function isWellFormed(value: string): boolean {
+  return !value.match(LONE_SURROGATE);
+}
+
+interface WalkNode { value: unknown; key: string | undefined; parent: WalkNode | undefined }
+
+function pathOf(node: WalkNode | undefined, last?: string): string[] {
+  const reversed = last === undefined ? [] : [last];
+  for (let at = node; at?.key !== undefined; at = at.parent) reversed.push(at.key);
+  return reversed.reverse();
+}
+
+/**
+ * The path of the first string (value or object key) in a parsed request
+ * part that is not well-formed Unicode, e.g. a lone surrogate from a JSON
+ * `"\ud800"` escape. The store would turn each into U+FFFD, so distinct ids
+ * would become one. Walks with an explicit stack and parent links (the path
+ * is built only for the string refused): deep input cannot overflow it, and
+ * the cost is linear in the input.
+ */
+export function illFormedStringPath(value: unknown): string[] | undefined {
+  const stack: WalkNode[] = [{ value, key: undefined, parent: undefined }];
+  for (let node = stack.pop(); node; node = stack.pop()) {
+    const current = node.value;
+    if (typeof current === 'string') {
+      if (!isWellFormed(current)) return pathOf(node);
+    } else if (typeof current === 'object' && current !== null) {
+      for (const [key, item] of Object.entries(current)) {
+        if (!isWellFormed(key)) return pathOf(node, key.replace(LONE_SURROGATE, '\uFFFD'));
+        stack.push({ value: item, key, parent: node });
+      }
+    }
+  }
+  return undefined;
+}
+
 function parsePart<T extends ZodType | undefined>(schema: T | undefined, value: unknown, part: string): Infer<T> {
   if (!schema) return undefined as Infer<T>;
+  const illFormed = illFormedStringPath(value);
+  if (illFormed) {
+    const path = [part === 'body' ? '' : part, ...illFormed].filter(Boolean).join('.') || '(body)';
+    throw new DomainError('string_not_well_formed', 'invalid', `The request ${part} holds a string that is not well-formed Unicode (a lone surrogate) at ${path}.`, [{ path, message: 'must be well-formed Unicode (no lone surrogates)' }]);
+  }
   const parsed = schema.safeParse(value ?? {});
   if (!parsed.success) {
     const prefix = part === 'body' ? '' : part;
@@ -123,7 +170,7 @@ export class RouteTable {
         ? { description: response.description, content: { 'application/json': { schema: response.schema } } }
         : { description: response.description };
     }
-    const errors = spec.scope ? { ...COMMON_ERRORS, ...(spec.rateLimit ? { 429: RATE_LIMITED } : {}) } : { 500: COMMON_ERRORS[500]! };
+    const errors = spec.scope ? { ...COMMON_ERRORS, ...(spec.body ? { 415: UNSUPPORTED_ENCODING } : {}), ...(spec.rateLimit ? { 429: RATE_LIMITED } : {}) } : { 500: COMMON_ERRORS[500]! };
     for (const [status, description] of Object.entries(errors)) {
       responses[status] ??= { description, content: { 'application/problem+json': { schema: problemSchema } } };
     }

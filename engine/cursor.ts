@@ -17,7 +17,7 @@ export function encodeCursorKey(key: CursorKey): string {
   return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
 }
 
-/** Decodes a cursor and checks its shape; anything else is a 422 naming `cursor`. */
+/** Decodes a cursor and checks its shape; anything else is `cursor_invalid` (400) naming `cursor`. */
 export function decodeCursorKey<T extends CursorKey>(cursor: string, isValid: (value: Record<string, unknown>) => value is T): T {
   let value: unknown;
   try {

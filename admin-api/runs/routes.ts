@@ -1,4 +1,4 @@
-import { RUN_STATUSES, type RunReader } from '../../engine/runs/run-reader';
+import { RUN_STATUSES, TRIGGER_ID_PATTERN, type RunReader } from '../../engine/runs/run-reader';
 import { TASK_TYPES } from '../../tasks/registry';
 import type { RouteModule } from '../app';
 import { pageQuerySchema } from '../schemas';
@@ -21,20 +21,29 @@ const runDetailSchema = runSummarySchema
   .extend({ phase: z.string().nullable(), triggerVersion: z.number().int().nullable(), tasks: z.array(taskSchema), cancelledBy: z.unknown().optional(), lateCancellations: z.array(z.unknown()) })
   .openapi('Run');
 
+// Filters go into Temporal's visibility query, so they are checked here, before
+// it: trigger ids as the API creates them, event ids without control characters.
+const noControlCharacters = (value: string) => !/[\u0000-\u001f\u007f-\u009f]/.test(value);
+const runsQuerySchema = pageQuerySchema.extend({
+  triggerId: z.string().regex(TRIGGER_ID_PATTERN, 'must be a trigger id (trg_ and 16 hex digits)').optional(),
+  eventId: z.string().min(1).max(200).refine(noControlCharacters, 'must not contain control characters').optional(),
+  status: z.enum(RUN_STATUSES).optional(),
+});
+
 /** Runs as Temporal records them: listed from visibility, detailed by query. */
 export function runRoutes(reader: RunReader): RouteModule {
   return (routes) => {
     routes.add({
       method: 'get', path: '/v1/runs', scope: 'admin', tags: ['runs'],
       summary: 'List runs, newest first',
-      query: pageQuerySchema.extend({ triggerId: z.string().min(1).max(100).optional(), eventId: z.string().min(1).max(200).optional(), status: z.enum(RUN_STATUSES).optional() }),
+      query: runsQuerySchema,
       responses: { 200: { description: 'A page of runs.', schema: z.object({ items: z.array(runSummarySchema), nextCursor: z.string().nullable() }) } },
       handler: async ({ query }) => ({ status: 200, body: await reader.list(query) }),
     });
     routes.add({
       method: 'get', path: '/v1/runs/:workflowId', scope: 'admin', tags: ['runs'],
       summary: "One run with every task's status and output",
-      params: z.object({ workflowId: z.string().min(1).max(1000) }),
+      params: z.object({ workflowId: z.string().min(1).max(1000).refine(noControlCharacters, 'must not contain control characters') }),
       responses: { 200: { description: 'The run.', schema: runDetailSchema }, 404: { description: 'No such run.' } },
       handler: async ({ params }) => ({ status: 200, body: await reader.get(params.workflowId) }),
     });

@@ -32,6 +32,10 @@ export async function getAccount(context: LedgerContext, ownerId: string, unit: 
   return doc ? toAccount((await catchUp(context, doc)).account, context) : null;
 }
 
+function cursorOutOfRange(): DomainError {
+  return new DomainError('cursor_invalid', 'invalid', 'The cursor is not one this endpoint returned for this account.', [{ path: 'cursor', message: 'is not a position in this account\'s entries' }]);
+}
+
 const isSeqCursor = (value: Record<string, unknown>): value is { seq: number } => Number.isSafeInteger(value.seq) && (value.seq as number) > 0;
 
 /**
@@ -50,6 +54,8 @@ export async function listEntries(context: LedgerContext, ownerId: string, unit:
   const seqs: number[] = [];
   for (let seq = newest; seq >= 1 && seqs.length < limit; seq -= 1) seqs.push(seq);
   const docs = await Promise.all(seqs.map((seq) => context.models.entries.findOne({ _id: entryKey(account._id, seq) })));
+  // A cursor past the account's newest entry names no position of this account: the client's error, not a gap in the ledger.
+  if (page.cursor && docs.some((doc) => !doc) && newest > (await catchUp(context, account)).head.seq) throw cursorOutOfRange();
   const items = docs.map((doc, index) => {
     if (!doc) throw new Error(`ledger entry ${entryKey(account._id, seqs[index] ?? 0)} is missing: run ledger:verify`);
     return toEntry(doc);

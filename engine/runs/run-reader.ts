@@ -1,7 +1,9 @@
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { isGrpcServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 // Not re-exported from the package root; the same decoder the client's own list() uses.
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import { temporal } from '@temporalio/proto';
+import { createHash } from 'node:crypto';
+import { decodeCursorKey, encodeCursorKey } from '../cursor';
 import { DomainError } from '../errors';
 import { temporalUiRunUrl } from '../temporal';
 import { eventIdKey, triggerIdKey } from '../../workflows/search-attributes';
@@ -48,10 +50,46 @@ const VISIBILITY_STATUS: Record<RunStatus, string> = {
   terminated: "ExecutionStatus = 'Terminated'",
 };
 
+/** Trigger ids as the trigger store creates them (`trg_` and 8 random bytes in hex). */
+export const TRIGGER_ID_PATTERN = /^trg_[0-9a-f]{16}$/;
+
+interface RunCursor { p: string; q: string }
+
+const isRunCursor = (value: Record<string, unknown>): value is RunCursor & Record<string, string> =>
+  typeof value.p === 'string' && /^[A-Za-z0-9_-]{1,400}$/.test(value.p) && typeof value.q === 'string';
+
+/** Ties a page token to the query it pages through, so a cursor from other filters is refused, not sent. */
+function queryTag(query: string): string {
+  return createHash('sha256').update(query).digest('base64url').slice(0, 16);
+}
+
+function invalidCursor(): DomainError {
+  return new DomainError('cursor_invalid', 'invalid', 'The cursor is not one this endpoint returned for these filters.', [{ path: 'cursor', message: 'is not a cursor from a previous page of this list' }]);
+}
+
+/**
+ * The cursor is Temporal's page token wrapped with a tag of the visibility
+ * query, so garbage (`AAAA`) and cursors of other filters are refused here
+ * instead of reaching Temporal. A token Temporal still refuses is
+ * `cursor_invalid` too.
+ */
+function pageTokenOf(cursor: string, query: string): Buffer {
+  const { p, q } = decodeCursorKey(cursor, isRunCursor);
+  if (q !== queryTag(query)) throw invalidCursor();
+  return Buffer.from(p, 'base64url');
+}
+
 /** Values go into a visibility query between single quotes; refuse what could break out. */
 function quoted(value: string, field: string): string {
   if (/['"\\]/.test(value)) throw new DomainError('filter_invalid', 'invalid', `${field} may not contain quotes or backslashes.`, [{ path: field, message: 'may not contain quotes or backslashes' }]);
   return `'${value}'`;
+}
+
+/** gRPC status 3, INVALID_ARGUMENT: how Temporal refuses a page token it cannot read. */
+const GRPC_INVALID_ARGUMENT = 3;
+
+function isInvalidArgument(error: unknown): boolean {
+  return isGrpcServiceError(error) && error.code === GRPC_INVALID_ARGUMENT;
 }
 
 function isoOf(ts: { seconds?: unknown; nanos?: number | null } | null | undefined): string | null {
@@ -69,11 +107,16 @@ export function createRunReader(deps: { client: Client; namespace: string; tempo
       if (options.triggerId) clauses.push(`${triggerIdKey.name} = ${quoted(options.triggerId, 'triggerId')}`);
       if (options.eventId) clauses.push(`${eventIdKey.name} = ${quoted(options.eventId, 'eventId')}`);
       if (options.status) clauses.push(VISIBILITY_STATUS[options.status]);
+      const query = clauses.join(' AND ');
+      const nextPageToken = options.cursor ? pageTokenOf(options.cursor, query) : undefined;
       const response = await deps.client.workflowService.listWorkflowExecutions({
         namespace: deps.namespace,
-        query: clauses.join(' AND '),
+        query,
         pageSize: options.limit,
-        ...(options.cursor ? { nextPageToken: Buffer.from(options.cursor, 'base64url') } : {}),
+        ...(nextPageToken ? { nextPageToken } : {}),
+      }).catch((error: unknown) => {
+        if (nextPageToken && isInvalidArgument(error)) throw invalidCursor();
+        throw error;
       });
       const items = (response.executions ?? []).map((info): RunSummary => {
         const attributes = decodeTypedSearchAttributes(info.searchAttributes?.indexedFields);
@@ -91,7 +134,7 @@ export function createRunReader(deps: { client: Client; namespace: string; tempo
         };
       });
       const token = response.nextPageToken;
-      return { items, nextCursor: token && token.length > 0 ? Buffer.from(token).toString('base64url') : null };
+      return { items, nextCursor: token && token.length > 0 ? encodeCursorKey({ p: Buffer.from(token).toString('base64url'), q: queryTag(query) }) : null };
     },
 
     async get(workflowId: string): Promise<RunDetail> {
