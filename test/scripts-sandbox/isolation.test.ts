@@ -30,7 +30,8 @@ const FIND_UNFROZEN = `
 describe('script sandbox isolation between runs', () => {
   let sandbox: Sandbox;
   beforeAll(() => {
-    sandbox = createSandbox();
+    // Room for 40 runs at once: these tests are about isolation, not the queue bound (fairness.test.ts).
+    sandbox = createSandbox({ queueLimit: 20 });
   });
   afterAll(() => sandbox.dispose());
 
