@@ -59,3 +59,21 @@ describe('the OpenAPI document', () => {
     expect(schema.required).toEqual(['id', 'type', 'data']);
   });
 });
+
+describe('the dry-run request bodies', () => {
+  type Schema = { $ref?: string; allOf?: Schema[]; properties?: Record<string, Schema>; required?: string[]; additionalProperties?: unknown };
+  const resolve = (schema: Schema): Schema => (schema.$ref ? (document.components?.schemas?.[schema.$ref.replace('#/components/schemas/', '')] as Schema) : schema);
+
+  it.each(['/v1/triggers/dry-run', '/v1/triggers/{id}/dry-run'])('%s accepts a real event: a closed object, no allOf of closed schemas, id optional', (path) => {
+    const body = resolve((document.paths?.[path]?.post?.requestBody as { content: Record<string, { schema: Schema }> }).content['application/json']!.schema);
+    const event = resolve(body.properties?.event ?? {});
+    expect(JSON.stringify([body, event])).not.toContain('allOf');
+    expect(Object.keys(event.properties ?? {}).sort()).toEqual(['data', 'id', 'occurredAt', 'type']);
+    expect(event.required?.sort()).toEqual(['data', 'type']);
+  });
+
+  it('documents 415 on routes that take a JSON body, and only there', () => {
+    expect(document.paths?.['/v1/triggers/dry-run']?.post?.responses).toHaveProperty('415');
+    expect(document.paths?.['/v1/triggers']?.get?.responses).not.toHaveProperty('415');
+  });
+});
