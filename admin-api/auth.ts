@@ -18,6 +18,9 @@ export interface PresentedRequest {
   /** The body bytes as received (after content decoding); empty when the request had no JSON body. */
   readonly rawBody: Buffer;
   readonly nowMs: number;
+  /** The request line a v2 signature covers: the method, and the path with its query string as sent. */
+  readonly method: string;
+  readonly path: string;
 }
 
 /**
@@ -67,7 +70,7 @@ export function authenticate(resolve: KeyResolver): RequestHandler {
     }
     let principal: Principal | null;
     try {
-      principal = await resolve(secret, { signatureHeader: req.get('creditflow-signature'), rawBody: req.rawBody ?? EMPTY_BODY, nowMs: Date.now() });
+      principal = await resolve(secret, { signatureHeader: req.get('creditflow-signature'), rawBody: req.rawBody ?? EMPTY_BODY, nowMs: Date.now(), method: req.method, path: req.originalUrl });
     } catch (error) {
       next(error);
       return;

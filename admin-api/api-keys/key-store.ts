@@ -111,7 +111,7 @@ export function createApiKeyStore(deps: ApiKeyStoreDependencies) {
     if (!doc || !crypto.matchesHash(secret, doc.secretHash)) return null;
     if (doc.revokedAt) throw new DomainError('api_key_revoked', 'unauthorized', `API key ${doc._id} was revoked at ${doc.revokedAt.toISOString()}.`);
     if (doc.signingSecretSealed !== null) {
-      verifySignature({ header: request.signatureHeader, rawBody: request.rawBody, secret: crypto.openSigningSecret(doc.signingSecretSealed), nowMs: request.nowMs });
+      verifySignature({ header: request.signatureHeader, rawBody: request.rawBody, secret: crypto.openSigningSecret(doc.signingSecretSealed), nowMs: request.nowMs, method: request.method, path: request.path });
     }
     touch(doc, request.nowMs);
     return { keyId: doc._id, scopes: doc.scopes };

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { computeSignature, signatureHeaderValue, SIGNATURE_TOLERANCE_SECONDS, verifySignature } from '../../admin-api/signature';
+import { computeSignature, computeSignatureV2, signatureHeaderValue, SIGNATURE_TOLERANCE_SECONDS, verifySignature } from '../../admin-api/signature';
 
 const secret = 'cfs_test-signing-secret';
 const body = Buffer.from('{"id":"evt_1","type":"request.created","data":{}}');
@@ -50,5 +50,48 @@ describe('request signatures', () => {
     for (const header of [`v1=${'a'.repeat(64)}`, `t=${t}`, `t=abc,v1=${'a'.repeat(64)}`, `t=${t},v1=abc`, `t=${t},v1=${'a'.repeat(64)}=`, `t=${t},v1=${'a'.repeat(2000)}`]) {
       expect(codeOf(header)).toBe('signature_malformed');
     }
+  });
+});
+
+describe('v2 request signatures (method and path covered)', () => {
+  const target = { method: 'POST', path: '/v1/events' };
+
+  function v2CodeOf(header: string, request = target): string | undefined {
+    try {
+      verifySignature({ header, rawBody: body, secret, nowMs, ...request });
+      return undefined;
+    } catch (error) {
+      return (error as { code: string }).code;
+    }
+  }
+
+  it('is hex HMAC-SHA256 of "<t>.<METHOD>.<path>.<raw body>"', () => {
+    expect(computeSignatureV2(secret, t, 'POST', '/v1/events', body)).toBe(createHmac('sha256', secret).update(`${t}.POST./v1/events.${body.toString()}`).digest('hex'));
+  });
+
+  it('accepts a v2 signature for the method and path it was made for, alone or beside a v1', () => {
+    const v2 = computeSignatureV2(secret, t, 'POST', '/v1/events', body);
+    expect(v2CodeOf(`t=${t},v2=${v2}`)).toBeUndefined();
+    expect(v2CodeOf(`t=${t},v1=${'0'.repeat(64)},v2=${v2}`)).toBeUndefined();
+  });
+
+  it('refuses a bodiless v2 signature replayed on another path or method', () => {
+    const empty = Buffer.alloc(0);
+    const v2 = computeSignatureV2(secret, t, 'GET', '/v1/accounts/user_1', empty);
+    const check = (request: { method: string; path: string }) => {
+      try {
+        verifySignature({ header: `t=${t},v2=${v2}`, rawBody: empty, secret, nowMs, ...request });
+        return undefined;
+      } catch (error) {
+        return (error as { code: string }).code;
+      }
+    };
+    expect(check({ method: 'GET', path: '/v1/accounts/user_1' })).toBeUndefined();
+    expect(check({ method: 'GET', path: '/v1/api-keys' })).toBe('signature_mismatch');
+    expect(check({ method: 'DELETE', path: '/v1/accounts/user_1' })).toBe('signature_mismatch');
+  });
+
+  it('still accepts v1 (which covers only the timestamp and body) for existing senders', () => {
+    expect(v2CodeOf(signatureHeaderValue(secret, body, t))).toBeUndefined();
   });
 });
