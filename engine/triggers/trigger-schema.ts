@@ -1,6 +1,7 @@
 import { contextPath } from '../../tasks/fields';
 import { taskSchema } from '../../tasks/registry';
 import { z } from '../zod';
+import { filterObjectSchema } from './filter-rules';
 import { MAX_FILTER_DEPTH } from './matcher';
 
 /** Bounds on a trigger definition (architecture invariant 8: every input has a limit). */
@@ -37,7 +38,7 @@ export const triggerDefinitionSchema = z.strictObject({
   enabled: z.boolean().default(true),
   on: z.strictObject({
     types: z.array(eventTypeSchema).min(1).max(TRIGGER_LIMITS.maxEventTypes),
-    filter: z.record(z.string(), z.unknown()).optional(),
+    filter: filterObjectSchema.optional(),
   }),
   wait: z.strictObject({ seconds: z.number().int().min(0).max(TRIGGER_LIMITS.maxWaitSeconds) }).default({ seconds: 0 }),
   cancelOn: z.strictObject({ types: z.array(eventTypeSchema).min(1).max(TRIGGER_LIMITS.maxEventTypes), correlate: contextPath }).optional(),

@@ -51,6 +51,14 @@ describe('filters refused at save', () => {
     expect(response.body.errors).toEqual([expect.objectContaining({ path: 'tasks.0.when', message: expect.stringMatching(/__proto__/) })]);
   });
 
+  it('refuses a __proto__ key at the top of on.filter instead of dropping it (which would match every event)', async () => {
+    for (const raw of ['{"__proto__": 1}', '{"__proto__": {"data.never": true}}']) {
+      const response = await engine.api.request('POST', '/v1/triggers', trigger(uniqueType(), { filter: JSON.parse(raw) }));
+      expect(response.status).toBe(422);
+      expect(response.body.errors).toEqual([expect.objectContaining({ path: 'on.filter', message: expect.stringMatching(/__proto__/) })]);
+    }
+  });
+
   it('keeps a safe $regex working', async () => {
     const type = uniqueType();
     await engine.createTrigger(trigger(type, { filter: { 'data.email': { $regex: '@example\\.com$' } } }));
