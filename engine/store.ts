@@ -1,4 +1,4 @@
-import mongoose, { type Connection, type Model, type mongo } from 'mongoose';
+import mongoose, { type Connection, type Model, type Schema, type mongo } from 'mongoose';
 
 /** How long a store operation waits for a reachable server before failing. */
 const SERVER_SELECTION_TIMEOUT_MS = 5_000;
@@ -53,4 +53,9 @@ export async function upsertRacing<T>(upsert: () => Promise<T>): Promise<T> {
     if (!isDuplicateKeyError(error)) throw error;
     return upsert();
   }
+}
+
+/** The connection's model of that name, compiled once: a second call (another factory on the same connection) gets the same model. */
+export function modelOn<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
+  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
 }

@@ -1,6 +1,6 @@
-import { Schema, type Connection, type Model } from 'mongoose';
+import { Schema, type Connection } from 'mongoose';
 import { groupInsert } from '../group-insert';
-import { driverCollection, isDuplicateKeyError, upsertRacing } from '../store';
+import { driverCollection, isDuplicateKeyError, upsertRacing, modelOn } from '../store';
 import { valueAtPath } from '../../workflows/references';
 import type { EventEnvelope } from '../../workflows/types';
 
@@ -32,9 +32,6 @@ interface WaitersDoc {
 const routeSchema = new Schema<RouteDoc>({ _id: String, type: { type: String, required: true }, path: { type: String, required: true } }, { collection: 'cancel_routes', versionKey: false });
 const waitersSchema = new Schema<WaitersDoc>({ _id: String, workflowIds: { type: [String], default: [] } }, { collection: 'cancel_waiters', versionKey: false });
 
-function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
-  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
-}
 
 /** A correlation value as stored: strings and finite numbers only; anything else cannot correlate. */
 export function correlationKey(value: unknown): string | undefined {
@@ -54,8 +51,8 @@ export interface CorrelationKey {
 const MAX_ENSURED_ROUTES = 10_000;
 
 export function createCancelIndex(connection: Connection) {
-  const routes = model(connection, 'CancelRoute', routeSchema);
-  const waiters = model(connection, 'CancelWaiters', waitersSchema);
+  const routes = modelOn(connection, 'CancelRoute', routeSchema);
+  const waiters = modelOn(connection, 'CancelWaiters', waitersSchema);
   // Routes are never deleted, so once this process has written one it need
   // not write it again (bounded: one entry per trigger cancellation setting).
   const ensuredRoutes = new Set<string>();

@@ -1,3 +1,4 @@
+import { modelOn } from '../store';
 import { Schema, type Connection, type Model } from 'mongoose';
 import { olderThan, pageOf } from '../cursor';
 import type { FilterError } from '../triggers/matcher';
@@ -75,11 +76,11 @@ const dispatchSchema = new Schema<DispatchDoc>(
 );
 
 export function eventModel(connection: Connection): Model<EventDoc> {
-  return (connection.models.Event as Model<EventDoc> | undefined) ?? connection.model<EventDoc>('Event', eventSchema);
+  return modelOn<EventDoc>(connection, 'Event', eventSchema);
 }
 
 export function dispatchModel(connection: Connection): Model<DispatchDoc> {
-  return (connection.models.EventDispatch as Model<DispatchDoc> | undefined) ?? connection.model<DispatchDoc>('EventDispatch', dispatchSchema);
+  return modelOn<DispatchDoc>(connection, 'EventDispatch', dispatchSchema);
 }
 
 export function viewOf(event: EventDoc, dispatch: DispatchDoc | null): EventView {

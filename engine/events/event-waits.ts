@@ -20,8 +20,8 @@
  * task was being registered, or before the task started at all, still
  * releases it.
  */
-import { Schema, type Connection, type Model, type mongo } from 'mongoose';
-import { driverCollection, isDuplicateKeyError } from '../store';
+import { Schema, type Connection, type mongo } from 'mongoose';
+import { driverCollection, isDuplicateKeyError, modelOn } from '../store';
 import type { EventEnvelope } from '../../workflows/types';
 import type { CancelIndex, CorrelationKey } from './cancel-index';
 
@@ -45,9 +45,6 @@ interface WaiterDoc {
 const arrivalSchema = new Schema<ArrivalDoc>({ _id: String, eventId: String, eventJson: String, receivedAt: Date }, { collection: 'event_wait_arrivals', versionKey: false });
 const waiterSchema = new Schema<WaiterDoc>({ _id: String, workflowId: String, effectKey: String }, { collection: 'event_wait_waiters', versionKey: false });
 
-function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
-  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
-}
 
 /** A task that waits: for events of these types whose value at `path` is `value`, not older than `notBefore`. */
 export interface WaitRegistration {
@@ -68,8 +65,8 @@ export interface Release {
 }
 
 export function createEventWaits(connection: Connection, cancelIndex: Pick<CancelIndex, 'ensureRoute'>) {
-  const arrivals = driverCollection(model(connection, 'EventWaitArrival', arrivalSchema));
-  const waiters = driverCollection(model(connection, 'EventWaitWaiter', waiterSchema));
+  const arrivals = driverCollection(modelOn(connection, 'EventWaitArrival', arrivalSchema));
+  const waiters = driverCollection(modelOn(connection, 'EventWaitWaiter', waiterSchema));
 
   /**
    * Inserts `doc` under the first free slot of `prefix`, unless a slot

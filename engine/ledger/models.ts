@@ -1,5 +1,5 @@
 import { Schema, type Connection, type Model, type mongo } from 'mongoose';
-import { driverCollection } from '../store';
+import { driverCollection, modelOn } from '../store';
 import type { Counterparty, Direction, EntrySource, TransferLeg } from './types';
 
 /**
@@ -157,9 +157,9 @@ export interface LedgerModels {
 
 /** Registers the models on the given connection (never on the global mongoose). */
 export function ledgerModels(connection: Connection): LedgerModels {
-  const Account = (connection.models.LedgerAccount as Model<AccountDoc> | undefined) ?? connection.model<AccountDoc>('LedgerAccount', accountSchema);
-  const Entry = (connection.models.LedgerEntry as Model<EntryDoc> | undefined) ?? connection.model<EntryDoc>('LedgerEntry', entrySchema);
-  const Transfer = (connection.models.LedgerTransfer as Model<TransferDoc> | undefined) ?? connection.model<TransferDoc>('LedgerTransfer', transferSchema);
+  const Account = modelOn<AccountDoc>(connection, 'LedgerAccount', accountSchema);
+  const Entry = modelOn<EntryDoc>(connection, 'LedgerEntry', entrySchema);
+  const Transfer = modelOn<TransferDoc>(connection, 'LedgerTransfer', transferSchema);
   return {
     Account,
     Entry,

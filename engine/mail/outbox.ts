@@ -1,3 +1,4 @@
+import { modelOn } from '../store';
 import { createHash } from 'node:crypto';
 import { Schema, type Connection, type Model } from 'mongoose';
 
@@ -27,7 +28,7 @@ const sentEmailSchema = new Schema<SentEmail>(
 );
 
 export function outboxModel(connection: Connection): Model<SentEmail> {
-  return (connection.models.SentEmail as Model<SentEmail> | undefined) ?? connection.model<SentEmail>('SentEmail', sentEmailSchema);
+  return modelOn<SentEmail>(connection, 'SentEmail', sentEmailSchema);
 }
 
 /**

@@ -1,4 +1,5 @@
-import { Schema, type Connection, type Model } from 'mongoose';
+import { modelOn } from '../store';
+import { Schema, type Connection } from 'mongoose';
 import { olderThan, pageOf } from '../cursor';
 import { DomainError } from '../errors';
 import { checkTemplate } from './render';
@@ -45,7 +46,7 @@ function toTemplate(doc: TemplateDoc): StoredTemplate {
  * its line rather than a failed run later.
  */
 export function createTemplateStore(connection: Connection, bundled: TemplateCatalog, clock: () => Date = () => new Date()) {
-  const templates = (connection.models.EmailTemplate as Model<TemplateDoc> | undefined) ?? connection.model<TemplateDoc>('EmailTemplate', templateSchema);
+  const templates = modelOn<TemplateDoc>(connection, 'EmailTemplate', templateSchema);
 
   async function assertNotBundled(name: string): Promise<void> {
     if (await bundled.get(name)) throw new DomainError('template_bundled', 'conflict', `"${name}" is a template shipped with Creditflow; choose another name.`, [{ path: 'name', message: 'reserved by a shipped template' }]);

@@ -1,6 +1,6 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import { DomainError } from '../errors';
-import { driverCollection, isDuplicateKeyError } from '../store';
+import { driverCollection, isDuplicateKeyError, modelOn } from '../store';
 
 /**
  * How many times one key may pass from a deleted trigger to a new one. Every
@@ -44,7 +44,7 @@ const claimSchema = new Schema<ClaimDoc>(
 );
 
 function claimModel(connection: Connection): Model<ClaimDoc> {
-  return (connection.models.TriggerKey as Model<ClaimDoc> | undefined) ?? connection.model<ClaimDoc>('TriggerKey', claimSchema);
+  return modelOn<ClaimDoc>(connection, 'TriggerKey', claimSchema);
 }
 
 export function keyTaken(key: string, detail: string): DomainError {

@@ -1,9 +1,9 @@
 import { templatesUsedBy } from '../../tasks/registry';
 import { randomBytes } from 'node:crypto';
-import { Schema, type Connection, type Model } from 'mongoose';
+import { Schema, type Connection } from 'mongoose';
 import { olderThan, pageOf } from '../cursor';
 import { DomainError } from '../errors';
-import { driverCollection, isDuplicateKeyError, upsertRacing } from '../store';
+import { driverCollection, isDuplicateKeyError, upsertRacing, modelOn } from '../store';
 import type { TriggerSnapshot } from '../../workflows/types';
 import { createTriggerKeys, keyTaken, type HolderState } from './trigger-keys';
 import type { NormalizedTrigger } from './validate';
@@ -69,9 +69,6 @@ const versionSchema = new Schema<VersionDoc>(
 );
 versionSchema.index({ triggerId: 1, version: 1 }, { unique: true });
 
-function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
-  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
-}
 
 function templateNamesOf(definition: NormalizedTrigger): string[] {
   return templatesUsedBy(definition.tasks);
@@ -114,8 +111,8 @@ function notFound(id: string): DomainError {
  * trigger_versions, which runs and rollbacks read.
  */
 export function createTriggerStore(connection: Connection, clock: () => Date = () => new Date()) {
-  const triggers = model(connection, 'Trigger', triggerSchema);
-  const versions = model(connection, 'TriggerVersion', versionSchema);
+  const triggers = modelOn(connection, 'Trigger', triggerSchema);
+  const versions = modelOn(connection, 'TriggerVersion', versionSchema);
   const keys = createTriggerKeys(connection, {
     async state(triggerId): Promise<HolderState> {
       const doc = await triggers.findOne({ _id: triggerId }, { deleted: 1 }).lean<Pick<TriggerDoc, 'deleted'>>();

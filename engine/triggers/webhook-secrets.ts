@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { Schema, type Connection, type Model } from 'mongoose';
+import { Schema, type Connection } from 'mongoose';
 import { DomainError } from '../errors';
 import { secretSeal } from '../secret-seal';
-import { driverCollection, isDuplicateKeyError } from '../store';
+import { driverCollection, isDuplicateKeyError, modelOn } from '../store';
 
 // Each trigger's webhook secret: the HMAC key its webhook tasks sign with
 // (Creditflow-Signature). This module owns it end to end: issuing one when a
@@ -56,8 +56,7 @@ export interface WebhookSecretsDependencies {
 
 export function createWebhookSecrets(deps: WebhookSecretsDependencies) {
   const clock = deps.clock ?? (() => new Date());
-  const secrets = (deps.connection.models.TriggerWebhookSecret as Model<WebhookSecretDoc> | undefined)
-    ?? deps.connection.model<WebhookSecretDoc>('TriggerWebhookSecret', webhookSecretSchema);
+  const secrets = modelOn<WebhookSecretDoc>(deps.connection, 'TriggerWebhookSecret', webhookSecretSchema);
   const seal = secretSeal(deps.pepper, SEAL_PURPOSE);
 
   async function newest(triggerId: string): Promise<WebhookSecretDoc | null> {
