@@ -1,6 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createActivities } from '../../activities';
 import { createLedger } from '../../engine/ledger';
@@ -8,6 +6,7 @@ import { createSmtpMailer } from '../../engine/mail/mailer';
 import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../engine/mail/templates';
 import { createSandbox } from '../../scripts-sandbox';
 import { startTestApi, type TestApi } from '../support/api';
+import { processExited, spawnWorkerProcess } from '../support/spawn-worker';
 import { openTestStore } from '../support/store';
 import { startTestWorker, workflowBundle, type TestWorker } from '../support/temporal';
 import { purchaseEvent } from '../support/top-up';
@@ -38,19 +37,8 @@ afterAll(async () => {
 });
 
 /** A worker in its own process that SIGKILLs itself right after a transfer's debit is stored; resolves once it polls. */
-function spawnCrashingWorker(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'support', 'worker-process.ts')], {
-    env: { ...process.env, TEST_DB_NAME: store.dbName, TEST_TASK_QUEUE: taskQueue, CRASH_AFTER_TRANSFER_DEBIT: '1' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('worker ready') && resolve(child));
-    child.once('exit', (code) => reject(new Error(`worker process exited early (${code})`)));
-  });
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
+function spawnCrashingWorker() {
+  return spawnWorkerProcess({ dbName: store.dbName, taskQueue, crash: 'after-transfer-debit' });
 }
 
 function inProcessWorker(): Promise<TestWorker> {
@@ -86,7 +74,7 @@ describe('a transfer task whose worker is killed between its halves', () => {
     const accepted = await api.request('POST', '/v1/events', event);
     expect(accepted.status).toBe(202);
     const workflowId: string = accepted.body.runs[0].workflowId;
-    await exited(child);
+    await processExited(child);
     expect(child.signalCode).toBe('SIGKILL');
 
     // The kill landed between the halves: the debit is stored, the credit is not, and verify sees the open transfer.

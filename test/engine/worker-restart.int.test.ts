@@ -1,6 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { createActivities } from '../../activities';
 import { createLedger } from '../../engine/ledger';
 import { createSmtpMailer } from '../../engine/mail/mailer';
@@ -9,6 +7,7 @@ import { createSandbox } from '../../scripts-sandbox';
 import { runStateQuery } from '../../workflows';
 import { startTestApi, type TestApi } from '../support/api';
 import { waitForMails } from '../support/mailbox';
+import { processExited, spawnWorkerProcess } from '../support/spawn-worker';
 import { openTestStore } from '../support/store';
 import { startTestWorker, workflowBundle, type TestWorker } from '../support/temporal';
 import { purchaseEvent, topUpTrigger } from '../support/top-up';
@@ -40,19 +39,8 @@ afterAll(async () => {
 });
 
 /** Starts the worker as a separate process and resolves once it polls. */
-function spawnWorker(crashAfterPost: boolean): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'support', 'worker-process.ts')], {
-    env: { ...process.env, TEST_DB_NAME: store.dbName, TEST_TASK_QUEUE: taskQueue, CRASH_AFTER_POST: crashAfterPost ? '1' : '0' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('worker ready') && resolve(child));
-    child.once('exit', (code) => reject(new Error(`worker process exited early (${code})`)));
-  });
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
+function spawnWorker(crashAfterPost: boolean) {
+  return spawnWorkerProcess({ dbName: store.dbName, taskQueue, crash: crashAfterPost ? 'after-post' : 'none' });
 }
 
 async function inProcessWorker(): Promise<TestWorker> {
@@ -75,7 +63,7 @@ describe('a run survives its worker being killed', () => {
     expect((await handle.query(runStateQuery)).phase).toBe('waiting');
 
     child.kill('SIGKILL');
-    await exited(child);
+    await processExited(child);
     const worker = await inProcessWorker();
     try {
       const result = await handle.result();
@@ -95,7 +83,7 @@ describe('a run survives its worker being killed', () => {
     const child = await spawnWorker(true);
     const event = purchaseEvent(resource, 10000);
     const accepted = await api.request('POST', '/v1/events', event);
-    await exited(child);
+    await processExited(child);
     expect(child.signalCode).toBe('SIGKILL');
 
     const worker = await inProcessWorker();
