@@ -16,6 +16,8 @@ export interface AppDependencies {
   logger: Logger;
   resolveKey: KeyResolver;
   bodyLimitBytes: number;
+  /** The body limit of POST /v1/events (EVENT_BODY_LIMIT_BYTES), applied before the general one. */
+  eventBodyLimitBytes?: number;
   rateLimits: RateLimits;
   readinessChecks: ReadinessCheck[];
   modules: RouteModule[];
@@ -48,7 +50,10 @@ export function createApp(deps: AppDependencies): { app: Express; routes: RouteT
   }));
   if (deps.metrics) addMetrics(app, deps.metrics);
   // `verify` keeps the exact bytes for signature checks; parsing and the limit are unchanged.
-  app.use(express.json({ limit: deps.bodyLimitBytes, strict: true, type: ['application/json', 'application/*+json'], verify: (req, _res, buf) => { (req as express.Request).rawBody = buf; } }));
+  const jsonBody = (limit: number) => express.json({ limit, strict: true, type: ['application/json', 'application/*+json'], verify: (req, _res, buf) => { (req as express.Request).rawBody = buf; } });
+  // Events come from other systems in volume; their smaller limit is checked first (a parsed body is not parsed again).
+  if (deps.eventBodyLimitBytes !== undefined) app.post(EVENTS_PATH, jsonBody(Math.min(deps.eventBodyLimitBytes, deps.bodyLimitBytes)));
+  app.use(jsonBody(deps.bodyLimitBytes));
 
   const routes = new RouteTable(deps.resolveKey, rateLimiters(deps.rateLimits));
   addHealthRoutes(routes, deps.readinessChecks);

@@ -114,7 +114,12 @@ export function problemMiddleware(logger: Logger): ErrorRequestHandler {
     if (body.status >= 500) logger.error({ err: error, method: req.method, url: req.originalUrl }, 'request failed');
     if (res.headersSent) return;
     const retryAfter = error instanceof DomainError && error.kind === 'rate_limited' ? (error as DomainError & { retryAfterSeconds?: number }).retryAfterSeconds : undefined;
-    sendProblem(res, body, retryAfter !== undefined ? { 'Retry-After': String(retryAfter) } : {});
+    // A body over the limit is not read to its end: the connection closes after the answer, so a sender of
+    // oversized bodies costs the API no more than the bytes already received.
+    const headers: Record<string, string> = {};
+    if (body.status === 413) headers.Connection = 'close';
+    if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter);
+    sendProblem(res, body, headers);
   };
 }
 

@@ -67,6 +67,7 @@ export function buildApi(deps: ApiDependencies) {
     logger,
     resolveKey: chainResolvers(adminKeyResolver(config.ADMIN_API_KEY), apiKeys.resolve),
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    eventBodyLimitBytes: config.EVENT_BODY_LIMIT_BYTES,
     rateLimits: { ingestion: config.RATE_LIMIT_EVENTS_PER_MINUTE, script_test: config.RATE_LIMIT_SCRIPT_TESTS_PER_MINUTE },
     readinessChecks: [
       { name: 'store', check: () => pingStore(store) },

@@ -1,5 +1,5 @@
 import type { EventView } from '../../engine/events/event-store';
-import { jsonDepthExceeds } from '../../engine/json-depth';
+import { jsonLimitProblem } from '../../engine/json-depth';
 import type { Connection } from 'mongoose';
 import { listEvents } from '../../engine/events/event-store';
 import type { EventIngestor } from '../../engine/events/ingest';
@@ -10,13 +10,19 @@ import { z } from '../zod';
 
 /** Deepest nesting accepted in event data; real booking payloads are a few levels deep. */
 export const MAX_EVENT_DEPTH = 32;
+/** Most values (object members and array items, at every level) in event data; a booking is a few hundred. */
+export const MAX_EVENT_VALUES = 5_000;
 
 export const eventBodySchema = z
   .strictObject({
     id: z.string().min(1).max(200).openapi({ example: 'evt_8f2c' }),
     type: eventTypeSchema.openapi({ example: 'request.created' }),
     occurredAt: z.iso.datetime({ offset: true }).optional(),
-    data: z.record(z.string(), z.unknown()).refine((data) => !jsonDepthExceeds(data, MAX_EVENT_DEPTH), `must not nest deeper than ${MAX_EVENT_DEPTH} levels`),
+    data: z.record(z.string(), z.unknown()).superRefine((data, context) => {
+      const problem = jsonLimitProblem(data, { maxDepth: MAX_EVENT_DEPTH, maxNodes: MAX_EVENT_VALUES });
+      if (problem === 'depth') context.addIssue({ code: 'custom', message: `must not nest deeper than ${MAX_EVENT_DEPTH} levels` });
+      if (problem === 'nodes') context.addIssue({ code: 'custom', message: `must hold at most ${MAX_EVENT_VALUES} values (object members and array items, at every level)` });
+    }),
   })
   .openapi('EventInput');
 
