@@ -23,6 +23,33 @@ const MAX_SUBJECT_LENGTH = 998;
 /** Compiled templates kept per source text; beyond this the least recently used is dropped. */
 const MAX_COMPILED = 500;
 
+/**
+ * Deepest nesting of block helpers (`{{#if}}`, `{{#each}}`, ...) a template
+ * may have. Handlebars' parser slows down sharply with depth (2,000 nested
+ * `{{#if}}` took 1.5 s of the API's thread), so deeper templates are refused
+ * before they are parsed; real ones nest a few levels.
+ */
+export const MAX_BLOCK_DEPTH = 16;
+
+const BLOCK_TAG = /\{\{~?\s*([#/^])/g;
+/** `{{^}}` on its own: an else, read at the position of a `{{^` match (sticky, so the scan stays linear). */
+const INVERSE_ELSE = /\{\{~?\s*\^\s*~?\}\}/y;
+
+/** Refuses a template whose blocks nest deeper than MAX_BLOCK_DEPTH, by a linear scan of its tags. */
+function assertBlockDepth(source: string, field: string): void {
+  let depth = 0;
+  for (const match of source.matchAll(BLOCK_TAG)) {
+    // `{{^}}` alone is an else, not a block; `{{^name}}` opens an inverted block.
+    INVERSE_ELSE.lastIndex = match.index;
+    if (match[1] === '^' && INVERSE_ELSE.test(source)) continue;
+    depth += match[1] === '/' ? -1 : 1;
+    if (depth > MAX_BLOCK_DEPTH) {
+      const message = `blocks nest deeper than ${MAX_BLOCK_DEPTH} levels`;
+      throw new DomainError('template_too_deep', 'invalid', `${field}: ${message}`, [{ path: field, message }]);
+    }
+  }
+}
+
 type Compiled = ReturnType<typeof handlebars.compile>;
 const compiled = new Map<string, Compiled>();
 
@@ -39,6 +66,7 @@ function compile(source: string, field: string, escapeHtml: boolean): Compiled {
     compiled.set(key, cached);
     return cached;
   }
+  assertBlockDepth(source, field);
   let template: Compiled;
   try {
     // strict: a variable the data lacks is an error naming it, never ''.
@@ -57,6 +85,7 @@ function compile(source: string, field: string, escapeHtml: boolean): Compiled {
 export function checkTemplate(sources: EmailSources): void {
   for (const [field, source] of Object.entries(sources)) {
     if (source === undefined) continue;
+    assertBlockDepth(source, field);
     try {
       handlebars.parse(source);
     } catch (error) {

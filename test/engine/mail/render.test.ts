@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { isDomainError } from '../../../engine/errors';
-import { checkTemplate, renderEmail } from '../../../engine/mail/render';
+import { checkTemplate, MAX_BLOCK_DEPTH, renderEmail } from '../../../engine/mail/render';
 import { BUNDLED_TEMPLATES_DIR, TEMPLATE_FILE_TTL_MS, fileTemplateCatalog } from '../../../engine/mail/templates';
 
 function errorCode(render: () => unknown): string | undefined {
@@ -25,6 +25,20 @@ describe('email rendering', () => {
 
   it('names a missing variable instead of rendering an empty string', () => {
     expect(() => renderEmail({ subject: 'Credited {{DOLLARS}}', text: 'x' }, {})).toThrow(/DOLLARS/);
+  });
+
+  it(`accepts blocks nested ${MAX_BLOCK_DEPTH} deep and refuses one level more before parsing it`, () => {
+    const nested = (depth: number) => `${'{{#if a}}'.repeat(depth)}x${'{{/if}}'.repeat(depth)}`;
+    expect(() => checkTemplate({ subject: 's', text: nested(MAX_BLOCK_DEPTH) })).not.toThrow();
+    expect(() => checkTemplate({ subject: 's', text: nested(MAX_BLOCK_DEPTH + 1) })).toThrow(expect.objectContaining({ code: 'template_too_deep', errors: [expect.objectContaining({ path: 'text' })] }));
+    expect(() => renderEmail({ subject: 's', text: nested(2_000) }, { a: true })).toThrow(expect.objectContaining({ code: 'template_too_deep' }));
+  });
+
+  it('counts an else ({{^}} or {{else}}) as part of its block, not as a new one', () => {
+    // Each if nests in the else of the one before, so the depth is exactly the limit.
+    const withElses = `${'{{#if a}}y{{^}}'.repeat(MAX_BLOCK_DEPTH)}n${'{{/if}}'.repeat(MAX_BLOCK_DEPTH)}`;
+    expect(renderEmail({ subject: 's', text: withElses }, { a: false }).text).toBe('n');
+    expect(renderEmail({ subject: 's', text: withElses.replaceAll('{{^}}', '{{else}}') }, { a: true }).text).toBe('y');
   });
 
   it('reports a syntax error with its line', () => {
