@@ -7,6 +7,8 @@
 // `node devstack/bootstrap.cjs run devstack/fuzz-api.ts`.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { ManagedChild } from './managed-child';
 import { OrphanReaper } from './orphan-reaper';
@@ -96,12 +98,17 @@ function runSchemathesis(home: string, apiUrl: string, adminKey: string): Promis
     // The same cases on every run, so a failure repeats and a pass is not luck.
     '--generation-deterministic',
     '--request-timeout', String(REQUEST_TIMEOUT_S),
-    '--workers', '2',
+    // One worker: CPython 3.11's ast module counts recursion depth per
+    // interpreter, not per thread, so two workers that describe strategies at
+    // once can fail with "AST constructor recursion depth mismatch" (gh-106905).
+    '--workers', '1',
     '--no-color',
   ];
   say(`fuzzing ${apiUrl} (schemathesis: ${CHECKS.join(', ')}; at most ${MAX_EXAMPLES_PER_OPERATION} cases per operation and phase, deterministic)`);
-  return new Promise((resolve) => {
-    const child = spawn('python3', args, { cwd: REPO_DIR, env: { ...process.env, PYTHONPATH: home, PYTHONDONTWRITEBYTECODE: '1' }, stdio: ['ignore', 'inherit', 'inherit'], timeout: FUZZ_TIMEOUT_MS, killSignal: 'SIGKILL' });
+  // Schemathesis keeps a cache of crashes in its working folder; a temporary one keeps the clone clean.
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'creditflow-fuzz-'));
+  return new Promise<number>((resolve) => {
+    const child = spawn('python3', args, { cwd: workDir, env: { ...process.env, PYTHONPATH: home, PYTHONDONTWRITEBYTECODE: '1' }, stdio: ['ignore', 'inherit', 'inherit'], timeout: FUZZ_TIMEOUT_MS, killSignal: 'SIGKILL' });
     child.on('error', (error) => {
       say(`could not start schemathesis: ${error.message}`);
       resolve(1);
@@ -110,7 +117,7 @@ function runSchemathesis(home: string, apiUrl: string, adminKey: string): Promis
       if (signal) say(`schemathesis was stopped by ${signal} (limit ${FUZZ_TIMEOUT_MS / 1000} s)`);
       resolve(code ?? 1);
     });
-  });
+  }).finally(() => fs.rmSync(workDir, { recursive: true, force: true }));
 }
 
 if (require.main === module) {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { runApiFuzz } from './fuzz-api';
 import { REPO_DIR } from './paths';
 import { say } from './say';
 import { ensureTools } from './tools';
@@ -13,15 +14,20 @@ const STEPS = [
   { title: 'tests (jest)', script: 'jest/bin/jest.js', args: [] },
 ] as const;
 
+/** The last step, after jest: schemathesis against the API's /openapi.json on a throwaway stack (devstack/fuzz-api.ts). */
+const FUZZ_STEP_TITLE = 'API fuzz (schemathesis against /openapi.json)';
+
 /**
- * `npm test`: typecheck, lint, then jest with any extra arguments
- * (`npm test -- test/devstack`). The tools the integration tests need
- * (and Chromium for the browser tests) are provisioned first, so their first-run progress lines are not buried in
- * jest's output; services given by env need none.
+ * `npm test`: typecheck, lint, jest with any extra arguments
+ * (`npm test -- test/devstack`), then the API fuzz step. The tools the
+ * integration tests need (Chromium for the browser tests, schemathesis for
+ * the fuzz step) are provisioned first, so their first-run progress lines
+ * are not buried in jest's output. FerretDB is needed even when MONGODB_URI
+ * is set: the fuzz step never writes to a store given by env.
  */
 export async function runTest(jestArgs: readonly string[]): Promise<number> {
   // The Temporal CLI is also what tests use to read runs as an operator would (`temporal workflow describe`).
-  const tools = await ensureTools({ ferretdb: !process.env.MONGODB_URI, temporal: true, chromium: true });
+  const tools = await ensureTools({ ferretdb: true, temporal: true, chromium: true, schemathesis: true });
   // Tests find the tools here; jest and its workers inherit them.
   if (tools.chromium) process.env.CHROMIUM_PATH = tools.chromium;
   if (tools.temporal) process.env.TEMPORAL_CLI_PATH = tools.temporal;
@@ -34,7 +40,10 @@ export async function runTest(jestArgs: readonly string[]): Promise<number> {
       return exitCode;
     }
   }
-  return 0;
+  say(FUZZ_STEP_TITLE);
+  const fuzzExitCode = await runApiFuzz();
+  if (fuzzExitCode !== 0) say(`${FUZZ_STEP_TITLE} failed with exit code ${fuzzExitCode}`);
+  return fuzzExitCode;
 }
 
 /**
