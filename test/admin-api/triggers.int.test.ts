@@ -131,8 +131,10 @@ describe('the API surface', () => {
   });
 
   it('refuses deeply nested event data and over-long strings, naming the field', async () => {
-    const levels = 100_000;
+    // 20,000 levels: far past the depth limit, and within the event body limit (about 180 KB of 256 KB).
+    const levels = 20_000;
     const deep = `{"id":"evt_deep","type":"request.created","data":${'{"next":'.repeat(levels)}1${'}'.repeat(levels)}}`;
+    expect(Buffer.byteLength(deep)).toBeLessThan(api.config.EVENT_BODY_LIMIT_BYTES);
     const nested = await api.request('POST', '/v1/events', undefined, { raw: deep });
     expect(nested.status).toBe(422);
     expect(nested.body.errors[0].path).toBe('data');

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { runSinks } from '../../engine/worker';
 import { historyFromTemporalJson, workflowBundle } from '../support/temporal';
 
 const HISTORIES_DIR = path.join(__dirname, 'histories');
@@ -26,7 +27,7 @@ describe('recorded histories replay on the current workflow code', () => {
   it.each(files)('%s', async (file) => {
     const history = historyFromTemporalJson(JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, file), 'utf8')));
     const results = [];
-    for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, [{ workflowId: file, history }])) results.push(result);
+    for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle(), sinks: runSinks(undefined) }, [{ workflowId: file, history }])) results.push(result);
     expect(results).toHaveLength(1);
     expect(results[0]!.error).toBeUndefined();
   });
