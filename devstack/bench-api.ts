@@ -6,7 +6,9 @@
 //   1. idle (the baseline, measured in the same run);
 //   2. while 4 senders post events at the limits (EVENT_BODY_LIMIT_BYTES
 //      and MAX_EVENT_VALUES) that no trigger matches;
-//   3. while 4 senders post 1 MB events, which the limit refuses.
+//   3. the same, with 20 enabled triggers on that event type whose filters
+//      (accepted at save) scan the event's data and match nothing;
+//   4. while 4 senders post 1 MB events, which the limit refuses.
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
@@ -68,7 +70,8 @@ function bodiesWith(dataJson: string): (id: string) => Buffer {
 /** Events at both limits: as many values as allowed, padded with one string up to the byte limit. */
 function eventsAtLimits(): (id: string) => Buffer {
   const items = Array.from({ length: MAX_EVENT_VALUES - 2 }, (_, i) => `v${i}`);
-  const overhead = Buffer.byteLength(JSON.stringify({ id: 'evt_xxxxxxxx_0000000', type: 'bench.large', data: { items, pad: '' } }));
+  // Room for the longest id the phases send (48 characters), so every event is within the limit.
+  const overhead = Buffer.byteLength(JSON.stringify({ id: 'x'.repeat(48), type: 'bench.large', data: { items, pad: '' } }));
   return bodiesWith(JSON.stringify({ items, pad: 'x'.repeat(Math.max(0, EVENT_LIMIT_BYTES - overhead)) }));
 }
 
@@ -105,6 +108,30 @@ function report(phase: Phase): void {
   console.log(`${phase.name.padEnd(44)} /healthz p50 ${percentile(sorted, 50).toFixed(1).padStart(6)} ms  p99 ${percentile(sorted, 99).toFixed(1).padStart(6)} ms  max ${sorted.at(-1)!.toFixed(1).padStart(6)} ms   ${load}`);
 }
 
+const FILTERING_TRIGGERS = 20;
+
+/** Triggers on the bench's event type whose filters walk the event's data and never match, so no run starts. */
+async function createFilteringTriggers(port: number, count: number): Promise<void> {
+  const filters = [
+    { 'data.items': { $in: ['absent'] } },
+    { 'data.items': { $all: ['v1', 'absent'] } },
+    { 'data.pad': { $regex: '^y' } },
+    { $expr: { $gt: [{ $size: '$data.items' }, 100_000] } },
+  ];
+  for (let i = 0; i < count; i += 1) {
+    const body = Buffer.from(JSON.stringify({ name: `bench filter ${i}`, on: { types: ['bench.large'], filter: filters[i % filters.length] }, tasks: [{ id: 'noop', type: 'script', code: 'return 1;' }] }));
+    const status = await new Promise<number>((resolve, reject) => {
+      const request = http.request({ host: LOOPBACK, port, path: '/v1/triggers', method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json', 'content-length': body.length } }, (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+      });
+      request.on('error', reject);
+      request.end(body);
+    });
+    if (status !== 201) throw new Error(`creating bench trigger ${i} answered ${status}`);
+  }
+}
+
 async function main(): Promise<void> {
   const stack = await startTestStack({}, { ferretdb: true, temporal: false, maildev: false });
   const port = await freePort();
@@ -127,6 +154,8 @@ async function main(): Promise<void> {
     const atLimits = eventsAtLimits();
     const oversized = oversizedEvents();
     report(await runPhase(`events at the limits (${EVENT_LIMIT_BYTES / 1024} KB, ${MAX_EVENT_VALUES} values)`, port, (i) => atLimits(`evt_${stamp}_${i}`)));
+    await createFilteringTriggers(port, FILTERING_TRIGGERS);
+    report(await runPhase(`same, ${FILTERING_TRIGGERS} triggers filtering the data`, port, (i) => atLimits(`evt_${stamp}_f_${i}`)));
     report(await runPhase('1 MB events (refused by the limit)', port, (i) => oversized(`evt_${stamp}_big_${i}`)));
   } finally {
     api.kill('SIGTERM');
