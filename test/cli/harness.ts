@@ -1,15 +1,9 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createActivities } from '../../activities';
-import { createLedger } from '../../engine/ledger';
-import { createSmtpMailer } from '../../engine/mail/mailer';
-import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../engine/mail/templates';
-import { createSandbox } from '../../scripts-sandbox';
 import { run } from '../../cli/main';
-import { startTestApi, TEST_ADMIN_KEY, type TestApi } from '../support/api';
-import { openTestStore } from '../support/store';
-import { startTestWorker, type TestWorker } from '../support/temporal';
+import { TEST_ADMIN_KEY, type TestApi } from '../support/api';
+import { startEngineHarness } from '../support/engine-harness';
 
 /** What one CLI invocation printed and how it ended. */
 export interface CliOutcome {
@@ -36,13 +30,8 @@ export interface CliStack {
 }
 
 export async function startCliStack(label: string): Promise<CliStack> {
-  const store = await openTestStore(label);
-  const sandbox = createSandbox();
-  const mailer = createSmtpMailer(process.env.SMTP_URL ?? '', 'Creditflow <no-reply@creditflow.test>');
-  const ledger = createLedger({ connection: store.connection });
-  await ledger.ensureIndexes();
-  const worker: TestWorker = await startTestWorker(createActivities({ connection: store.connection, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR) }));
-  const api = await startTestApi({ store: store.connection, temporal: worker.client, taskQueue: worker.taskQueue });
+  const engine = await startEngineHarness(label);
+  const { api } = engine;
   const dir = mkdtempSync(path.join(os.tmpdir(), `cf-cli-${label}-`));
   // The CLI must not fall back to a developer's own key file or environment.
   const baseEnv: NodeJS.ProcessEnv = { CREDITFLOW_URL: api.baseUrl, CREDITFLOW_API_KEY: TEST_ADMIN_KEY, CREDITFLOW_DATA_DIR: path.join(dir, '.no-data') };
@@ -81,11 +70,7 @@ export async function startCliStack(label: string): Promise<CliStack> {
       };
     },
     async close() {
-      await api.close();
-      await worker.stop();
-      sandbox.dispose();
-      mailer.close();
-      await store.close();
+      await engine.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -2,18 +2,11 @@
 // example folder through the CLI's apply code, as `creditflow apply` and the
 // demo do. The worker can send webhooks to 127.0.0.1, as the dev stack's.
 import path from 'node:path';
-import { createActivities } from '../../activities';
 import { applyAll, loadResources, type ApplyResult } from '../../cli/apply';
 import { adminApi } from '../../devstack/demo-seed';
-import { createLedger, type Ledger } from '../../engine/ledger';
-import { createSmtpMailer } from '../../engine/mail/mailer';
-import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../engine/mail/templates';
-import { createWebhookSecrets } from '../../engine/triggers/webhook-secrets';
-import { createWebhookSender } from '../../engine/webhooks';
-import { createSandbox } from '../../scripts-sandbox';
-import { startTestApi, TEST_ADMIN_KEY, type TestApi } from '../support/api';
-import { openTestStore } from '../support/store';
-import { startTestWorker, type TestWorker } from '../support/temporal';
+import type { Ledger } from '../../engine/ledger';
+import { TEST_ADMIN_KEY, type TestApi } from '../support/api';
+import { startEngineHarness } from '../support/engine-harness';
 
 export const REPO_DIR = path.resolve(__dirname, '..', '..');
 
@@ -31,19 +24,8 @@ export interface ExampleStack {
 }
 
 export async function startExampleStack(label: string): Promise<ExampleStack> {
-  const store = await openTestStore(label);
-  const sandbox = createSandbox();
-  const mailer = createSmtpMailer(process.env.SMTP_URL ?? '', 'Creditflow <no-reply@creditflow.test>');
-  const ledger = createLedger({ connection: store.connection });
-  await ledger.ensureIndexes();
-  // The API seals webhook secrets under ADMIN_API_KEY when API_KEY_PEPPER is unset; the worker opens them with the same.
-  const secrets = createWebhookSecrets({ connection: store.connection, pepper: TEST_ADMIN_KEY });
-  const worker: TestWorker = await startTestWorker(createActivities({
-    connection: store.connection, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR),
-    webhooks: createWebhookSender({ allowedHosts: ['127.0.0.1'] }),
-    webhookSecret: (triggerId) => secrets.current(triggerId),
-  }));
-  const api = await startTestApi({ store: store.connection, temporal: worker.client, taskQueue: worker.taskQueue });
+  const engine = await startEngineHarness(label, { webhooksTo: ['127.0.0.1'] });
+  const { api, ledger, worker } = engine;
   return {
     api,
     ledger,
@@ -64,12 +46,6 @@ export async function startExampleStack(label: string): Promise<ExampleStack> {
       expect(response.status).toBe(200);
       return response.body;
     },
-    async close() {
-      await api.close();
-      await worker.stop();
-      sandbox.dispose();
-      mailer.close();
-      await store.close();
-    },
+    close: () => engine.close(),
   };
 }

@@ -2,8 +2,10 @@ import { createActivities } from '../../activities';
 import { createLedger, type Ledger } from '../../engine/ledger';
 import { createSmtpMailer } from '../../engine/mail/mailer';
 import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../engine/mail/templates';
+import { createWebhookSecrets } from '../../engine/triggers/webhook-secrets';
+import { createWebhookSender } from '../../engine/webhooks';
 import { createSandbox } from '../../scripts-sandbox';
-import { startTestApi, type TestApi } from './api';
+import { startTestApi, TEST_ADMIN_KEY, type TestApi } from './api';
 import { openTestStore } from './store';
 import { startTestWorker, type TestWorker } from './temporal';
 
@@ -26,13 +28,23 @@ export interface EngineHarness {
   close(): Promise<void>;
 }
 
-export async function startEngineHarness(label: string): Promise<EngineHarness> {
+/**
+ * The harness on a fresh test database. With `webhooksTo`, the worker sends
+ * webhooks to those hosts (the dev stack allows 127.0.0.1) and signs them
+ * with the triggers' secrets, which the API seals under ADMIN_API_KEY when
+ * API_KEY_PEPPER is unset.
+ */
+export async function startEngineHarness(label: string, options: { webhooksTo?: string[] } = {}): Promise<EngineHarness> {
   const store = await openTestStore(label);
   const ledger = createLedger({ connection: store.connection });
   await ledger.ensureIndexes();
   const sandbox = createSandbox();
   const mailer = createSmtpMailer(process.env.SMTP_URL ?? '', 'Creditflow <no-reply@creditflow.test>');
-  const worker = await startTestWorker(createActivities({ connection: store.connection, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR) }));
+  const secrets = createWebhookSecrets({ connection: store.connection, pepper: TEST_ADMIN_KEY });
+  const webhooks = options.webhooksTo
+    ? { webhooks: createWebhookSender({ allowedHosts: options.webhooksTo }), webhookSecret: (triggerId: string) => secrets.current(triggerId) }
+    : {};
+  const worker = await startTestWorker(createActivities({ connection: store.connection, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR), ...webhooks }));
   const api = await startTestApi({ store: store.connection, temporal: worker.client, taskQueue: worker.taskQueue });
 
   async function settledRun(workflowId: string): Promise<RunView> {
