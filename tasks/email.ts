@@ -5,18 +5,12 @@ import type { TemplateCatalog } from '../engine/mail/templates';
 import { z } from '../engine/zod';
 import { isMalformedReference } from '../workflows/references';
 import { resolveField, TaskInputError } from '../workflows/task-inputs';
-import type { RunContext, TaskSpec } from '../workflows/types';
+import type { EmailTaskSpec, RunContext, TaskSpec } from '../workflows/types';
 import { ownerReference, templateNameSchema } from './fields';
 import type { TaskKind } from './task-kind';
 
-type EmailTask = TaskSpec & {
-  inputTaskId?: string;
-  to: string;
-  template?: string;
-  subject?: string;
-  text?: string;
-  html?: string;
-};
+/** The email task's fields are the ones runs of the previous release carry (workflows/types.ts). */
+type EmailTask = TaskSpec & Omit<EmailTaskSpec, 'id' | 'type'>;
 
 /** What the email activity sends: one message per outbox key. */
 export interface EmailRequest {
