@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { runApiFuzz } from './fuzz-api';
 import { REPO_DIR } from './paths';
@@ -33,21 +35,53 @@ export async function runTest(jestArgs: readonly string[]): Promise<number> {
   // Tests find the tools here; jest and its workers inherit them.
   if (tools.chromium) process.env.CHROMIUM_PATH = tools.chromium;
   if (tools.temporal) process.env.TEMPORAL_CLI_PATH = tools.temporal;
-  for (const step of STEPS) {
-    say(step.title);
-    const args = step.script.startsWith('jest') ? [...step.args, ...jestArgs] : step.args;
-    const exitCode = await runNodeScript(path.join(REPO_DIR, 'node_modules', step.script), args);
-    if (exitCode !== 0) {
-      say(`${step.title} failed with exit code ${exitCode}`);
-      return exitCode;
+  const resultsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'creditflow-jest-'));
+  const resultsFile = path.join(resultsDir, 'results.json');
+  try {
+    for (const step of STEPS) {
+      say(step.title);
+      const args = step.script.startsWith('jest') ? [...step.args, '--json', `--outputFile=${resultsFile}`, ...jestArgs] : step.args;
+      const exitCode = await runNodeScript(path.join(REPO_DIR, 'node_modules', step.script), args);
+      if (exitCode !== 0) {
+        say(`${step.title} failed with exit code ${exitCode}`);
+        reportCounts(resultsFile);
+        return exitCode;
+      }
     }
+    // A run aimed at some tests skips the fuzz step (2 minutes); `npm test` alone and CI run it.
+    if (fullRun) {
+      say(FUZZ_STEP_TITLE);
+      const fuzzExitCode = await runApiFuzz();
+      if (fuzzExitCode !== 0) {
+        say(`${FUZZ_STEP_TITLE} failed with exit code ${fuzzExitCode}`);
+        reportCounts(resultsFile, 1);
+        return fuzzExitCode;
+      }
+    }
+    reportCounts(resultsFile);
+    return 0;
+  } finally {
+    fs.rmSync(resultsDir, { recursive: true, force: true });
   }
-  // A run aimed at some tests skips the fuzz step (2 minutes); `npm test` alone and CI run it.
-  if (!fullRun) return 0;
-  say(FUZZ_STEP_TITLE);
-  const fuzzExitCode = await runApiFuzz();
-  if (fuzzExitCode !== 0) say(`${FUZZ_STEP_TITLE} failed with exit code ${fuzzExitCode}`);
-  return fuzzExitCode;
+}
+
+/**
+ * The run's closing line on stdout, `tests: N passed, N failed, N skipped`
+ * (jest's counts; a failed fuzz step counts as one more failure), also
+ * written to CREDITFLOW_TEST_SUMMARY when set, so that .ci/run can end on it.
+ */
+function reportCounts(resultsFile: string, extraFailures = 0): void {
+  let counts = { passed: 0, failed: extraFailures, skipped: 0 };
+  try {
+    const results = JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number };
+    counts = { passed: results.numPassedTests, failed: results.numFailedTests + extraFailures, skipped: results.numPendingTests + results.numTodoTests };
+  } catch {
+    // jest did not get as far as writing its results (a typecheck or lint failure, or a crash): nothing ran.
+  }
+  const line = `tests: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`;
+  process.stdout.write(`${line}\n`);
+  const summaryFile = process.env.CREDITFLOW_TEST_SUMMARY;
+  if (summaryFile) fs.writeFileSync(summaryFile, `${line}\n`);
 }
 
 /**
