@@ -107,7 +107,7 @@ async function endCancelled(state: RunState): Promise<RunState> {
 async function runTasks(input: TriggerRunInput, state: RunState, executeTask: TaskExecutor): Promise<void> {
   if (isLegacyRun(input)) return runLegacyTasks(input, state);
   const { workflowId, startTime } = workflowInfo();
-  const context = initialContext(input.trigger, input.event, { workflowId, startedAt: startTime.toISOString() });
+  const context = initialContext(input.trigger, input.event, { workflowId, startedAt: startTime.toISOString() }, input.account);
   const failure = await interpretTasks({ tasks: input.trigger.tasks, context, effectKeyBase: workflowInfo().workflowId, states: state.tasks }, executeTask, toTaskError);
   if (failure) failRun(state, failure.index, failure.error);
 }

@@ -148,6 +148,8 @@ export interface RunContext {
   trigger: { id: string; name: string; version: number };
   /** The run: its workflow id and when it started (absent in a dry run). */
   run?: { workflowId: string; startedAt: string };
+  /** The account the run is about, when its event names one (balance events, sweeps). */
+  account?: AccountContext;
   item?: unknown;
   index?: number;
 }
@@ -166,6 +168,29 @@ export interface TaskOutcome {
   skipReason?: string;
 }
 
+/**
+ * The account a run is about, in its context as `account`: the account of a
+ * balance event (its balance after the entry) or of a sweep's run (its
+ * balance when the sweep matched it).
+ */
+export interface AccountContext {
+  ownerId: string;
+  unit: string;
+  balance: number;
+}
+
+/**
+ * Why a run started by an internal event exists: the event, the run whose
+ * posting produced it (when a run did), and the chain's depth: 1 for a run
+ * that a client's posting caused, one more than its cause's for a run that
+ * another run caused. Runs past MAX_CHAIN_DEPTH run no task.
+ */
+export interface RunCause {
+  eventId: string;
+  workflowId?: string;
+  depth: number;
+}
+
 /** One immutable version of a trigger, as a run received it. */
 export interface TriggerSnapshot {
   id: string;
@@ -179,6 +204,10 @@ export interface TriggerSnapshot {
 export interface TriggerRunInput {
   trigger: TriggerSnapshot;
   event: EventEnvelope;
+  /** The account the run is about (balance events and sweeps); `account` in its context. */
+  account?: AccountContext;
+  /** Set on runs that an internal event started. */
+  cause?: RunCause;
 }
 
 export type TaskStatus = 'pending' | 'running' | 'completed' | 'skipped' | 'failed';

@@ -4,6 +4,7 @@ import type { Connection } from 'mongoose';
 import { listEvents } from '../../engine/events/event-store';
 import type { EventIngestor } from '../../engine/events/ingest';
 import { eventTypeSchema } from '../../engine/triggers/trigger-schema';
+import { isReservedEventType, RESERVED_EVENT_PREFIXES } from '../../engine/triggers/event-sources';
 import type { RouteModule } from '../app';
 import { pageQuerySchema } from '../schemas';
 import { z } from '../zod';
@@ -24,6 +25,9 @@ export const eventBodySchema = z
       if (problem === 'nodes') context.addIssue({ code: 'custom', message: `must hold at most ${MAX_EVENT_VALUES} values (object members and array items, at every level)` });
     }),
   })
+  .superRefine((event, context) => {
+    if (isReservedEventType(event.type)) context.addIssue({ code: 'custom', path: ['type'], message: `${RESERVED_EVENT_PREFIXES.map((prefix) => `${prefix}*`).join(' and ')} events are produced by Creditflow only` });
+  })
   .openapi('EventInput');
 
 const filterErrorSchema = z
@@ -33,11 +37,19 @@ const filterErrorSchema = z
     message: z.string(),
   })
   .openapi('FilterError');
+const throttledSchema = z
+  .object({ triggerId: z.string(), key: z.string(), until: z.string().openapi({ description: 'When the throttle window for this key ends (ISO 8601).' }) })
+  .openapi('ThrottledMatch', { description: 'A trigger that matched but started nothing: its throttle already let a run through for this key in the current window.' });
+const skippedSchema = z
+  .object({ triggerId: z.string(), key: z.string(), reason: z.enum(['run_open']), workflowId: z.string().openapi({ description: 'The open run that holds the singleton key.' }) })
+  .openapi('SkippedMatch', { description: 'A trigger that matched but started nothing: its singleton run for this key is still open.' });
 const runRefSchema = z.object({ triggerId: z.string(), triggerVersion: z.number().int(), workflowId: z.string() }).openapi('RunRef');
 const ingestResultSchema = z
   .object({
     eventId: z.string(), duplicate: z.boolean(), runs: z.array(runRefSchema), signalled: z.array(z.string()),
     released: z.array(z.string()).openapi({ description: 'Runs whose wait_for_event task this event released.' }),
+    throttled: z.array(throttledSchema).openapi({ description: 'Matches that a trigger\'s throttle held back.' }),
+    skipped: z.array(skippedSchema).openapi({ description: 'Matches that a trigger\'s singleton held back.' }),
   })
   .openapi('EventAccepted');
 const eventSchema = z
@@ -47,6 +59,8 @@ const eventSchema = z
     alreadyClosed: z.array(z.string()).openapi({ description: 'Runs this event would have cancelled had they not closed already; nothing was changed.' }),
     released: z.array(z.string()).openapi({ description: 'Runs whose wait_for_event task this event released.' }),
     filterErrors: z.array(filterErrorSchema).openapi({ description: 'Triggers of this type that did not match because their filter threw or was not evaluated; the other triggers were matched as usual.' }),
+    throttled: z.array(throttledSchema).openapi({ description: 'Matches that a trigger\'s throttle held back.' }),
+    skipped: z.array(skippedSchema).openapi({ description: 'Matches that a trigger\'s singleton held back.' }),
   })
   .openapi('Event');
 
@@ -54,6 +68,7 @@ function present(doc: EventView) {
   return {
     id: doc._id, type: doc.type, occurredAt: doc.occurredAt.toISOString(), receivedAt: doc.receivedAt.toISOString(),
     data: JSON.parse(doc.dataJson) as Record<string, unknown>, status: doc.status, runs: doc.runs, signalled: doc.signalled, alreadyClosed: doc.alreadyClosed, released: doc.released, filterErrors: doc.filterErrors,
+    throttled: doc.throttled, skipped: doc.skipped,
   };
 }
 

@@ -2,6 +2,7 @@ import { modelOn } from '../store';
 import { Schema, type Connection, type Model } from 'mongoose';
 import { olderThan, pageOf } from '../cursor';
 import type { FilterError } from '../triggers/matcher';
+import type { SkippedMatch, ThrottledMatch } from './ingest';
 
 export interface RunRef {
   triggerId: string;
@@ -36,6 +37,10 @@ export interface DispatchDoc {
   released?: string[];
   /** Triggers of the event's type whose filter threw or was not evaluated (absent on events dispatched before this was recorded). */
   filterErrors?: FilterError[];
+  /** Matches a throttle held back (absent when none). */
+  throttled?: ThrottledMatch[];
+  /** Matches a singleton held back (absent when none). */
+  skipped?: SkippedMatch[];
   dispatchedAt: Date;
 }
 
@@ -47,6 +52,8 @@ export interface EventView extends EventDoc {
   alreadyClosed: string[];
   released: string[];
   filterErrors: FilterError[];
+  throttled: ThrottledMatch[];
+  skipped: SkippedMatch[];
 }
 
 const eventSchema = new Schema<EventDoc>(
@@ -70,6 +77,8 @@ const dispatchSchema = new Schema<DispatchDoc>(
     alreadyClosed: { type: [String], default: [] },
     released: { type: [String], default: undefined },
     filterErrors: { type: Schema.Types.Mixed, default: undefined },
+    throttled: { type: Schema.Types.Mixed, default: undefined },
+    skipped: { type: Schema.Types.Mixed, default: undefined },
     dispatchedAt: { type: Date, required: true },
   },
   { collection: 'event_dispatches', versionKey: false, minimize: false },
@@ -92,6 +101,8 @@ export function viewOf(event: EventDoc, dispatch: DispatchDoc | null): EventView
     alreadyClosed: dispatch?.alreadyClosed ?? [],
     released: dispatch?.released ?? [],
     filterErrors: dispatch?.filterErrors ?? [],
+    throttled: dispatch?.throttled ?? [],
+    skipped: dispatch?.skipped ?? [],
   };
 }
 

@@ -12,7 +12,7 @@ import { eventIdKey, triggerIdKey } from '../../workflows/search-attributes';
 import { eventRoutesOf, planTasks } from '../../tasks/registry';
 import { runDetails, runSummary } from '../../workflows/summaries';
 import { cancelRequestSignal, eventArrivedSignal, triggerRun } from '../../workflows/trigger-run';
-import type { EventEnvelope } from '../../workflows/types';
+import type { AccountContext, EventEnvelope, RunCause } from '../../workflows/types';
 import { canonicalHash } from './canonical-hash';
 import { dispatchModel, eventModel, viewOf, type DispatchDoc, type EventDoc, type EventView, type RunRef } from './event-store';
 import { createCancelIndex, type CorrelationKey } from './cancel-index';
@@ -25,6 +25,22 @@ export interface EventInput {
   data: Record<string, unknown>;
 }
 
+/** A match that started nothing because its trigger's throttle window for the key is taken. */
+export interface ThrottledMatch {
+  triggerId: string;
+  key: string;
+  /** When the window ends (ISO). */
+  until: string;
+}
+
+/** A match that started nothing because the trigger's run for the same singleton key is still open. */
+export interface SkippedMatch {
+  triggerId: string;
+  key: string;
+  reason: 'run_open';
+  workflowId: string;
+}
+
 export interface IngestResult {
   eventId: string;
   duplicate: boolean;
@@ -32,6 +48,19 @@ export interface IngestResult {
   signalled: string[];
   /** Runs whose wait_for_event task this event released. */
   released: string[];
+  /** Matches that a trigger's throttle held back. */
+  throttled: ThrottledMatch[];
+  /** Matches that a trigger's singleton held back. */
+  skipped: SkippedMatch[];
+}
+
+/** What starting one trigger's run for one event did. */
+export type StartOutcome = { run: RunRef } | { throttled: ThrottledMatch } | { skipped: SkippedMatch };
+
+/** What a run of an internal event (or a sweep) carries besides the event. */
+export interface RunOptions {
+  account?: AccountContext;
+  cause?: RunCause;
 }
 
 export interface IngestDependencies {
@@ -88,7 +117,12 @@ export function createEventIngestor(deps: IngestDependencies) {
     return { doc: existing, duplicate: true };
   }
 
-  async function startRun(trigger: TriggerRecord, event: EventEnvelope): Promise<RunRef> {
+  /** Starts one trigger's run for one event; its throttle and singleton gates may hold it back. */
+  async function startFor(trigger: TriggerRecord, event: EventEnvelope, options: RunOptions = {}): Promise<StartOutcome> {
+    return { run: await startRun(trigger, event, options) };
+  }
+
+  async function startRun(trigger: TriggerRecord, event: EventEnvelope, options: RunOptions): Promise<RunRef> {
     const workflowId = workflowIdFor(trigger.id, event.id);
     if (trigger.cancelOn) await cancelIndex.addWaiter(trigger.cancelOn, event, workflowId);
     // Routes for the run's waits exist before it starts, so no awaited event can slip past unrecorded.
@@ -100,7 +134,7 @@ export function createEventIngestor(deps: IngestDependencies) {
       await deps.temporal.workflow.start(triggerRun, {
         workflowId,
         taskQueue: deps.taskQueue,
-        args: [{ trigger: snapshot, event }],
+        args: [{ trigger: snapshot, event, ...(options.account ? { account: options.account } : {}), ...(options.cause ? { cause: options.cause } : {}) }],
         staticSummary: runSummary(snapshot, event),
         staticDetails: runDetails(snapshot, event),
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
@@ -118,11 +152,17 @@ export function createEventIngestor(deps: IngestDependencies) {
    * when the matching budget is spent, is no match for its trigger alone:
    * it is logged and recorded on the dispatch, and the other triggers run.
    */
-  async function startRuns(event: EventEnvelope): Promise<{ runs: RunRef[]; filterErrors: FilterError[] }> {
+  async function startRuns(event: EventEnvelope, options: RunOptions): Promise<{ runs: RunRef[]; throttled: ThrottledMatch[]; skipped: SkippedMatch[]; filterErrors: FilterError[] }> {
     const listening = await deps.triggers.listeningTo(event.type);
     const { matched, errors } = matchTriggers(listening, event, filters);
     for (const error of errors) deps.logger.warn({ eventId: event.id, ...error }, 'trigger filter not evaluated to a match');
-    return { runs: await Promise.all(matched.map((trigger) => startRun(trigger, event))), filterErrors: errors };
+    const outcomes = await Promise.all(matched.map((trigger) => startFor(trigger, event, options)));
+    return {
+      runs: outcomes.flatMap((outcome) => ('run' in outcome ? [outcome.run] : [])),
+      throttled: outcomes.flatMap((outcome) => ('throttled' in outcome ? [outcome.throttled] : [])),
+      skipped: outcomes.flatMap((outcome) => ('skipped' in outcome ? [outcome.skipped] : [])),
+      filterErrors: errors,
+    };
   }
 
   async function cancel(workflowId: string, event: EventEnvelope): Promise<boolean> {
@@ -162,28 +202,39 @@ export function createEventIngestor(deps: IngestDependencies) {
   }
 
   return {
-    async ingest(input: EventInput, actor: string): Promise<IngestResult> {
+    /**
+     * Stores and dispatches one event. `options` come with internal events
+     * (a balance change names its account, and its cause when a run posted
+     * the entry); a client's events have none.
+     */
+    async ingest(input: EventInput, actor: string, options: RunOptions = {}): Promise<IngestResult> {
       const { doc, duplicate } = await store(input, actor);
       const done = duplicate ? await dispatches.findById(doc._id).lean<DispatchDoc>() : null;
       if (done) {
         deps.metrics?.event(doc.type, 'duplicate');
-        return { eventId: doc._id, duplicate, runs: done.runs, signalled: done.signalled, released: done.released ?? [] };
+        return { eventId: doc._id, duplicate, runs: done.runs, signalled: done.signalled, released: done.released ?? [], throttled: done.throttled ?? [], skipped: done.skipped ?? [] };
       }
       const event: EventEnvelope = { id: doc._id, type: doc.type, occurredAt: doc.occurredAt.toISOString(), data: JSON.parse(doc.dataJson) as Record<string, unknown> };
-      const { runs: started, filterErrors } = await startRuns(event);
+      const { runs: started, throttled, skipped, filterErrors } = await startRuns(event, options);
       const keys = await cancelIndex.keysFor(event);
       const { signalled, alreadyClosed } = await signalCancellations(event, keys, new Set(started.map((run) => run.workflowId)));
       const released = await signalReleases(event, await eventWaits.deliver(event, keys, doc.receivedAt));
       try {
-        await groupInsert(dispatchRecords).insert({ _id: doc._id, runs: started, signalled, alreadyClosed, released, ...(filterErrors.length > 0 ? { filterErrors } : {}), dispatchedAt: now() });
+        await groupInsert(dispatchRecords).insert({
+          _id: doc._id, runs: started, signalled, alreadyClosed, released,
+          ...(throttled.length > 0 ? { throttled } : {}), ...(skipped.length > 0 ? { skipped } : {}), ...(filterErrors.length > 0 ? { filterErrors } : {}),
+          dispatchedAt: now(),
+        });
       } catch (error) {
         // A racing replica finished the same dispatch first; both started the same runs.
         if (!isDuplicateKeyError(error)) throw error;
       }
       deps.logger.info({ eventId: doc._id, type: doc.type, runs: started.length, signalled: signalled.length, duplicate }, 'event dispatched');
       deps.metrics?.event(doc.type, duplicate ? 'duplicate' : started.length > 0 ? 'started' : signalled.length > 0 ? 'signalled' : 'no_match');
-      return { eventId: doc._id, duplicate, runs: started, signalled, released };
+      return { eventId: doc._id, duplicate, runs: started, signalled, released, throttled, skipped };
     },
+
+    startFor,
 
     async get(id: string): Promise<EventView> {
       const [doc, dispatch] = await Promise.all([events.findById(id).lean<EventDoc>(), dispatches.findById(id).lean<DispatchDoc>()]);

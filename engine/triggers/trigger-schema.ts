@@ -1,6 +1,7 @@
 import { contextPath } from '../../tasks/fields';
 import { taskSchema } from '../../tasks/registry';
 import { z } from '../zod';
+import { forEachAccountSchema, scheduleSchema, singletonSchema, throttleSchema } from './event-sources';
 import { filterObjectSchema } from './filter-rules';
 import { MAX_FILTER_DEPTH } from './matcher';
 
@@ -36,13 +37,22 @@ export const triggerDefinitionSchema = z.strictObject({
   name: z.string().trim().min(1).max(200),
   description: z.string().max(2000).optional(),
   enabled: z.boolean().default(true),
-  on: z.strictObject({
-    types: z.array(eventTypeSchema).min(1).max(TRIGGER_LIMITS.maxEventTypes),
-    filter: filterObjectSchema.optional(),
-  }),
+  on: z
+    .strictObject({
+      types: z.array(eventTypeSchema).min(1).max(TRIGGER_LIMITS.maxEventTypes).optional().openapi({ description: 'The event types the trigger reacts to; required unless `schedule` is given.' }),
+      filter: filterObjectSchema.optional(),
+      schedule: scheduleSchema.optional(),
+    })
+    .superRefine((on, context) => {
+      if (on.types === undefined && on.schedule === undefined) context.addIssue({ code: 'custom', path: ['types'], message: 'give the event types to react to, or a schedule' });
+      if (on.types !== undefined && on.schedule !== undefined) context.addIssue({ code: 'custom', path: ['schedule'], message: 'a scheduled trigger reacts to its own firings only: leave out types' });
+    }),
   wait: z.strictObject({ seconds: z.number().int().min(0).max(TRIGGER_LIMITS.maxWaitSeconds) }).default({ seconds: 0 }),
   cancelOn: z.strictObject({ types: z.array(eventTypeSchema).min(1).max(TRIGGER_LIMITS.maxEventTypes), correlate: contextPath }).optional(),
   tasks: z.array(taskSchema).min(1).max(TRIGGER_LIMITS.maxTasks),
+  forEachAccount: forEachAccountSchema.optional(),
+  throttle: throttleSchema.optional(),
+  singleton: singletonSchema.optional(),
 });
 
 export type TriggerDefinition = z.infer<typeof triggerDefinitionSchema>;

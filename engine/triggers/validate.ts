@@ -2,6 +2,7 @@ import { DomainError, type FieldProblem } from '../errors';
 import type { TemplateCatalog } from '../mail/templates';
 import { normalizeTask, taskProblems } from '../../tasks/registry';
 import type { TaskSpec, TriggerSnapshot } from '../../workflows/types';
+import { SCHEDULE_FIRED, type ForEachAccount, type ScheduleSpec, type SingletonSpec, type ThrottleSpec } from './event-sources';
 import { filterProblem } from './matcher';
 import type { TriggerDefinition } from './trigger-schema';
 
@@ -23,7 +24,11 @@ export type NormalizedTrigger = Omit<TriggerSnapshot, 'id' | 'version'> & {
   key?: string;
   description?: string;
   enabled: boolean;
-  on: { types: string[]; filter?: Record<string, unknown> };
+  /** A scheduled trigger's types are `["schedule.fired"]`: its own firings. */
+  on: { types: string[]; filter?: Record<string, unknown>; schedule?: ScheduleSpec };
+  forEachAccount?: ForEachAccount;
+  throttle?: ThrottleSpec;
+  singleton?: SingletonSpec;
 };
 
 /**
@@ -37,6 +42,9 @@ export async function validateTrigger(definition: TriggerDefinition, checkers: T
   const problems: FieldProblem[] = [];
   const filterError = filterProblem(definition.on.filter);
   if (filterError) problems.push({ path: 'on.filter', message: filterError });
+  if (definition.forEachAccount && !definition.on.schedule) problems.push({ path: 'forEachAccount', message: 'a sweep runs on a schedule: give on.schedule' });
+  const sweepFilterError = filterProblem(definition.forEachAccount?.filter);
+  if (sweepFilterError) problems.push({ path: 'forEachAccount.filter', message: sweepFilterError });
   const tasks = definition.tasks as TaskSpec[];
   problems.push(...(await taskProblems(tasks, { checkScript: checkers.checkScript, checkScriptLimits: checkers.checkScriptLimits, templates: checkers.templates, webhookAllowedHosts: checkers.webhookAllowedHosts ?? [] })));
   if (problems.length > 0) throw new DomainError('trigger_invalid', 'invalid', `The trigger has ${problems.length} problem(s).`, problems);
@@ -45,9 +53,12 @@ export async function validateTrigger(definition: TriggerDefinition, checkers: T
     name: definition.name,
     ...(definition.description !== undefined ? { description: definition.description } : {}),
     enabled: definition.enabled,
-    on: definition.on,
+    on: { ...definition.on, types: definition.on.types ?? [SCHEDULE_FIRED] },
     wait: definition.wait,
     ...(definition.cancelOn ? { cancelOn: definition.cancelOn } : {}),
     tasks: tasks.map((task) => normalizeTask(task, { defaultUnit: checkers.defaultUnit })),
+    ...(definition.forEachAccount ? { forEachAccount: definition.forEachAccount } : {}),
+    ...(definition.throttle ? { throttle: definition.throttle } : {}),
+    ...(definition.singleton ? { singleton: definition.singleton } : {}),
   };
 }
