@@ -12,11 +12,12 @@ import { eventIdKey, triggerIdKey } from '../../workflows/search-attributes';
 import { eventRoutesOf, planTasks } from '../../tasks/registry';
 import { runDetails, runSummary } from '../../workflows/summaries';
 import { cancelRequestSignal, eventArrivedSignal, triggerRun } from '../../workflows/trigger-run';
-import type { AccountContext, EventEnvelope, RunCause } from '../../workflows/types';
+import type { AccountContext, EventEnvelope, RunCause, TriggerRunInput } from '../../workflows/types';
 import { canonicalHash } from './canonical-hash';
 import { dispatchModel, eventModel, viewOf, type DispatchDoc, type EventDoc, type EventView, type RunRef } from './event-store';
 import { createCancelIndex, type CorrelationKey } from './cancel-index';
 import { createEventWaits, type Release } from './event-waits';
+import { createRunGates } from './run-gates';
 
 export interface EventInput {
   id: string;
@@ -117,26 +118,31 @@ export function createEventIngestor(deps: IngestDependencies) {
     return { doc: existing, duplicate: true };
   }
 
-  /** Starts one trigger's run for one event; its throttle and singleton gates may hold it back. */
-  async function startFor(trigger: TriggerRecord, event: EventEnvelope, options: RunOptions = {}): Promise<StartOutcome> {
-    return { run: await startRun(trigger, event, options) };
+  /** The input of a trigger's run for an event: its version of the trigger, each task with the execution its kind prescribes. */
+  function runInputFor(trigger: TriggerRecord, event: EventEnvelope, options: RunOptions): TriggerRunInput {
+    const version = snapshotOf(trigger);
+    return {
+      trigger: { ...version, tasks: planTasks(version.tasks) },
+      event,
+      ...(options.account ? { account: options.account } : {}),
+      ...(options.cause ? { cause: options.cause } : {}),
+    };
   }
 
-  async function startRun(trigger: TriggerRecord, event: EventEnvelope, options: RunOptions): Promise<RunRef> {
+  /** Starts the run of this input; a run already started under its id is left as it is. */
+  async function launch(input: TriggerRunInput): Promise<void> {
+    const { trigger, event } = input;
     const workflowId = workflowIdFor(trigger.id, event.id);
     if (trigger.cancelOn) await cancelIndex.addWaiter(trigger.cancelOn, event, workflowId);
     // Routes for the run's waits exist before it starts, so no awaited event can slip past unrecorded.
     for (const route of eventRoutesOf(trigger.tasks)) await eventWaits.ensureRoutes(route.types, route.path);
-    // The run carries its version of the trigger, each task with the execution its kind prescribes.
-    const version = snapshotOf(trigger);
-    const snapshot = { ...version, tasks: planTasks(version.tasks) };
     try {
       await deps.temporal.workflow.start(triggerRun, {
         workflowId,
         taskQueue: deps.taskQueue,
-        args: [{ trigger: snapshot, event, ...(options.account ? { account: options.account } : {}), ...(options.cause ? { cause: options.cause } : {}) }],
-        staticSummary: runSummary(snapshot, event),
-        staticDetails: runDetails(snapshot, event),
+        args: [input],
+        staticSummary: runSummary(trigger, event),
+        staticDetails: runDetails(trigger, event),
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
         typedSearchAttributes: new TypedSearchAttributes([{ key: triggerIdKey, value: trigger.id }, { key: eventIdKey, value: event.id }]),
       });
@@ -144,7 +150,21 @@ export function createEventIngestor(deps: IngestDependencies) {
     } catch (error) {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
     }
-    return { triggerId: trigger.id, triggerVersion: trigger.version, workflowId };
+  }
+
+  const gates = createRunGates({ connection: deps.connection, temporal: deps.temporal, launch, ...(deps.clock ? { clock: deps.clock } : {}) });
+
+  /** Starts one trigger's run for one event, unless its throttle or singleton holds it back. */
+  async function startFor(trigger: TriggerRecord, event: EventEnvelope, options: RunOptions = {}): Promise<StartOutcome> {
+    const workflowId = workflowIdFor(trigger.id, event.id);
+    const input = runInputFor(trigger, event, options);
+    if (trigger.throttle || trigger.singleton) {
+      const decision = await gates.admit({ triggerId: trigger.id, ...(trigger.throttle ? { throttle: trigger.throttle } : {}), ...(trigger.singleton ? { singleton: trigger.singleton } : {}), event, workflowId, input });
+      if ('throttled' in decision) return decision;
+      if ('skipped' in decision) return decision;
+    }
+    await launch(input);
+    return { run: { triggerId: trigger.id, triggerVersion: trigger.version, workflowId } };
   }
 
   /**
