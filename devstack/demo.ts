@@ -7,11 +7,16 @@
 // master wallet, asks for a customer's top-up, and prints the transfer and
 // the signed webhook that its own receiver on 127.0.0.1 got. Last, the CLI
 // commands to try next.
+//
+// `npm run demo -- <example>` plays one of the event-source examples instead
+// (devstack/demo-event-sources.ts): low-balance-reminder, auto-top-up or
+// wallet-top-up-run.
 import { describeResult } from '../cli/commands/apply';
 import { adminKey } from '../cli/settings';
 import type { ApiClient as CliApi } from '../cli/api';
 import { topUpEvent } from '../engine/triggers/documented-top-up';
 import { apiClient, type ApiClient } from './api-client';
+import { GATEWAY_STUB_URL, GatewayStub, playAutoTopUp, playLowBalance, playWalletRun } from './demo-event-sources';
 import {
   adminApi, applyDemoTrigger, applyPartnerWallet, CLI_NEXT_STEPS, DEMO_WAIT_SECONDS, exampleTriggerKeys, listTriggers, PARTNER_MASTER_ID, PARTNER_WALLET_FILE,
   partnerTopUpEvent, signatureProblem, WebhookReceiver,
@@ -156,11 +161,50 @@ async function partnerWallet(api: ApiClient, cli: CliApi, stamp: string): Promis
   }
 }
 
+/** The event-source examples `npm run demo -- <name>` plays, each with the other side simulated. */
+const EXAMPLES: Record<string, { title: string; play(api: ApiClient, cli: CliApi, stamp: string): Promise<void> }> = {
+  'low-balance-reminder': {
+    title: 'Low-balance reminder (examples/low-balance-reminder, seed 003): a user spends credits; crossing below 20 sends one email',
+    async play(api, cli, stamp) {
+      const outcome = await playLowBalance(api, cli, stamp, console.log);
+      console.log(`\nThe reminder is in MailDev (${MAILDEV_URL}), to ${outcome.owner}.`);
+    },
+  },
+  'auto-top-up': {
+    title: 'Automatic top-up (examples/auto-top-up, seed 002): crossing below $10.00 moves $50.00 from the partner\'s master wallet, at most once a day',
+    async play(api, cli, stamp) {
+      await playAutoTopUp(api, cli, stamp, console.log);
+    },
+  },
+  'wallet-top-up-run': {
+    title: 'Wallet top-up payment run (examples/wallet-top-up-run, seed 001): a sweep of low wallets asks the payment gateway, waits for it, then credits',
+    async play(api, cli, stamp) {
+      const gateway = await GatewayStub.start(api, Number(new URL(GATEWAY_STUB_URL).port));
+      try {
+        const outcome = await playWalletRun(api, cli, stamp, gateway, console.log);
+        console.log('\nBalances (EUR):');
+        for (const [wallet, balance] of Object.entries(outcome.balances)) console.log(`  ${wallet.padEnd(24)} ${balance === null ? '-' : (balance / 100).toFixed(2)}`);
+        console.log(`\nFirings: npm run cf -- runs --trigger wallet-top-up-run, or GET /v1/triggers/${outcome.triggerId}/firings`);
+      } finally {
+        await gateway.stop();
+      }
+    },
+  },
+};
+
 async function main(): Promise<void> {
   const key = adminKey(process.env).key;
   const api = apiClient(API_URL, key);
   const cli = adminApi(API_URL, key);
   const stamp = Date.now().toString(36);
+  const name = process.argv[2];
+  if (name !== undefined) {
+    const example = EXAMPLES[name];
+    if (!example) throw new Error(`no example "${name}"; the examples are ${Object.keys(EXAMPLES).join(', ')} (or none, for the top-up demo)`);
+    console.log(`${example.title}\n`);
+    await example.play(api, cli, stamp);
+    return;
+  }
   await topUps(api, cli, stamp);
   await partnerWallet(api, cli, stamp);
   const width = Math.max(...CLI_NEXT_STEPS.map(([command]) => command.length));
