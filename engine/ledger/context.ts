@@ -1,6 +1,6 @@
 import type { CachedAccount } from './account-cache';
 import type { GroupInsert } from '../group-insert';
-import type { AccountDoc, EntryDoc, LedgerModels, TransferDoc } from './models';
+import type { AccountDoc, BalanceMarkDoc, EntryDoc, LedgerModels, TransferDoc } from './models';
 import type { LedgerEntry, PolicyDefaults } from './types';
 
 /**
@@ -32,6 +32,10 @@ export interface LedgerContext {
   accountWriter: GroupInsert<AccountDoc>;
   /** Inserts transfer outcome records, grouping concurrent ones likewise. */
   transferWriter: GroupInsert<TransferDoc>;
+  /** Inserts balance marks (balance-marks.ts), grouping concurrent ones likewise. */
+  markWriter: GroupInsert<BalanceMarkDoc>;
+  /** Called after each entry this process inserts (not on replays): wakes a balance-change consumer in this process. */
+  onEntryInserted: (entry: LedgerEntry) => void;
   clock: () => Date;
   policyDefaults: PolicyDefaults;
   faultPoints: FaultPoints;

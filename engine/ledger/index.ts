@@ -1,19 +1,21 @@
 import type mongoose from 'mongoose';
-import { listUndeliveredBalanceChanges, markBalanceChangesDelivered } from './balance-changes';
+import { clearMarks, entryAtSlot, readMarks, type BalanceMark } from './balance-marks';
 import type { FaultPoints, LedgerContext } from './context';
 import { groupInsert } from '../group-insert';
 import { ledgerModels, type LedgerModels } from './models';
 import { post } from './post';
 import { getAccount, listAccounts, listEntries, setPolicy } from './queries';
+import { sweepAccounts, type SweepOptions } from './sweep';
 import { transfer } from './transfer';
-import type { Account, AccountFilter, BalanceChange, LedgerEntry, Page, PolicyDefaults, PolicyPatch, PostRequest, PostResult, TransferProblem, TransferRequest, TransferResult, VerifyProblem, VerifyReport } from './types';
+import type { Account, AccountFilter, LedgerEntry, Page, PolicyDefaults, PolicyPatch, PostRequest, PostResult, TransferProblem, TransferRequest, TransferResult, VerifyProblem, VerifyReport } from './types';
 import { verifyLedger } from './verify';
 
 export type * from './types';
 export { MAX_AMOUNT, MAX_NEGATIVE_DAYS, MAX_TRANSFER_ID_LENGTH, UNIT_PATTERN } from './limits';
 export { TransferReversedError, transferKey } from './transfer';
 export { MAX_PAGE_SIZE } from './queries';
-export { MAX_BALANCE_CHANGES_PER_READ } from './balance-changes';
+export { MAX_BALANCE_MARKS_PER_READ, type BalanceMark } from './balance-marks';
+export { DEFAULT_SWEEP_BATCH, type SweepOptions } from './sweep';
 
 /**
  * Accounts and the append-only ledger. Every credit and debit in Creditflow
@@ -34,22 +36,41 @@ export interface Ledger {
   getAccount(ownerId: string, unit: string): Promise<Account | null>;
   /** Accounts newest first, filtered; `limit` 1-200. */
   listAccounts(filter: AccountFilter, page: { limit: number; cursor?: string }): Promise<Page<Account>>;
+  /**
+   * Every account of the unit in key order, in batches, each with its exact
+   * balance: one streaming cursor, so memory holds one batch (see sweep.ts).
+   * `afterId` resumes after an account id.
+   */
+  sweepAccounts(unit: string, options?: SweepOptions): AsyncGenerator<Account[]>;
   /** One account's entries newest first; `limit` 1-200; throws `account_not_found`. */
   listEntries(ownerId: string, unit: string, page: { limit: number; cursor?: string }): Promise<Page<LedgerEntry>>;
   /** Sets the account's policy overrides; throws `account_not_found` unless `createIfMissing`. */
   setPolicy(ownerId: string, unit: string, patch: PolicyPatch): Promise<Account>;
   /** Checks every account against its entries (advancing hints that trail), then that every transfer's entries pair up. */
   verify(onBroken?: (problem: VerifyProblem) => void, onBrokenTransfer?: (problem: TransferProblem) => void): Promise<VerifyReport>;
-  /** `account.balance_changed` records not yet delivered (at most `limit`, 1-500). */
-  listUndeliveredBalanceChanges(limit: number): Promise<BalanceChange[]>;
-  /** Marks those records delivered once the consumer has handled them. */
-  markBalanceChangesDelivered(entryIds: readonly string[]): Promise<number>;
+  /** The outbox of `account.balance_changed` (see README, "Balance changes"); its consumer is engine/events/balance-pump.ts. */
+  balanceChanges: BalanceChangeOutbox;
   /**
    * Creates the collections and indexes (idempotent). Every other method
    * awaits it once first, because exactly-once rests on the unique index; call
    * it at startup to fail fast when the store is unreachable.
    */
   ensureIndexes(): Promise<void>;
+}
+
+/**
+ * What a consumer of balance changes reads: the marks of slots not yet
+ * handed over, each slot's entry by `_id`, and the deletion of marks once
+ * their slots are handed over. No read here filters the entries on
+ * anything but `_id`.
+ */
+export interface BalanceChangeOutbox {
+  /** Marks in `_id` order after `after` (null: from the start), at most `limit` (1-500); one account's in seq order. */
+  readMarks(after: string | null, limit: number): Promise<BalanceMark[]>;
+  /** The entry at a mark's slot, or null while the slot is empty (its poster is in flight, or stopped before the entry). */
+  entryAt(entryId: string): Promise<LedgerEntry | null>;
+  /** Deletes marks whose slots have been handed over (at most 500). */
+  clearMarks(markIds: readonly string[]): Promise<void>;
 }
 
 export interface LedgerDependencies {
@@ -66,6 +87,12 @@ export interface LedgerDependencies {
    * balance exact for list filters at one more write per posting.
    */
   hintInterval?: number;
+  /**
+   * Called after each entry this process inserts (not on replays), e.g. to
+   * wake this process's balance pump at once instead of at its next poll.
+   * Must not throw or block: it runs on the posting path.
+   */
+  onEntryInserted?: (entry: LedgerEntry) => void;
 }
 
 /** Default for LedgerDependencies.hintInterval: see README ("Why the hint trails"). */
@@ -78,6 +105,8 @@ export function createLedger(deps: LedgerDependencies): Ledger {
     entryWriter: groupInsert(models.entries),
     accountWriter: groupInsert(models.accounts),
     transferWriter: groupInsert(models.transfers),
+    markWriter: groupInsert(models.marks),
+    onEntryInserted: deps.onEntryInserted ?? (() => undefined),
     clock: deps.clock ?? (() => new Date()),
     policyDefaults: deps.policyDefaults ?? {},
     faultPoints: deps.faultPoints ?? {},
@@ -103,11 +132,18 @@ export function createLedger(deps: LedgerDependencies): Ledger {
     transfer: ready((request: TransferRequest) => transfer(context, request)),
     getAccount: ready((ownerId: string, unit: string) => getAccount(context, ownerId, unit)),
     listAccounts: ready((filter: AccountFilter, page: { limit: number; cursor?: string }) => listAccounts(context, filter, page)),
+    async *sweepAccounts(unit: string, options?: SweepOptions) {
+      await ensureIndexes();
+      yield* sweepAccounts(context, unit, options);
+    },
     listEntries: ready((ownerId: string, unit: string, page: { limit: number; cursor?: string }) => listEntries(context, ownerId, unit, page)),
     setPolicy: ready((ownerId: string, unit: string, patch: PolicyPatch) => setPolicy(context, ownerId, unit, patch)),
     verify: ready((onBroken?: (problem: VerifyProblem) => void, onBrokenTransfer?: (problem: TransferProblem) => void) => verifyLedger(context, onBroken, onBrokenTransfer)),
-    listUndeliveredBalanceChanges: ready((limit: number) => listUndeliveredBalanceChanges(context, limit)),
-    markBalanceChangesDelivered: ready((entryIds: readonly string[]) => markBalanceChangesDelivered(context, entryIds)),
+    balanceChanges: {
+      readMarks: ready((after: string | null, limit: number) => readMarks(context, after, limit)),
+      entryAt: ready((entryId: string) => entryAtSlot(context, entryId)),
+      clearMarks: ready((markIds: readonly string[]) => clearMarks(context, markIds)),
+    },
     ensureIndexes,
   };
 }
@@ -116,14 +152,22 @@ async function createIndexes(models: LedgerModels): Promise<void> {
   await models.Account.createCollection().catch(ignoreExists);
   await models.Entry.createCollection().catch(ignoreExists);
   await models.Transfer.createCollection().catch(ignoreExists);
+  await models.Mark.createCollection().catch(ignoreExists);
   await models.Account.createIndexes();
   await models.Entry.createIndexes();
+  // Entries no longer carry deliveredAt (balance marks replaced it); its index only slowed inserts.
+  await models.entries.dropIndex('deliveredAt_1_createdAt_1').catch(ignoreMissingIndex);
 }
 
 function hintInterval(value: number | undefined): number {
   if (value === undefined) return DEFAULT_HINT_INTERVAL;
   if (!Number.isInteger(value) || value < 1 || value > 1_000) throw new Error(`ledger hintInterval must be 1-1000, got ${value}`);
   return value;
+}
+
+/** dropIndex fails with IndexNotFound (27) when the index is not there. */
+function ignoreMissingIndex(error: unknown): void {
+  if ((error as { code?: unknown }).code !== 27) throw error;
 }
 
 /** createCollection fails with NamespaceExists (48) when the collection is there already. */

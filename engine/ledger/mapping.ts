@@ -1,7 +1,7 @@
 import type { LedgerContext } from './context';
 import type { AccountDoc, EntryDoc } from './models';
 import { effectivePolicy } from './policy';
-import type { Account, BalanceChange, LedgerEntry } from './types';
+import type { Account, LedgerEntry } from './types';
 
 export function toAccount(doc: AccountDoc, context: Pick<LedgerContext, 'policyDefaults'>): Account {
   const overrides = { minBalance: doc.minBalance ?? null, maxNegativeDays: doc.maxNegativeDays ?? null };
@@ -42,18 +42,5 @@ export function toEntry(doc: EntryDoc): LedgerEntry {
     ...(doc.transferLeg !== undefined && doc.transferLeg !== null ? { transferLeg: doc.transferLeg } : {}),
     ...(doc.counterparty !== undefined && doc.counterparty !== null ? { counterparty: { ownerId: doc.counterparty.ownerId, unit: doc.counterparty.unit } } : {}),
     createdAt: doc.createdAt,
-  };
-}
-
-export function toBalanceChange(doc: EntryDoc): BalanceChange {
-  return {
-    entryId: doc._id,
-    accountId: doc.accountId,
-    ownerId: doc.ownerId,
-    unit: doc.unit,
-    seq: doc.seq,
-    before: doc.balanceAfter - signedAmount(doc),
-    after: doc.balanceAfter,
-    occurredAt: doc.createdAt,
   };
 }

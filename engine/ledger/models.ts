@@ -22,7 +22,7 @@ export interface AccountDoc {
 }
 
 /**
- * The entry document, immutable once inserted except `deliveredAt`. Every
+ * The entry document, immutable once inserted. Every
  * indexed field is top level (FerretDB on SQLite indexes no nested fields).
  * `negativeSince` is the state after this entry, so the next posting can be
  * computed from the entry alone when the account cache lags.
@@ -46,8 +46,6 @@ export interface EntryDoc {
   transferLeg?: TransferLeg;
   counterparty?: Counterparty;
   createdAt: Date;
-  /** When `account.balance_changed` for this entry was handed over; null until then. */
-  deliveredAt: Date | null;
 }
 
 const accountSchema = new Schema<AccountDoc>(
@@ -86,7 +84,6 @@ const entrySchema = new Schema<EntryDoc>(
     transferLeg: { type: String, enum: ['debit', 'credit', 'reversal'] },
     counterparty: { type: new Schema<Counterparty>({ ownerId: { type: String, required: true }, unit: { type: String, required: true } }, { _id: false }) },
     createdAt: { type: Date, required: true },
-    deliveredAt: { type: Date, default: null },
   },
   { collection: 'ledger_entries', autoIndex: false, autoCreate: false, versionKey: false },
 );
@@ -95,8 +92,30 @@ const entrySchema = new Schema<EntryDoc>(
 // one entry per idempotency key across the ledger, so a key names exactly one
 // posting.
 entrySchema.index({ idempotencyKey: 1 }, { unique: true });
-// Finds balance changes not yet handed to the trigger engine, oldest first.
-entrySchema.index({ deliveredAt: 1, createdAt: 1 });
+
+/**
+ * One posting attempt's claim that an entry may land at (accountId, seq),
+ * inserted before the entry and deleted once the slot's
+ * `account.balance_changed` is handed over (balance-marks.ts). Insert and
+ * delete only; only `_id` is indexed.
+ */
+export interface BalanceMarkDoc {
+  /** `markKey(accountId, seq, attemptId)`: one per attempt, so each poster deletes only its own. */
+  _id: string;
+  accountId: string;
+  seq: number;
+  createdAt: Date;
+}
+
+const markSchema = new Schema<BalanceMarkDoc>(
+  {
+    _id: { type: String, required: true },
+    accountId: { type: String, required: true },
+    seq: { type: Number, required: true },
+    createdAt: { type: Date, required: true },
+  },
+  { collection: 'ledger_balance_marks', autoIndex: false, autoCreate: false, versionKey: false },
+);
 
 /**
  * What a transfer settled on, keyed by the transfer id and never changed
@@ -149,10 +168,12 @@ export interface LedgerModels {
   Account: Model<AccountDoc>;
   Entry: Model<EntryDoc>;
   Transfer: Model<TransferDoc>;
+  Mark: Model<BalanceMarkDoc>;
   /** The driver's collections, for the inserts on the hot path (no document hydration). */
   accounts: mongo.Collection<AccountDoc>;
   entries: mongo.Collection<EntryDoc>;
   transfers: mongo.Collection<TransferDoc>;
+  marks: mongo.Collection<BalanceMarkDoc>;
 }
 
 /** Registers the models on the given connection (never on the global mongoose). */
@@ -160,13 +181,16 @@ export function ledgerModels(connection: Connection): LedgerModels {
   const Account = modelOn<AccountDoc>(connection, 'LedgerAccount', accountSchema);
   const Entry = modelOn<EntryDoc>(connection, 'LedgerEntry', entrySchema);
   const Transfer = modelOn<TransferDoc>(connection, 'LedgerTransfer', transferSchema);
+  const Mark = modelOn<BalanceMarkDoc>(connection, 'LedgerBalanceMark', markSchema);
   return {
     Account,
     Entry,
     Transfer,
+    Mark,
     accounts: driverCollection(Account),
     entries: driverCollection(Entry),
     transfers: driverCollection(Transfer),
+    marks: driverCollection(Mark),
   };
 }
 
@@ -182,6 +206,18 @@ export function accountKey(unit: string, ownerId: string): string {
 /** The entry's `_id`: the account key and the seq, so "is seq taken?" is an `_id` lookup too. */
 export function entryKey(accountId: string, seq: number): string {
   return `${accountId}:${seq}`;
+}
+
+/** Seqs are zero-padded to this many digits in mark ids (safe integers have at most 16). */
+const MARK_SEQ_DIGITS = 16;
+
+/**
+ * A balance mark's `_id`: the slot, then the attempt. The padded seq makes
+ * `_id` order seq order within an account, so a consumer paging by `_id`
+ * meets one account's slots in order.
+ */
+export function markKey(accountId: string, seq: number, attemptId: string): string {
+  return `${accountId}:${String(seq).padStart(MARK_SEQ_DIGITS, '0')}:${attemptId}`;
 }
 
 export { isDuplicateKeyError } from '../store';

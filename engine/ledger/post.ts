@@ -4,6 +4,7 @@ import { DomainError, isDomainError } from '../errors';
 import { POLICY_LEASE_MS, knownAccount, noteHint, readAccount, rememberOpened, withFreshPolicy } from './account-cache';
 import type { Head, LedgerContext } from './context';
 import { advanceHint, headOfEntry, probeForward, rememberHead, startingHead } from './head';
+import { dropMark, placeMark } from './balance-marks';
 import { assertPostable } from './limits';
 import { accountKey, entryKey, isDuplicateKeyError, type AccountDoc, type EntryDoc } from './models';
 import { toEntry } from './mapping';
@@ -179,11 +180,14 @@ async function onRefusal(context: LedgerContext, request: PostRequest, mark: Tra
  * The insert of seq + 1 hit a unique index. Either the seq is taken (another
  * process posted, or our head was behind): move to the newest head and try
  * again; or the idempotency key is taken: this is a replay or a conflict.
+ * This attempt's balance mark stays while an entry holds the slot (it
+ * resolves to that entry); when none does, it is dropped.
  */
-async function onDuplicate(context: LedgerContext, request: PostRequest, mark: TransferMark | undefined, accountId: string, head: Head): Promise<{ head: Head } | PostResult> {
+async function onDuplicate(context: LedgerContext, request: PostRequest, mark: TransferMark | undefined, accountId: string, head: Head, balanceMarkId: string): Promise<{ head: Head } | PostResult> {
   const atSeq = await context.models.entries.findOne({ _id: entryKey(accountId, head.seq + 1) });
   if (atSeq?.idempotencyKey === request.idempotencyKey) return replayOf(atSeq, request, mark);
   if (atSeq) return { head: await probeForward(context, accountId, headOfEntry(atSeq)) };
+  await dropMark(context, balanceMarkId);
   const replay = await findReplay(context, request, mark);
   if (replay) return replay;
   // Neither index holds a match any more: an impossible state for an append-only ledger.
@@ -206,7 +210,6 @@ function entryDoc(accountId: string, account: AccountDoc, next: Head, request: P
     source: request.source,
     ...(mark ? { transferId: mark.transferId, transferLeg: mark.transferLeg, counterparty: { ...mark.counterparty } } : {}),
     createdAt: next.at,
-    deliveredAt: null,
   };
 }
 
@@ -239,11 +242,14 @@ async function postInQueue(context: LedgerContext, request: PostRequest, mark: T
       continue;
     }
     const doc = entryDoc(accountId, account, next, request, mark);
+    // The balance mark goes first, so no entry can exist without one (see balance-marks.ts).
+    const balanceMarkId = await placeMark(context, accountId, next.seq);
     try {
       await context.entryWriter.insert(doc);
     } catch (error) {
+      // Any other failure may have stored the entry after all (a lost connection): the mark stays, and resolves once the slot is taken.
       if (!isDuplicateKeyError(error)) throw error;
-      const outcome = await onDuplicate(context, request, mark, accountId, head);
+      const outcome = await onDuplicate(context, request, mark, accountId, head, balanceMarkId);
       if ('entry' in outcome) return (await opened(context, target), outcome);
       target = await opened(context, target);
       head = outcome.head;
@@ -253,6 +259,7 @@ async function postInQueue(context: LedgerContext, request: PostRequest, mark: T
     rememberHead(context, accountId, next);
     const entry = toEntry(doc);
     await context.faultPoints.afterEntryInserted?.(entry);
+    context.onEntryInserted(entry);
     // The first entry of a new account is followed by its document, carrying it as the hint.
     if (!target.stored) target = { account: await openAccount(context, account.ownerId, account.unit, next), stored: true };
     if (next.seq - target.account.seq >= context.hintInterval) {

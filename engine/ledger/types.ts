@@ -1,6 +1,12 @@
-/** Who caused an entry: a trigger run's task, or an API key (admin adjustment). */
+/**
+ * Who caused an entry: a trigger run's task, or an API key (admin
+ * adjustment). A run's entries carry the run's chain depth (0 for a run a
+ * client's event started; see RunCause in workflows/types.ts), so the
+ * balance change they cause starts runs one deeper. Entries posted before
+ * depths were recorded have none: their runs had depth 0.
+ */
 export type EntrySource =
-  | { kind: 'trigger'; triggerId: string; workflowId: string; taskId: string; eventId: string }
+  | { kind: 'trigger'; triggerId: string; workflowId: string; taskId: string; eventId: string; depth?: number }
   | { kind: 'api'; keyId: string };
 
 export type Direction = 'credit' | 'debit';
@@ -121,21 +127,6 @@ export interface TransferResult {
   toBalanceAfter: number;
   /** True when the transfer had already completed and this call wrote nothing. */
   replayed: boolean;
-}
-
-/**
- * The `account.balance_changed` internal event: one per entry, read from the
- * entry itself, so storing it costs no extra write.
- */
-export interface BalanceChange {
-  entryId: string;
-  accountId: string;
-  ownerId: string;
-  unit: string;
-  seq: number;
-  before: number;
-  after: number;
-  occurredAt: Date;
 }
 
 export interface Page<T> {

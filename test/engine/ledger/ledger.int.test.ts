@@ -167,18 +167,28 @@ describe('accounts list', () => {
   });
 });
 
-describe('balance changes', () => {
-  it('are handed over with before and after until marked delivered', async () => {
+describe('balance marks', () => {
+  async function marksOf(ownerId: string) {
+    const marks = [];
+    for (let after: string | null = null; ;) {
+      const page = await ledger.balanceChanges.readMarks(after, 500);
+      marks.push(...page.filter((mark) => mark.accountId === `USD:${ownerId}`));
+      if (page.length < 500) return marks;
+      after = page.at(-1)!.id;
+    }
+  }
+
+  it('mark every slot a posting takes, in seq order, until cleared; a replayed key leaves no mark', async () => {
     const owner = newOwner();
-    const credit = await ledger.post(request(owner, { amount: 70 }));
+    const credit = await ledger.post(request(owner, { amount: 70, idempotencyKey: `${owner}-credit` }));
     const debit = await ledger.post(request(owner, { direction: 'debit', amount: 20 }));
-    const pending = (await ledger.listUndeliveredBalanceChanges(500)).filter((c) => c.ownerId === owner);
-    expect(pending).toEqual([
-      expect.objectContaining({ entryId: credit.entry.id, unit: 'USD', before: 0, after: 70 }),
-      expect.objectContaining({ entryId: debit.entry.id, before: 70, after: 50 }),
-    ]);
-    expect(await ledger.markBalanceChangesDelivered(pending.map((c) => c.entryId))).toBe(2);
-    expect((await ledger.listUndeliveredBalanceChanges(500)).filter((c) => c.ownerId === owner)).toEqual([]);
+    expect((await ledger.post(request(owner, { amount: 70, idempotencyKey: `${owner}-credit` }))).replayed).toBe(true);
+    const marks = await marksOf(owner);
+    expect(marks.map((mark) => [mark.seq, mark.entryId])).toEqual([[1, credit.entry.id], [2, debit.entry.id]]);
+    expect(await ledger.balanceChanges.entryAt(debit.entry.id)).toEqual(expect.objectContaining({ balanceBefore: 70, balanceAfter: 50, direction: 'debit', amount: 20 }));
+    expect(await ledger.balanceChanges.entryAt(`USD:${owner}:3`)).toBeNull();
+    await ledger.balanceChanges.clearMarks(marks.map((mark) => mark.id));
+    expect(await marksOf(owner)).toEqual([]);
   });
 });
 
