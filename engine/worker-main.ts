@@ -2,6 +2,8 @@ import { createActivities } from '../activities';
 import { taskTypesByActivity } from '../tasks/activities';
 import { createSandbox } from '../scripts-sandbox';
 import { loadConfig } from './config';
+import { BalancePump } from './events/balance-pump';
+import { createEventIngestor } from './events/ingest';
 import { createLedger } from './ledger';
 import { createLogger } from './logger';
 import { createSmtpMailer } from './mail/mailer';
@@ -13,6 +15,7 @@ import { pepperOf } from './secret-seal';
 import { exitOnStartupError } from './shutdown';
 import { connectStore } from './store';
 import { connectWorkerConnection, createTemporalClient, ensureSearchAttributes } from './temporal';
+import { createTriggerStore } from './triggers/trigger-store';
 import { createWebhookSecrets } from './triggers/webhook-secrets';
 import { createWebhookSender } from './webhooks';
 import { bundleWorkflows, createEngineWorker, installTemporalRuntime } from './worker';
@@ -27,7 +30,9 @@ async function main(): Promise<void> {
   const sdkMetricsAddress = config.METRICS_PORT > 0 ? `127.0.0.1:${await freeLoopbackPort()}` : undefined;
   installTemporalRuntime(logger, sdkMetricsAddress ? { metricsAddress: sdkMetricsAddress } : {});
   const store = await connectStore(config.MONGODB_URI);
-  const ledger = createLedger({ connection: store, policyDefaults: config.LEDGER_POLICY_DEFAULTS });
+  // This process's postings wake its balance pump (once it exists) at once; other processes' are found by its poll.
+  const balancePumpWake = { wake: (): void => undefined };
+  const ledger = createLedger({ connection: store, policyDefaults: config.LEDGER_POLICY_DEFAULTS, onEntryInserted: () => balancePumpWake.wake() });
   await ledger.ensureIndexes();
   const client = await createTemporalClient(config);
   const added = await ensureSearchAttributes(client, config.TEMPORAL_NAMESPACE).catch((error: unknown) => {
@@ -43,6 +48,8 @@ async function main(): Promise<void> {
   });
   const mailer = createSmtpMailer(config.SMTP_URL, config.MAIL_FROM);
   const webhookSecrets = createWebhookSecrets({ connection: store, pepper: pepperOf(config) });
+  const triggers = createTriggerStore(store);
+  const ingestor = createEventIngestor({ connection: store, triggers, temporal: client, taskQueue: config.TEMPORAL_TASK_QUEUE, logger, metrics });
   const activities = createActivities({
     connection: store,
     sandbox: meteredSandbox(sandbox, metrics),
@@ -65,10 +72,14 @@ async function main(): Promise<void> {
   const metricsServer = sdkMetricsAddress
     ? await startMetricsServer({ host: config.HOST, port: config.METRICS_PORT, metrics, sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics`, logger })
     : undefined;
+  const balancePump = new BalancePump({ outbox: ledger.balanceChanges, ingest: ingestor.ingest, logger, pollIntervalMs: config.BALANCE_EVENTS_POLL_MS });
+  balancePumpWake.wake = () => balancePump.wake();
+  balancePump.start();
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, metricsPort: metricsServer?.port }, 'worker started');
   // The Temporal runtime stops the worker on SIGINT/SIGTERM; run() then
   // resolves once in-flight tasks are done, and we close the rest.
   await worker.run();
+  await balancePump.stop();
   sandbox.dispose();
   mailer.close();
   await Promise.all([store.close(), client.connection.close(), metricsServer?.close()]);

@@ -1,13 +1,13 @@
 import { z } from '../engine/zod';
 import type { FieldProblem } from '../engine/errors';
-import type { Direction, PostRequest } from '../engine/ledger';
+import type { Direction, EntrySource, PostRequest } from '../engine/ledger';
 import { MAX_AMOUNT, MAX_COMMENT_LENGTH, MAX_IDEMPOTENCY_KEY_LENGTH, UNIT_PATTERN } from '../engine/ledger/limits';
 import { applyPosting } from '../engine/ledger/policy';
 import { isMalformedReference, valueAtPath } from '../workflows/references';
 import { resolveField, TaskInputError } from '../workflows/task-inputs';
 import type { RunContext, TaskSpec } from '../workflows/types';
 import { contextPath, ownerReference, unitSchema } from './fields';
-import type { TaskKind } from './task-kind';
+import type { EffectIdentity, TaskKind } from './task-kind';
 import { ledgerKeyOf } from './ledger-key';
 
 export type AccountTask = TaskSpec & {
@@ -85,6 +85,16 @@ export function withDefaultUnit<T extends { unit?: string; unitFrom?: string }>(
   return task.unit === undefined && task.unitFrom === undefined ? { ...task, unit: defaults.defaultUnit } : task;
 }
 
+/**
+ * What a run's entry records as its source: the run, the task, the event,
+ * and the run's chain depth, so the balance change the entry causes starts
+ * runs one deeper (engine/events/balance-pump.ts). Shared by account and
+ * transfer tasks.
+ */
+export function runSource(task: TaskSpec, context: RunContext, effect: EffectIdentity): EntrySource {
+  return { kind: 'trigger', triggerId: context.trigger.id, workflowId: effect.workflowId, taskId: task.id, eventId: context.event.id, depth: context.run?.depth ?? 0 };
+}
+
 /** Ledger effects are idempotent by key, so retrying through a store outage or a crash is safe. */
 export const LEDGER_RETRY = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 };
 
@@ -150,7 +160,7 @@ export const accountKind: TaskKind<AccountTask, PreparedPosting | null> = {
       idempotencyKey: ledgerKeyOf(effect.key, MAX_IDEMPOTENCY_KEY_LENGTH),
       createIfMissing: task.createIfMissing,
       ...(task.comment !== undefined ? { comment: task.comment } : {}),
-      source: { kind: 'trigger', triggerId: context.trigger.id, workflowId: effect.workflowId, taskId: task.id, eventId: context.event.id },
+      source: runSource(task, context, effect),
     };
     return { request };
   },

@@ -5,7 +5,7 @@ import { z } from '../engine/zod';
 import { isMalformedReference } from '../workflows/references';
 import { resolveField, TaskInputError } from '../workflows/task-inputs';
 import type { TaskSpec } from '../workflows/types';
-import { amountAndUnitProblems, LEDGER_RETRY, resolveAmount, resolveUnit, withDefaultUnit } from './account';
+import { amountAndUnitProblems, LEDGER_RETRY, resolveAmount, resolveUnit, runSource, withDefaultUnit } from './account';
 import { contextPath, ownerReference, unitSchema } from './fields';
 import type { TaskKind } from './task-kind';
 import { ledgerKeyOf } from './ledger-key';
@@ -89,7 +89,7 @@ export const transferKind: TaskKind<TransferTask, TransferRequest | null> = {
       amount,
       createIfMissing: task.createIfMissing,
       ...(task.comment !== undefined ? { comment: task.comment } : {}),
-      source: { kind: 'trigger', triggerId: context.trigger.id, workflowId: effect.workflowId, taskId: task.id, eventId: context.event.id },
+      source: runSource(task, context, effect),
     };
   },
   async execute(request, deps) {

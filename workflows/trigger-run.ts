@@ -12,6 +12,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
+import { chainTooDeep, MAX_CHAIN_DEPTH } from './chain-depth';
 import { isLegacyRun, runLegacyTask } from './legacy-tasks';
 import { fillSummary, initialContext, interpretTasks, type TaskExecutor } from './run-control';
 import { TaskInputError } from './task-inputs';
@@ -44,8 +45,12 @@ export async function triggerRun(input: TriggerRunInput): Promise<RunState> {
     waitSeconds: trigger.wait.seconds,
     lateCancellations: [],
     tasks: trigger.tasks.map((task) => ({ id: task.id, type: task.type, status: 'pending' })),
+    ...(input.cause ? { cause: input.cause } : {}),
   };
   setHandler(runStateQuery, () => state);
+  // Decided by the input alone (runs started before causes existed have none), so replay needs no patch marker.
+  const tooDeep = chainTooDeep(input.cause);
+  if (tooDeep) failTooDeep(state, tooDeep);
   const arrivals: Arrivals = new Map();
   setHandler(eventArrivedSignal, (arrival) => {
     const key = arrivalKey(arrival.path, arrival.value);
@@ -107,7 +112,9 @@ async function endCancelled(state: RunState): Promise<RunState> {
 async function runTasks(input: TriggerRunInput, state: RunState, executeTask: TaskExecutor): Promise<void> {
   if (isLegacyRun(input)) return runLegacyTasks(input, state);
   const { workflowId, startTime } = workflowInfo();
-  const context = initialContext(input.trigger, input.event, { workflowId, startedAt: startTime.toISOString() }, input.account);
+  // The depth rides in the context only on runs with a cause, so runs without one see the context they always did.
+  const run = { workflowId, startedAt: startTime.toISOString(), ...(input.cause ? { depth: input.cause.depth } : {}) };
+  const context = initialContext(input.trigger, input.event, run, input.account);
   const failure = await interpretTasks({ tasks: input.trigger.tasks, context, effectKeyBase: workflowInfo().workflowId, states: state.tasks }, executeTask, toTaskError);
   if (failure) failRun(state, failure.index, failure.error);
 }
@@ -169,6 +176,15 @@ function failRun(state: RunState, index: number, error: TaskError): never {
   state.phase = 'failed';
   runMetrics.closed(state.triggerId, 'failed');
   throw ApplicationFailure.nonRetryable(`task "${failed.id}" failed: ${error.message}`, error.code, error);
+}
+
+/** A run past MAX_CHAIN_DEPTH: every task skipped, and the run fails with `chain_too_deep`. */
+function failTooDeep(state: RunState, error: TaskError): never {
+  state.tasks.forEach((task) => skip(task, `the chain of runs causing each other reached the limit of ${MAX_CHAIN_DEPTH}`));
+  state.phase = 'failed';
+  state.error = error;
+  runMetrics.closed(state.triggerId, 'failed');
+  throw ApplicationFailure.nonRetryable(error.message, error.code, error);
 }
 
 function skip(task: TaskState, reason: string): void {

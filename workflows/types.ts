@@ -146,8 +146,12 @@ export interface RunContext {
   tasks: Record<string, unknown>;
   results: Record<string, TaskResult>;
   trigger: { id: string; name: string; version: number };
-  /** The run: its workflow id and when it started (absent in a dry run). */
-  run?: { workflowId: string; startedAt: string };
+  /**
+   * The run: its workflow id, when it started, and for a run an internal
+   * event started, its chain depth (RunCause.depth; absent: 0). Absent in a
+   * dry run.
+   */
+  run?: { workflowId: string; startedAt: string; depth?: number };
   /** The account the run is about, when its event names one (balance events, sweeps). */
   account?: AccountContext;
   item?: unknown;
@@ -246,6 +250,10 @@ export interface RunState {
   /** Cancellations that arrived after the tasks had started: recorded, not acted on. */
   lateCancellations: Array<CancelRequest & { phase: RunPhase }>;
   tasks: TaskState[];
+  /** Why the run exists, when an internal event started it. */
+  cause?: RunCause;
+  /** Why the run failed before any task could (`chain_too_deep`); a task's failure is on the task. */
+  error?: TaskError;
 }
 
 /**

@@ -72,6 +72,7 @@ export const entrySchema = z.object({
     taskId: z.string().optional(),
     eventId: z.string().optional(),
     keyId: z.string().optional(),
+    depth: z.number().int().optional().openapi({ description: 'On a run\'s entries: the run\'s chain depth (0 for a run a client\'s event started); the balance change this entry causes starts runs one deeper.' }),
   }),
   transferId: z.string().optional().openapi({ description: 'Only on the entries of a transfer: the transfer they belong to. Its debit, credit and reversal carry the idempotency keys `<transferId>:debit`, `:credit` and `:reversal`.' }),
   transferLeg: z.enum(['debit', 'credit', 'reversal']).optional().openapi({ description: 'Which half of the transfer this entry is: the debit of the sending account, the credit of the receiving one, or the reversal crediting the sender back when the credit was refused for good.' }),

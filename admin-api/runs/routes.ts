@@ -17,8 +17,22 @@ const taskSchema = z
     skipReason: z.string().optional(),
   })
   .openapi('RunTask');
+const causeSchema = z
+  .object({
+    eventId: z.string().openapi({ description: 'The internal event that started the run, e.g. `bal:<entryId>`.' }),
+    workflowId: z.string().optional().openapi({ description: 'The run whose posting produced that event; absent when a client posted it.' }),
+    depth: z.number().int().openapi({ description: 'The chain depth: 1 after a client\'s posting, one more than the causing run\'s otherwise. A run deeper than 5 runs no task and fails with `chain_too_deep`.' }),
+  })
+  .openapi('RunCause');
+const runErrorSchema = z
+  .object({ code: z.string(), message: z.string() })
+  .openapi('RunError', { description: 'Why the run failed before any task ran, e.g. `chain_too_deep`; a task\'s failure is on the task.' });
 const runDetailSchema = runSummarySchema
-  .extend({ phase: z.string().nullable(), triggerVersion: z.number().int().nullable(), tasks: z.array(taskSchema), cancelledBy: z.unknown().optional(), lateCancellations: z.array(z.unknown()) })
+  .extend({
+    phase: z.string().nullable(), triggerVersion: z.number().int().nullable(), tasks: z.array(taskSchema), cancelledBy: z.unknown().optional(), lateCancellations: z.array(z.unknown()),
+    cause: causeSchema.optional().openapi({ description: 'Set on runs an internal event started (a balance change).' }),
+    error: runErrorSchema.optional(),
+  })
   .openapi('Run');
 
 // Filters go into Temporal's visibility query, so they are checked here, before

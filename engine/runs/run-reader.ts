@@ -30,6 +30,10 @@ export interface RunDetail extends RunSummary {
   tasks: TaskState[];
   cancelledBy?: RunState['cancelledBy'];
   lateCancellations: RunState['lateCancellations'];
+  /** Why the run exists, when an internal event (a balance change) started it. */
+  cause?: RunState['cause'];
+  /** Why the run failed before any task ran (`chain_too_deep`). */
+  error?: RunState['error'];
 }
 
 const Status = temporal.api.enums.v1.WorkflowExecutionStatus;
@@ -164,6 +168,8 @@ export function createRunReader(deps: { client: Client; namespace: string; tempo
         tasks: state.tasks,
         ...(state.cancelledBy ? { cancelledBy: state.cancelledBy } : {}),
         lateCancellations: state.lateCancellations,
+        ...(state.cause ? { cause: state.cause } : {}),
+        ...(state.error ? { error: state.error } : {}),
       };
     },
   };

@@ -1,7 +1,12 @@
+import pino from 'pino';
+import type { Connection } from 'mongoose';
 import { createActivities } from '../../activities';
+import { BalancePump } from '../../engine/events/balance-pump';
+import { createEventIngestor } from '../../engine/events/ingest';
 import { createLedger, type Ledger } from '../../engine/ledger';
 import { createSmtpMailer } from '../../engine/mail/mailer';
 import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../engine/mail/templates';
+import { createTriggerStore } from '../../engine/triggers/trigger-store';
 import { createWebhookSecrets } from '../../engine/triggers/webhook-secrets';
 import { createWebhookSender } from '../../engine/webhooks';
 import { createSandbox } from '../../scripts-sandbox';
@@ -18,6 +23,10 @@ export interface EngineHarness {
   api: TestApi;
   worker: TestWorker;
   ledger: Ledger;
+  /** The test database the API, the worker and the ledger share. */
+  connection: Connection;
+  /** The balance pump beside the worker, when started with `balanceEvents`. */
+  balancePump?: BalancePump;
   /** Creates a trigger; fails the test unless it is 201. Returns its id. */
   createTrigger(body: unknown): Promise<string>;
   /** Posts an event and waits until every run it started has closed; returns the runs as GET /v1/runs/{id} shows them. */
@@ -32,11 +41,14 @@ export interface EngineHarness {
  * The harness on a fresh test database. With `webhooksTo`, the worker sends
  * webhooks to those hosts (the dev stack allows 127.0.0.1) and signs them
  * with the triggers' secrets, which the API seals under ADMIN_API_KEY when
- * API_KEY_PEPPER is unset.
+ * API_KEY_PEPPER is unset. With `balanceEvents`, a balance pump runs beside
+ * the worker as in engine/worker-main.ts (polling every
+ * `balancePollMs`, default 200, and at once after the worker's postings).
  */
-export async function startEngineHarness(label: string, options: { webhooksTo?: string[] } = {}): Promise<EngineHarness> {
+export async function startEngineHarness(label: string, options: { webhooksTo?: string[]; balanceEvents?: boolean; balancePollMs?: number } = {}): Promise<EngineHarness> {
   const store = await openTestStore(label);
-  const ledger = createLedger({ connection: store.connection });
+  let balancePump: BalancePump | undefined;
+  const ledger = createLedger({ connection: store.connection, onEntryInserted: () => balancePump?.wake() });
   await ledger.ensureIndexes();
   const sandbox = createSandbox();
   const mailer = createSmtpMailer(process.env.SMTP_URL ?? '', 'Creditflow <no-reply@creditflow.test>');
@@ -46,6 +58,12 @@ export async function startEngineHarness(label: string, options: { webhooksTo?: 
     : {};
   const worker = await startTestWorker(createActivities({ connection: store.connection, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR), ...webhooks }));
   const api = await startTestApi({ store: store.connection, temporal: worker.client, taskQueue: worker.taskQueue });
+  if (options.balanceEvents) {
+    const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+    const ingestor = createEventIngestor({ connection: store.connection, triggers: createTriggerStore(store.connection), temporal: worker.client, taskQueue: worker.taskQueue, logger });
+    balancePump = new BalancePump({ outbox: ledger.balanceChanges, ingest: ingestor.ingest, logger, pollIntervalMs: options.balancePollMs ?? 200 });
+    balancePump.start();
+  }
 
   async function settledRun(workflowId: string): Promise<RunView> {
     await worker.client.workflow.getHandle(workflowId).result().catch(() => undefined);
@@ -56,6 +74,8 @@ export async function startEngineHarness(label: string, options: { webhooksTo?: 
     api,
     worker,
     ledger,
+    connection: store.connection,
+    ...(balancePump ? { balancePump } : {}),
     async createTrigger(body) {
       const response = await api.request('POST', '/v1/triggers', body);
       if (response.status !== 201) throw new Error(`creating the trigger answered ${response.status}: ${JSON.stringify(response.body)}`);
@@ -71,6 +91,7 @@ export async function startEngineHarness(label: string, options: { webhooksTo?: 
       return (await ledger.getAccount(ownerId, unit))?.balance ?? null;
     },
     async close() {
+      await balancePump?.stop();
       await api.close();
       await worker.stop();
       sandbox.dispose();

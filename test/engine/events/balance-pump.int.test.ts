@@ -1,0 +1,97 @@
+// The balance pump against the real store: what its polls send to the
+// ledger's collections (FerretDB answers only `_id` equality from an index,
+// so any other filter on the entries would scan all of them on every poll),
+// and what it does with slots whose poster stopped half-way.
+import { randomBytes } from 'node:crypto';
+import type { Connection } from 'mongoose';
+import { BalancePump } from '../../../engine/events/balance-pump';
+import type { EventInput } from '../../../engine/events/ingest';
+import { createLedger, type Ledger, type PostRequest } from '../../../engine/ledger';
+import { markKey } from '../../../engine/ledger/models';
+import { connectStore } from '../../../engine/store';
+
+const silent = { info: () => undefined, warn: () => undefined, debug: () => undefined };
+
+let connection: Connection;
+let ledger: Ledger;
+let commands: Array<{ name: string; command: Record<string, unknown> }> = [];
+
+beforeAll(async () => {
+  connection = await connectStore(process.env.MONGODB_URI!, { dbName: `cf_test_balance_pump_${randomBytes(4).toString('hex')}`, monitorCommands: true });
+  connection.getClient().on('commandStarted', (event) => commands.push({ name: event.commandName, command: event.command as Record<string, unknown> }));
+  ledger = createLedger({ connection });
+  await ledger.ensureIndexes();
+});
+
+afterAll(async () => {
+  await connection.dropDatabase().catch(() => undefined);
+  await connection.close();
+});
+
+function credit(ownerId: string, amount: number): PostRequest {
+  return { ownerId, unit: 'USD', direction: 'credit', amount, idempotencyKey: `${ownerId}-${randomBytes(4).toString('hex')}`, createIfMissing: true, source: { kind: 'api', keyId: 'key_test' } };
+}
+
+function pumpRecording() {
+  const ingested: EventInput[] = [];
+  const pump = new BalancePump({ outbox: ledger.balanceChanges, logger: silent, pollIntervalMs: 60_000, ingest: async (input) => void ingested.push(input) });
+  return { pump, ingested };
+}
+
+/** What a command sent to a collection: its name and filter (finds, deletes, counts, aggregations). */
+function sentTo(collection: string) {
+  return commands
+    .filter(({ command }) => Object.values(command).includes(collection))
+    .map(({ name, command }) => ({ name, filter: (command.filter ?? (command.deletes as Array<{ q: unknown }> | undefined)?.[0]?.q ?? command.query ?? command.pipeline) as unknown }));
+}
+
+describe('a poll of the balance pump', () => {
+  it('reads ledger entries by _id only, one per marked slot, however many entries the ledger holds', async () => {
+    const owners = ['ann', 'ben', 'cat'].map((name) => `${name}-${randomBytes(3).toString('hex')}`);
+    for (let round = 0; round < 4; round += 1) await Promise.all(owners.map((owner) => ledger.post(credit(owner, 100 + round))));
+    const { pump, ingested } = pumpRecording();
+    commands = [];
+    const report = await pump.pollOnce();
+
+    expect(report).toEqual({ delivered: 12, kept: 0, failedAccounts: 0, more: false });
+    expect(ingested.map((event) => event.id).sort()).toEqual(owners.flatMap((owner) => [1, 2, 3, 4].map((seq) => `bal:USD:${owner}:${seq}`)).sort());
+    const onEntries = sentTo('ledger_entries');
+    expect(onEntries).toHaveLength(12);
+    for (const command of onEntries) {
+      expect(command.name).toBe('find');
+      expect(command.filter).toEqual({ _id: expect.stringMatching(/^USD:/) });
+    }
+    // The marks are read and deleted; nothing else is written.
+    expect(sentTo('ledger_balance_marks').map((command) => command.name)).toEqual(['find', 'delete']);
+    expect(commands.filter(({ name }) => ['insert', 'update', 'findAndModify'].includes(name))).toEqual([]);
+
+    // Handed over: the next poll reads the (now empty) marks and no entry at all.
+    commands = [];
+    expect(await pump.pollOnce()).toEqual({ delivered: 0, kept: 0, failedAccounts: 0, more: false });
+    expect(sentTo('ledger_entries')).toEqual([]);
+  });
+
+  it('keeps the mark of a poster that stopped before its entry until a later posting takes the slot, then delivers that entry once', async () => {
+    const owner = `dan-${randomBytes(3).toString('hex')}`;
+    await ledger.post(credit(owner, 500));
+    const { pump, ingested } = pumpRecording();
+    await pump.pollOnce();
+    // A poster that placed its mark for seq 2 and died before inserting the entry.
+    await connection.collection('ledger_balance_marks').insertOne({ _id: markKey(`USD:${owner}`, 2, 'crashed') as never, accountId: `USD:${owner}`, seq: 2, createdAt: new Date() });
+
+    expect(await pump.pollOnce()).toEqual({ delivered: 0, kept: 1, failedAccounts: 0, more: false });
+    await ledger.post(credit(owner, 70));
+    expect(await pump.pollOnce()).toEqual({ delivered: 1, kept: 0, failedAccounts: 0, more: false });
+    expect(ingested.map((event) => [event.id, event.data.before, event.data.after])).toEqual([[`bal:USD:${owner}:1`, 0, 500], [`bal:USD:${owner}:2`, 500, 570]]);
+    expect(await connection.collection('ledger_balance_marks').countDocuments({})).toBe(0);
+  });
+
+  it('delivers the entry of a posting whose process stopped right after inserting it', async () => {
+    const owner = `eve-${randomBytes(3).toString('hex')}`;
+    const crashing = createLedger({ connection, faultPoints: { afterEntryInserted: async () => { throw new Error('process killed after the entry insert'); } } });
+    await expect(crashing.post(credit(owner, 1234))).rejects.toThrow('process killed after the entry insert');
+    const { pump, ingested } = pumpRecording();
+    expect(await pump.pollOnce()).toMatchObject({ delivered: 1, kept: 0 });
+    expect(ingested).toEqual([expect.objectContaining({ id: `bal:USD:${owner}:1`, data: expect.objectContaining({ before: 0, after: 1234 }) })]);
+  });
+});
