@@ -4,6 +4,7 @@ import { normalizeTask, taskProblems } from '../../tasks/registry';
 import type { TaskSpec, TriggerSnapshot } from '../../workflows/types';
 import { SCHEDULE_FIRED, type ForEachAccount, type ScheduleSpec, type SingletonSpec, type ThrottleSpec } from './event-sources';
 import { filterProblem } from './matcher';
+import { cronProblem, timezoneProblem } from '../schedules/cron';
 import type { TriggerDefinition } from './trigger-schema';
 
 /** What validation needs from the rest of the engine. */
@@ -31,6 +32,17 @@ export type NormalizedTrigger = Omit<TriggerSnapshot, 'id' | 'version'> & {
   singleton?: SingletonSpec;
 };
 
+/** A cron expression Temporal would read otherwise, or a time zone no one knows, named by path. */
+function scheduleProblems(schedule: ScheduleSpec | undefined): FieldProblem[] {
+  if (!schedule || !('cron' in schedule)) return [];
+  const problems: FieldProblem[] = [];
+  const cronError = cronProblem(schedule.cron);
+  if (cronError) problems.push({ path: 'on.schedule.cron', message: cronError });
+  const zoneError = timezoneProblem(schedule.timezone);
+  if (zoneError) problems.push({ path: 'on.schedule.timezone', message: zoneError });
+  return problems;
+}
+
 /**
  * Checks what the schema cannot: the filter compiles, and every task passes
  * the checks of its kind (tasks/registry.ts: ids unique, references to
@@ -42,6 +54,7 @@ export async function validateTrigger(definition: TriggerDefinition, checkers: T
   const problems: FieldProblem[] = [];
   const filterError = filterProblem(definition.on.filter);
   if (filterError) problems.push({ path: 'on.filter', message: filterError });
+  problems.push(...scheduleProblems(definition.on.schedule));
   if (definition.forEachAccount && !definition.on.schedule) problems.push({ path: 'forEachAccount', message: 'a sweep runs on a schedule: give on.schedule' });
   const sweepFilterError = filterProblem(definition.forEachAccount?.filter);
   if (sweepFilterError) problems.push({ path: 'forEachAccount.filter', message: sweepFilterError });
