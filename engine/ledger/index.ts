@@ -5,6 +5,7 @@ import { groupInsert } from '../group-insert';
 import { ledgerModels, type LedgerModels } from './models';
 import { post } from './post';
 import { getAccount, listAccounts, listEntries, setPolicy } from './queries';
+import { sweepAccounts, type SweepOptions } from './sweep';
 import { transfer } from './transfer';
 import type { Account, AccountFilter, LedgerEntry, Page, PolicyDefaults, PolicyPatch, PostRequest, PostResult, TransferProblem, TransferRequest, TransferResult, VerifyProblem, VerifyReport } from './types';
 import { verifyLedger } from './verify';
@@ -14,6 +15,7 @@ export { MAX_AMOUNT, MAX_NEGATIVE_DAYS, MAX_TRANSFER_ID_LENGTH, UNIT_PATTERN } f
 export { TransferReversedError, transferKey } from './transfer';
 export { MAX_PAGE_SIZE } from './queries';
 export { MAX_BALANCE_MARKS_PER_READ, type BalanceMark } from './balance-marks';
+export { DEFAULT_SWEEP_BATCH, type SweepOptions } from './sweep';
 
 /**
  * Accounts and the append-only ledger. Every credit and debit in Creditflow
@@ -34,6 +36,12 @@ export interface Ledger {
   getAccount(ownerId: string, unit: string): Promise<Account | null>;
   /** Accounts newest first, filtered; `limit` 1-200. */
   listAccounts(filter: AccountFilter, page: { limit: number; cursor?: string }): Promise<Page<Account>>;
+  /**
+   * Every account of the unit in key order, in batches, each with its exact
+   * balance: one streaming cursor, so memory holds one batch (see sweep.ts).
+   * `afterId` resumes after an account id.
+   */
+  sweepAccounts(unit: string, options?: SweepOptions): AsyncGenerator<Account[]>;
   /** One account's entries newest first; `limit` 1-200; throws `account_not_found`. */
   listEntries(ownerId: string, unit: string, page: { limit: number; cursor?: string }): Promise<Page<LedgerEntry>>;
   /** Sets the account's policy overrides; throws `account_not_found` unless `createIfMissing`. */
@@ -124,6 +132,10 @@ export function createLedger(deps: LedgerDependencies): Ledger {
     transfer: ready((request: TransferRequest) => transfer(context, request)),
     getAccount: ready((ownerId: string, unit: string) => getAccount(context, ownerId, unit)),
     listAccounts: ready((filter: AccountFilter, page: { limit: number; cursor?: string }) => listAccounts(context, filter, page)),
+    async *sweepAccounts(unit: string, options?: SweepOptions) {
+      await ensureIndexes();
+      yield* sweepAccounts(context, unit, options);
+    },
     listEntries: ready((ownerId: string, unit: string, page: { limit: number; cursor?: string }) => listEntries(context, ownerId, unit, page)),
     setPolicy: ready((ownerId: string, unit: string, patch: PolicyPatch) => setPolicy(context, ownerId, unit, patch)),
     verify: ready((onBroken?: (problem: VerifyProblem) => void, onBrokenTransfer?: (problem: TransferProblem) => void) => verifyLedger(context, onBroken, onBrokenTransfer)),
