@@ -3,6 +3,7 @@ import { createCancelIndex } from '../engine/events/cancel-index';
 import { createEventWaits } from '../engine/events/event-waits';
 import type { Ledger } from '../engine/ledger';
 import type { Mailer } from '../engine/mail/mailer';
+import { createFiringActivities, type FiringDependencies } from '../engine/schedules/fire';
 import type { TemplateCatalog } from '../engine/mail/templates';
 import type { Sandbox } from '../scripts-sandbox';
 import { createPostAccountTask } from './account-task';
@@ -21,6 +22,8 @@ export interface ActivityDependencies {
   /** The webhook sender and the triggers' signing secrets; without them a webhook task fails as unavailable. */
   webhooks?: ExecutionDependencies['webhooks'];
   webhookSecret?: ExecutionDependencies['webhookSecret'];
+  /** What schedule firings need (the trigger store, the ledger's sweep, an ingestor); without it a firing fails as unavailable. */
+  firings?: Omit<FiringDependencies, 'connection'>;
 }
 
 /**
@@ -42,7 +45,17 @@ export function createActivities(deps: ActivityDependencies) {
     runScriptTask: createRunScriptTask(deps.sandbox),
     postAccountTask: createPostAccountTask(deps.ledger),
     sendEmailTask,
+    ...firingActivities(deps),
   };
+}
+
+/** The firing activities; a worker built without their dependencies registers ones that fail, so a stray firing says why. */
+function firingActivities(deps: ActivityDependencies) {
+  if (deps.firings) return createFiringActivities({ connection: deps.connection, ...deps.firings });
+  const unavailable = async (): Promise<never> => {
+    throw new Error('this worker was built without schedule firings (ActivityDependencies.firings)');
+  };
+  return { fireTrigger: unavailable, recordFiringFailure: unavailable } as ReturnType<typeof createFiringActivities>;
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -11,6 +11,8 @@ import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog, type TemplateCatalog } from
 import { createRunReader } from '../engine/runs/run-reader';
 import { pingStore } from '../engine/store';
 import { pingTemporal } from '../engine/temporal';
+import { createFiringStore } from '../engine/schedules/firing-store';
+import { createScheduleSync } from '../engine/schedules/schedule-sync';
 import { createTriggerStore } from '../engine/triggers/trigger-store';
 import { createWebhookSecrets } from '../engine/triggers/webhook-secrets';
 import { pepperOf } from '../engine/secret-seal';
@@ -25,6 +27,7 @@ import { eventRoutes } from './events/routes';
 import { runRoutes } from './runs/routes';
 import { scriptRoutes } from './scripts/routes';
 import { templateRoutes } from './templates/routes';
+import { firingRoutes } from './triggers/firing-routes';
 import { triggerRoutes } from './triggers/routes';
 
 export interface ApiDependencies {
@@ -61,6 +64,8 @@ export function buildApi(deps: ApiDependencies) {
   const webhookSecrets = createWebhookSecrets({ connection: store, pepper: pepperOf(config) });
   const events = createEventIngestor({ connection: store, triggers, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger, ...(metrics ? { metrics } : {}) });
   const dryRun = createDryRun({ sandbox, ledger, policyDefaults: config.LEDGER_POLICY_DEFAULTS, templates: templates.catalog, cancelIndex: events.cancelIndex });
+  const schedules = createScheduleSync({ client: temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger });
+  const firings = createFiringStore(store);
   const apiKeys = createApiKeyStore({ connection: store, config, logger });
   const runs = createRunReader({ client: temporal, namespace: config.TEMPORAL_NAMESPACE, temporalUiUrl: config.TEMPORAL_UI_URL });
   const { app, routes } = createApp({
@@ -75,7 +80,8 @@ export function buildApi(deps: ApiDependencies) {
     ],
     modules: [
       eventRoutes(events, store),
-      triggerRoutes(triggers, checkers, dryRun, webhookSecrets),
+      triggerRoutes(triggers, checkers, dryRun, webhookSecrets, schedules),
+      firingRoutes({ triggers, firings, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE }),
       runRoutes(runs),
       scriptRoutes(sandbox, sandboxMaximums),
       templateRoutes(templates, triggers),
@@ -94,8 +100,9 @@ export function buildApi(deps: ApiDependencies) {
     templates,
     apiKeys,
     webhookSecrets,
+    schedules,
     async ensureIndexes(): Promise<void> {
-      await Promise.all([triggers.ensureIndexes(), events.ensureIndexes(), templates.ensureIndexes(), ledger.ensureIndexes(), apiKeys.ensureIndexes(), webhookSecrets.ensureIndexes()]);
+      await Promise.all([triggers.ensureIndexes(), events.ensureIndexes(), templates.ensureIndexes(), ledger.ensureIndexes(), apiKeys.ensureIndexes(), webhookSecrets.ensureIndexes(), firings.ensureIndexes()]);
     },
   };
 }

@@ -15,6 +15,7 @@ import { pepperOf } from './secret-seal';
 import { exitOnStartupError } from './shutdown';
 import { connectStore } from './store';
 import { connectWorkerConnection, createTemporalClient, ensureSearchAttributes } from './temporal';
+import { createScheduleSync, reconcileSchedulesPeriodically } from './schedules/schedule-sync';
 import { createTriggerStore } from './triggers/trigger-store';
 import { createWebhookSecrets } from './triggers/webhook-secrets';
 import { createWebhookSender } from './webhooks';
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
     templates: createTemplateStore(store, fileTemplateCatalog(BUNDLED_TEMPLATES_DIR)).catalog,
     webhooks: createWebhookSender({ allowedHosts: config.WEBHOOK_ALLOWED_HOSTS }),
     webhookSecret: (triggerId) => webhookSecrets.current(triggerId),
+    firings: { triggers, ledger, ingestor, logger },
   });
   const worker = await createEngineWorker({
     connection: await connectWorkerConnection(config),
@@ -75,10 +77,13 @@ async function main(): Promise<void> {
   const balancePump = new BalancePump({ outbox: ledger.balanceChanges, ingest: ingestor.ingest, logger, pollIntervalMs: config.BALANCE_EVENTS_POLL_MS });
   balancePumpWake.wake = () => balancePump.wake();
   balancePump.start();
+  // Heals schedules whose sync after an API save failed or never ran, now and every few minutes.
+  const stopReconciling = reconcileSchedulesPeriodically(createScheduleSync({ client, taskQueue: config.TEMPORAL_TASK_QUEUE, logger }), triggers, logger);
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, metricsPort: metricsServer?.port }, 'worker started');
   // The Temporal runtime stops the worker on SIGINT/SIGTERM; run() then
   // resolves once in-flight tasks are done, and we close the rest.
   await worker.run();
+  stopReconciling();
   await balancePump.stop();
   sandbox.dispose();
   mailer.close();

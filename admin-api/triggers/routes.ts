@@ -1,3 +1,4 @@
+import type { ScheduleSync } from '../../engine/schedules/schedule-sync';
 import type { DryRun } from '../../engine/triggers/dry-run';
 import { triggerDefinitionSchema, triggerKeySchema } from '../../engine/triggers/trigger-schema';
 import type { TriggerRecord, TriggerStore } from '../../engine/triggers/trigger-store';
@@ -18,6 +19,16 @@ const webhookSecretSchema = z.string().openapi({
   example: 'whsec_3q2-7wEXAMPLEo4mZ1bQx9yUuV0cT8sRkLpJ5nH6gFe',
 });
 const createdTriggerSchema = triggerSchema.extend({ webhookSecret: webhookSecretSchema }).openapi('TriggerCreated', { description: 'The new trigger, with its webhook secret: the only time it is shown, apart from a rotation.' });
+const scheduleStateSchema = z
+  .object({
+    scheduleId: z.string().openapi({ description: 'The Temporal Schedule behind the trigger (`creditflow-trigger:<id>`), visible in the Temporal UI.' }),
+    state: z.enum(['active', 'paused', 'missing', 'unavailable']).openapi({ description: '`paused` while the trigger is disabled; `missing` until a worker\'s reconciliation creates it (a save whose sync failed); `unavailable` when Temporal did not answer.' }),
+    nextFireTimes: z.array(z.string()).openapi({ description: 'The next firing times (ISO 8601, UTC), soonest first, as Temporal computes them; empty unless `active`.' }),
+  })
+  .openapi('TriggerSchedule');
+const triggerWithScheduleSchema = triggerSchema
+  .extend({ schedule: scheduleStateSchema.optional().openapi({ description: 'Present for a trigger with `on.schedule`.' }) })
+  .openapi('TriggerWithSchedule', { description: 'The trigger at its current version; a scheduled one with its schedule\'s state and next firing times.' });
 const idParams = z.object({ id: z.string().min(1).max(100) });
 const booleanQuery = z.enum(['true', 'false']).transform((v) => v === 'true');
 
@@ -52,8 +63,21 @@ function definitionOf(record: TriggerRecord & { createdBy?: string }): Normalize
   return definition;
 }
 
-/** Trigger authoring: every change is a new immutable version. */
-export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dryRun: DryRun, webhookSecrets: Pick<WebhookSecrets, 'issue' | 'rotate'>): RouteModule {
+/**
+ * Trigger authoring: every change is a new immutable version. After each
+ * save the trigger's Temporal Schedule is synced; a failure there is logged
+ * and healed by the workers' reconciliation, never lost with the save.
+ */
+export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dryRun: DryRun, webhookSecrets: Pick<WebhookSecrets, 'issue' | 'rotate'>, schedules: Pick<ScheduleSync, 'syncAfterSave' | 'stateOf'>): RouteModule {
+  async function saved(record: TriggerRecord): Promise<TriggerRecord> {
+    await schedules.syncAfterSave(record.id, record);
+    return record;
+  }
+  async function withSchedule(record: TriggerRecord) {
+    if (!record.on.schedule) return present(record);
+    const schedule = await schedules.stateOf(record.id).catch(() => ({ scheduleId: '', state: 'unavailable' as const, nextFireTimes: [] }));
+    return { ...present(record), schedule };
+  }
   return (routes) => {
     routes.add({
       method: 'post', path: '/v1/triggers/dry-run', scope: 'admin', tags: ['triggers'],
@@ -92,7 +116,7 @@ export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dr
       body: definitionSchema,
       responses: { 201: { description: 'Created.', schema: createdTriggerSchema }, 409: { description: 'Another trigger holds the key.' } },
       handler: async ({ body, principal }) => {
-        const record = await store.create(await validateTrigger(body, checkers), principal!.keyId);
+        const record = await saved(await store.create(await validateTrigger(body, checkers), principal!.keyId));
         const webhookSecret = await webhookSecrets.issue(record.id, principal!.keyId);
         return { status: 201, body: { ...present(record), webhookSecret } };
       },
@@ -127,8 +151,8 @@ export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dr
       method: 'get', path: '/v1/triggers/:id', scope: 'admin', tags: ['triggers'],
       summary: 'One trigger at its current version',
       params: idParams,
-      responses: { 200: { description: 'The trigger.', schema: triggerSchema }, 404: { description: 'No such trigger.' } },
-      handler: async ({ params }) => ({ status: 200, body: present(await store.get(params.id)) }),
+      responses: { 200: { description: 'The trigger.', schema: triggerWithScheduleSchema }, 404: { description: 'No such trigger.' } },
+      handler: async ({ params }) => ({ status: 200, body: await withSchedule(await store.get(params.id)) }),
     });
     routes.add({
       method: 'put', path: '/v1/triggers/:id', scope: 'admin', tags: ['triggers'],
@@ -140,17 +164,18 @@ export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dr
       handler: async ({ params, body, principal, req }) => {
         const ifMatch = req.get('if-match');
         const expected = ifMatch !== undefined && /^"?\d+"?$/.test(ifMatch) ? Number(ifMatch.replace(/"/g, '')) : undefined;
-        return { status: 200, body: present(await store.update(params.id, await validateTrigger(body, checkers), principal!.keyId, expected)) };
+        return { status: 200, body: present(await saved(await store.update(params.id, await validateTrigger(body, checkers), principal!.keyId, expected))) };
       },
     });
     routes.add({
       method: 'delete', path: '/v1/triggers/:id', scope: 'admin', tags: ['triggers'],
       summary: 'Delete a trigger',
-      description: 'It stops matching events at once; runs in flight finish with their version; versions stay readable for those runs.',
+      description: 'It stops matching events at once; runs in flight finish with their version; versions stay readable for those runs. A scheduled trigger\'s Temporal Schedule is deleted.',
       params: idParams,
       responses: { 204: { description: 'Deleted.' }, 404: { description: 'No such trigger.' } },
       handler: async ({ params }) => {
         await store.remove(params.id);
+        await schedules.syncAfterSave(params.id, null);
         return { status: 204 };
       },
     });
@@ -164,19 +189,19 @@ export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dr
       handler: async ({ params, body, principal }) => {
         const earlier = definitionOf(await store.version(params.id, body.version));
         const revalidated = await validateTrigger(triggerDefinitionSchema.parse(earlier), checkers);
-        return { status: 200, body: present(await store.update(params.id, revalidated, principal!.keyId)) };
+        return { status: 200, body: present(await saved(await store.update(params.id, revalidated, principal!.keyId))) };
       },
     });
     for (const enabled of [true, false]) {
       routes.add({
         method: 'post', path: `/v1/triggers/:id/${enabled ? 'enable' : 'disable'}`, scope: 'admin', tags: ['triggers'],
-        summary: enabled ? 'Enable a trigger (a new version)' : 'Disable a trigger (a new version); runs in flight finish',
+        summary: enabled ? 'Enable a trigger (a new version); a schedule resumes' : 'Disable a trigger (a new version); runs in flight finish, a schedule is paused',
         params: idParams,
         responses: { 200: { description: 'The new version.', schema: triggerSchema }, 404: { description: 'No such trigger.' } },
         handler: async ({ params, principal }) => {
           const current = await store.get(params.id);
           if (current.enabled === enabled) return { status: 200, body: present(current) };
-          return { status: 200, body: present(await store.update(params.id, { ...definitionOf(current), enabled }, principal!.keyId, current.version)) };
+          return { status: 200, body: present(await saved(await store.update(params.id, { ...definitionOf(current), enabled }, principal!.keyId, current.version))) };
         },
       });
     }

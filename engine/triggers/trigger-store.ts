@@ -22,8 +22,14 @@ interface TriggerDoc {
   version: number;
   enabled: boolean;
   deleted: boolean;
-  /** Top-level copy of on.types: FerretDB on SQLite indexes only top-level fields. */
+  /**
+   * Top-level copy of on.types: FerretDB on SQLite indexes only top-level
+   * fields. Empty for a scheduled trigger: its firings reach it alone
+   * (engine/schedules), never through matching by type.
+   */
   onTypes: string[];
+  /** True when the current version has on.schedule (absent on triggers saved before schedules existed). */
+  scheduled?: boolean;
   /** Templates the current version's email tasks use, so a template in use cannot be deleted. */
   templateNames: string[];
   definitionJson: string;
@@ -48,6 +54,7 @@ const triggerSchema = new Schema<TriggerDoc>(
     enabled: { type: Boolean, required: true },
     deleted: { type: Boolean, required: true, default: false },
     onTypes: { type: [String], required: true, index: true },
+    scheduled: { type: Boolean },
     templateNames: { type: [String], default: [], index: true },
     definitionJson: { type: String, required: true },
     createdAt: { type: Date, required: true },
@@ -69,6 +76,11 @@ const versionSchema = new Schema<VersionDoc>(
 );
 versionSchema.index({ triggerId: 1, version: 1 }, { unique: true });
 
+
+/** The types a trigger is matched by, and whether it fires on a schedule instead. */
+function listeningOf(definition: NormalizedTrigger): Pick<TriggerDoc, 'onTypes' | 'scheduled'> {
+  return definition.on.schedule ? { onTypes: [], scheduled: true } : { onTypes: definition.on.types, scheduled: false };
+}
 
 function templateNamesOf(definition: NormalizedTrigger): string[] {
   return templatesUsedBy(definition.tasks);
@@ -159,7 +171,7 @@ export function createTriggerStore(connection: Connection, clock: () => Date = (
     /** Version 1. A key is claimed first; `trigger_key_taken` (409) when a live trigger holds it. */
     async create(definition: NormalizedTrigger, actor: string): Promise<TriggerRecord> {
       const now = clock();
-      const doc: TriggerDoc = { _id: `trg_${randomBytes(8).toString('hex')}`, ...(definition.key ? { key: definition.key } : {}), version: 1, enabled: definition.enabled, deleted: false, onTypes: definition.on.types, templateNames: templateNamesOf(definition), definitionJson: definitionJsonOf(definition), createdAt: now, updatedAt: now };
+      const doc: TriggerDoc = { _id: `trg_${randomBytes(8).toString('hex')}`, ...(definition.key ? { key: definition.key } : {}), version: 1, enabled: definition.enabled, deleted: false, ...listeningOf(definition), templateNames: templateNamesOf(definition), definitionJson: definitionJsonOf(definition), createdAt: now, updatedAt: now };
       if (doc.key) await keys.claim(doc.key, doc._id);
       try {
         await triggers.create(doc);
@@ -179,7 +191,7 @@ export function createTriggerStore(connection: Connection, clock: () => Date = (
         throw new DomainError('trigger_version_conflict', 'conflict', `The trigger is at version ${existing.version}, not ${expectedVersion}.`);
       }
       const key = await nextKey(existing, definition.key);
-      const next = { ...(key ? { key } : {}), version: existing.version + 1, enabled: definition.enabled, onTypes: definition.on.types, templateNames: templateNamesOf(definition), definitionJson: definitionJsonOf(definition), updatedAt: clock() };
+      const next = { ...(key ? { key } : {}), version: existing.version + 1, enabled: definition.enabled, ...listeningOf(definition), templateNames: templateNamesOf(definition), definitionJson: definitionJsonOf(definition), updatedAt: clock() };
       const updated = await triggers.findOneAndUpdate({ _id: id, version: existing.version, deleted: false }, { $set: next }, { returnDocument: 'after' }).lean<TriggerDoc>();
       if (!updated) throw new DomainError('trigger_version_conflict', 'conflict', 'The trigger was changed by another request; read it again and retry.');
       await recordVersion(updated, actor);
@@ -228,6 +240,12 @@ export function createTriggerStore(connection: Connection, clock: () => Date = (
     async listeningTo(type: string): Promise<TriggerRecord[]> {
       const docs = await triggers.find({ onTypes: type, enabled: true, deleted: false }).lean<TriggerDoc[]>();
       return docs.map(toRecord);
+    },
+
+    /** Live triggers whose current version has on.schedule, enabled or not (what schedule reconciliation keeps in step). */
+    async listScheduled(): Promise<TriggerRecord[]> {
+      const docs = await triggers.find({ deleted: false, $or: [{ scheduled: true }, { onTypes: 'schedule.fired' }] }).lean<TriggerDoc[]>();
+      return docs.map(toRecord).filter((record) => record.on.schedule !== undefined);
     },
 
     /** Ids of live triggers whose current version sends this template. */

@@ -11,6 +11,7 @@ import { createWebhookSecrets } from '../../engine/triggers/webhook-secrets';
 import { createWebhookSender } from '../../engine/webhooks';
 import { createSandbox } from '../../scripts-sandbox';
 import { startTestApi, TEST_ADMIN_KEY, type TestApi } from './api';
+import { firingDependencies } from './firings';
 import { openTestStore } from './store';
 import { startTestWorker, type TestWorker } from './temporal';
 
@@ -56,7 +57,8 @@ export async function startEngineHarness(label: string, options: { webhooksTo?: 
   const webhooks = options.webhooksTo
     ? { webhooks: createWebhookSender({ allowedHosts: options.webhooksTo }), webhookSecret: (triggerId: string) => secrets.current(triggerId) }
     : {};
-  const worker = await startTestWorker(createActivities({ connection: store.connection, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR), ...webhooks }));
+  const scheduling = await firingDependencies(store.connection, ledger);
+  const worker = await startTestWorker(createActivities({ connection: store.connection, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR), ...webhooks, firings: scheduling.firings }), scheduling.taskQueue);
   const api = await startTestApi({ store: store.connection, temporal: worker.client, taskQueue: worker.taskQueue });
   if (options.balanceEvents) {
     const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -94,6 +96,7 @@ export async function startEngineHarness(label: string, options: { webhooksTo?: 
       await balancePump?.stop();
       await api.close();
       await worker.stop();
+      await scheduling.close();
       sandbox.dispose();
       mailer.close();
       await store.close();

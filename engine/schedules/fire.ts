@@ -1,0 +1,208 @@
+/**
+ * One firing of a scheduled trigger, end to end: the activity that the
+ * `scheduledFiring` workflow calls (workflows/scheduled-firing.ts). It
+ * claims the firing's summary, stores the `schedule.fired` event, and starts
+ * the trigger's run, or for a sweep one run per matching account, through
+ * the ingestor's `startFor` (so throttle and singleton apply). Firings never
+ * go through matching by event type: a firing reaches its own trigger only.
+ *
+ * Exactly once per firing: every event and run id is derived from the
+ * trigger id and the scheduled time, so a retried attempt that starts a run
+ * again finds it started; a sweep checkpoints its position and counts in
+ * the activity's heartbeat after each batch, and a retry resumes there.
+ */
+import { Context } from '@temporalio/activity';
+import type { Connection } from 'mongoose';
+import type { Account, Ledger } from '../ledger';
+import type { Logger } from '../logger';
+import { isDomainError } from '../errors';
+import { canonicalHash } from '../events/canonical-hash';
+import { dispatchModel, eventModel, type DispatchDoc, type EventDoc } from '../events/event-store';
+import type { EventIngestor, StartOutcome } from '../events/ingest';
+import { driverCollection } from '../store';
+import { SCHEDULE_FIRED } from '../triggers/event-sources';
+import { compileFilter } from '../triggers/matcher';
+import type { TriggerRecord, TriggerStore } from '../triggers/trigger-store';
+import type { EventEnvelope } from '../../workflows/types';
+import { createFiringStore, firingIdOf, ZERO_COUNTS, type FiringCounts, type FiringSummary } from './firing-store';
+
+/** Runs a sweep starts at once: enough to keep Temporal busy, few enough not to swamp a 2-core dev server. */
+export const SWEEP_START_CONCURRENCY = 16;
+/** Accounts read, filtered and started per batch; the heartbeat checkpoint follows each batch. */
+export const SWEEP_BATCH_SIZE = 200;
+
+export interface FiringInput {
+  triggerId: string;
+  /** ISO time the firing is for; with the trigger id it names the firing and every id derived from it. */
+  scheduledAt: string;
+}
+
+/** What a retried sweep resumes from: the last account of the last finished batch, and the counts up to it. */
+interface SweepCheckpoint {
+  afterId: string;
+  counts: FiringCounts;
+}
+
+export interface FiringDependencies {
+  connection: Connection;
+  triggers: Pick<TriggerStore, 'get'>;
+  ledger: Pick<Ledger, 'sweepAccounts'>;
+  ingestor: Pick<EventIngestor, 'startFor'>;
+  logger?: Logger;
+  clock?: () => Date;
+}
+
+/** The account as a sweep's filter sees it (`customer` joins when customer profiles exist). */
+function sweepTarget(account: Account): Record<string, unknown> {
+  return { ownerId: account.ownerId, unit: account.unit, balance: account.balance };
+}
+
+function tally(counts: FiringCounts, outcomes: readonly StartOutcome[]): FiringCounts {
+  return {
+    matched: counts.matched + outcomes.length,
+    started: counts.started + outcomes.filter((o) => 'run' in o).length,
+    throttled: counts.throttled + outcomes.filter((o) => 'throttled' in o).length,
+    skipped: counts.skipped + outcomes.filter((o) => 'skipped' in o).length,
+  };
+}
+
+/** Runs `job` over `items` with at most `limit` in flight; results in input order. After a failure no new job starts. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, job: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  let failed = false;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length && !failed) {
+      const index = next++;
+      try {
+        results[index] = await job(items[index]!);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  }));
+  return results;
+}
+
+export function createFiringActivities(deps: FiringDependencies) {
+  const firings = createFiringStore(deps.connection, deps.clock);
+  const events = driverCollection(eventModel(deps.connection));
+  const dispatches = driverCollection(dispatchModel(deps.connection));
+  const now = deps.clock ?? (() => new Date());
+
+  /** Stores events as the ingestor would (same id, hash and shape); ids already stored are left as they are. */
+  async function storeEvents(envelopes: readonly EventEnvelope[]): Promise<void> {
+    if (envelopes.length === 0) return;
+    const receivedAt = now();
+    const docs: EventDoc[] = envelopes.map((event) => ({
+      _id: event.id, type: event.type, occurredAt: new Date(event.occurredAt), dataJson: JSON.stringify(event.data),
+      bodyHash: canonicalHash({ type: event.type, occurredAt: event.occurredAt, data: event.data }), receivedAt, receivedBy: 'schedule',
+    }));
+    await insertAllowingDuplicates(() => events.insertMany(docs, { ordered: false }));
+  }
+
+  /** Records what each event started, so GET /v1/events/{id} shows it as for any event. */
+  async function storeDispatches(entries: ReadonlyArray<{ eventId: string; outcome: StartOutcome | null }>): Promise<void> {
+    if (entries.length === 0) return;
+    const dispatchedAt = now();
+    const docs: DispatchDoc[] = entries.map(({ eventId, outcome }) => ({
+      _id: eventId, runs: outcome && 'run' in outcome ? [outcome.run] : [], signalled: [], alreadyClosed: [], released: [],
+      ...(outcome && 'throttled' in outcome ? { throttled: [outcome.throttled] } : {}),
+      ...(outcome && 'skipped' in outcome ? { skipped: [outcome.skipped] } : {}),
+      dispatchedAt,
+    }));
+    await insertAllowingDuplicates(() => dispatches.insertMany(docs, { ordered: false }));
+  }
+
+  function firingEvent(input: FiringInput): EventEnvelope {
+    return { id: firingIdOf(input.triggerId, input.scheduledAt), type: SCHEDULE_FIRED, occurredAt: input.scheduledAt, data: { scheduledAt: input.scheduledAt } };
+  }
+
+  /** A plain scheduled trigger: one run for the firing event, if its on.filter lets it through. */
+  async function fireOnce(trigger: TriggerRecord, event: EventEnvelope): Promise<FiringCounts> {
+    if (!compileFilter(trigger.on.filter)(event)) {
+      await storeDispatches([{ eventId: event.id, outcome: null }]);
+      return ZERO_COUNTS;
+    }
+    const outcome = await deps.ingestor.startFor(trigger, event);
+    await storeDispatches([{ eventId: event.id, outcome }]);
+    return tally(ZERO_COUNTS, [outcome]);
+  }
+
+  /** A sweep: one run per account of the unit that matches, batch by batch, checkpointed in the heartbeat. */
+  async function sweep(trigger: TriggerRecord, input: FiringInput, firingId: string, owner: string): Promise<FiringCounts> {
+    const sweepSpec = trigger.forEachAccount!;
+    const accountFilter = compileFilter(sweepSpec.filter);
+    const eventFilter = compileFilter(trigger.on.filter);
+    const context = Context.current();
+    const checkpoint = context.info.heartbeatDetails as SweepCheckpoint | undefined;
+    let counts = checkpoint?.counts ?? ZERO_COUNTS;
+    for await (const batch of deps.ledger.sweepAccounts(sweepSpec.unit, { batchSize: SWEEP_BATCH_SIZE, ...(checkpoint ? { afterId: checkpoint.afterId } : {}) })) {
+      const matching = batch.filter((account) => accountFilter(sweepTarget(account) as unknown as EventEnvelope));
+      const perAccount = matching.map((account) => ({
+        account: { ownerId: account.ownerId, unit: account.unit, balance: account.balance },
+        event: {
+          id: `${firingId}:${account.ownerId}:${account.unit}`, type: SCHEDULE_FIRED, occurredAt: input.scheduledAt,
+          data: { scheduledAt: input.scheduledAt, account: { ownerId: account.ownerId, unit: account.unit, balance: account.balance } },
+        } satisfies EventEnvelope,
+      })).filter(({ event }) => eventFilter(event));
+      await storeEvents(perAccount.map(({ event }) => event));
+      const outcomes = await mapLimited(perAccount, SWEEP_START_CONCURRENCY, ({ event, account }) => deps.ingestor.startFor(trigger, event, { account }));
+      await storeDispatches(perAccount.map(({ event }, index) => ({ eventId: event.id, outcome: outcomes[index]! })));
+      counts = tally(counts, outcomes);
+      context.heartbeat({ afterId: batch.at(-1)!.id, counts } satisfies SweepCheckpoint);
+      await firings.progress(firingId, owner, counts);
+    }
+    return counts;
+  }
+
+  return {
+    /**
+     * Fires a scheduled trigger for one scheduled time. Returns the firing's
+     * summary; a firing another workflow has claimed (the schedule and a
+     * `fire` for the same instant) is returned as it stands, doing nothing.
+     */
+    async fireTrigger(input: FiringInput): Promise<FiringSummary> {
+      const execution = Context.current().info.workflowExecution;
+      const owner = execution ? `${execution.workflowId}/${execution.runId}` : `standalone/${input.triggerId}`;
+      let trigger: TriggerRecord;
+      try {
+        trigger = await deps.triggers.get(input.triggerId);
+      } catch (error) {
+        if (isDomainError(error) && error.code === 'trigger_not_found') return firings.notRun({ ...input, triggerVersion: null, owner, reason: 'trigger_deleted' });
+        throw error;
+      }
+      if (!trigger.on.schedule) return firings.notRun({ ...input, triggerVersion: trigger.version, owner, reason: 'trigger_not_scheduled' });
+      if (!trigger.enabled) return firings.notRun({ ...input, triggerVersion: trigger.version, owner, reason: 'trigger_disabled' });
+      const claim = await firings.claim({ ...input, triggerVersion: trigger.version, sweep: trigger.forEachAccount !== undefined, owner });
+      if (!claim.mine || claim.summary.status !== 'running') return claim.summary;
+      const event = firingEvent(input);
+      await storeEvents([event]);
+      const counts = trigger.forEachAccount ? await sweep(trigger, input, event.id, owner) : await fireOnce(trigger, event);
+      if (trigger.forEachAccount) await storeDispatches([{ eventId: event.id, outcome: null }]);
+      const summary = await firings.complete(event.id, owner, counts);
+      deps.logger?.info({ firingId: event.id, ...counts }, 'schedule firing completed');
+      return summary;
+    },
+
+    /** Marks a firing failed once the workflow has given up on it, so its summary does not stay `running`. */
+    async recordFiringFailure(input: FiringInput & { message: string }): Promise<void> {
+      await firings.fail(firingIdOf(input.triggerId, input.scheduledAt), input.message);
+    },
+  };
+}
+
+export type FiringActivities = ReturnType<typeof createFiringActivities>;
+
+/** An unordered insertMany whose only failures are duplicate ids (earlier attempts) is a success. */
+async function insertAllowingDuplicates(insert: () => Promise<unknown>): Promise<void> {
+  try {
+    await insert();
+  } catch (error) {
+    const writeErrors = (error as { writeErrors?: Array<{ code?: number }> | { code?: number } }).writeErrors;
+    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+    if (list.length === 0 || list.some((e) => e.code !== 11000)) throw error;
+  }
+}
+
