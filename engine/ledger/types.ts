@@ -7,7 +7,9 @@
  */
 export type EntrySource =
   | { kind: 'trigger'; triggerId: string; workflowId: string; taskId: string; eventId: string; depth?: number }
-  | { kind: 'api'; keyId: string };
+  | { kind: 'api'; keyId: string }
+  /** A customer's opening balance (engine/customers/opening-balance.ts): the group whose amount was granted. */
+  | { kind: 'opening'; groupId: string };
 
 export type Direction = 'credit' | 'debit';
 
