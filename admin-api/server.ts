@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Connection } from 'mongoose';
 import type { Config } from '../engine/config';
 import { createEventIngestor } from '../engine/events/ingest';
+import { createCustomerDirectory } from '../engine/customers';
 import { createLedger } from '../engine/ledger';
 import { createTemplateStore } from '../engine/mail/template-store';
 import { createDryRun } from '../engine/triggers/dry-run';
@@ -23,6 +24,7 @@ import { apiKeyRoutes } from './api-keys/routes';
 import { createApp } from './app';
 import { adminKeyResolver, chainResolvers } from './auth';
 import { accountRoutes } from './accounts/routes';
+import { customerRoutes } from './customers/routes';
 import { eventRoutes } from './events/routes';
 import { runRoutes } from './runs/routes';
 import { scriptRoutes } from './scripts/routes';
@@ -60,6 +62,7 @@ export function buildApi(deps: ApiDependencies) {
   };
   const plainLedger = createLedger({ connection: store, policyDefaults: config.LEDGER_POLICY_DEFAULTS });
   const ledger = metrics ? meteredLedger(plainLedger, metrics) : plainLedger;
+  const customers = createCustomerDirectory({ connection: store, ledger });
   const triggers = createTriggerStore(store);
   const webhookSecrets = createWebhookSecrets({ connection: store, pepper: pepperOf(config) });
   const events = createEventIngestor({ connection: store, triggers, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger, ...(metrics ? { metrics } : {}) });
@@ -87,6 +90,7 @@ export function buildApi(deps: ApiDependencies) {
       templateRoutes(templates, triggers),
       accountRoutes({ ledger, defaultUnit: config.DEFAULT_UNIT }),
       apiKeyRoutes(apiKeys),
+      customerRoutes(customers),
     ],
     ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
     ...(metrics ? { metrics } : {}),
@@ -97,12 +101,13 @@ export function buildApi(deps: ApiDependencies) {
     triggers,
     events,
     ledger,
+    customers,
     templates,
     apiKeys,
     webhookSecrets,
     schedules,
     async ensureIndexes(): Promise<void> {
-      await Promise.all([triggers.ensureIndexes(), events.ensureIndexes(), templates.ensureIndexes(), ledger.ensureIndexes(), apiKeys.ensureIndexes(), webhookSecrets.ensureIndexes(), firings.ensureIndexes()]);
+      await Promise.all([triggers.ensureIndexes(), events.ensureIndexes(), templates.ensureIndexes(), ledger.ensureIndexes(), apiKeys.ensureIndexes(), webhookSecrets.ensureIndexes(), firings.ensureIndexes(), customers.ensureIndexes()]);
     },
   };
 }

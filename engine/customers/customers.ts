@@ -7,7 +7,7 @@
 import { DomainError } from '../errors';
 import { assertOwnerId, assertUnit, MAX_AMOUNT } from '../ledger/limits';
 import { groupNotFound, type Groups } from './groups';
-import type { AutoTopUp, CustomerDoc, CustomerModels, GroupDoc } from './models';
+import { upsertById, type AutoTopUp, type CustomerDoc, type CustomerModels, type GroupDoc } from './models';
 import type { OpeningBalances, OpeningOutcome } from './opening-balance';
 
 export interface CustomerInput {
@@ -75,7 +75,7 @@ export function createCustomers(models: CustomerModels, groups: Groups, opening:
         _id: ownerId, email: input.email ?? null, name: input.name ?? null, groupId: input.groupId ?? null,
         attributes: input.attributes ?? {}, autoTopUp: input.autoTopUp ?? null, createdAt: previous?.createdAt ?? now, updatedAt: now,
       };
-      await Customer.replaceOne({ _id: ownerId }, doc, { upsert: true });
+      await upsertById(Customer, doc);
       if (input.groupId && !(await groups.live(input.groupId))) {
         await restore(ownerId, previous);
         throw new DomainError('group_deleted', 'conflict', `Group "${input.groupId}" was deleted while this customer was being saved; nothing was changed.`, [{ path: 'groupId', message: 'was deleted meanwhile' }]);

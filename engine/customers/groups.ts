@@ -9,7 +9,7 @@
  */
 import { DomainError } from '../errors';
 import { MAX_ABS_BALANCE, MAX_AMOUNT, MAX_NEGATIVE_DAYS, UNIT_PATTERN } from '../ledger/limits';
-import type { CustomerModels, GroupDoc, GroupUnitPolicy } from './models';
+import { upsertById, type CustomerModels, type GroupDoc, type GroupUnitPolicy } from './models';
 
 /** Group ids are slugs: they appear in URLs, entry comments and source records. */
 export const GROUP_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -107,7 +107,7 @@ export function createGroups(models: CustomerModels, clock: () => Date) {
         _id: groupId, name: input.name, openingBalance: input.openingBalance ?? {}, policy: input.policy ?? {},
         createdAt: existing?.createdAt ?? now, updatedAt: now, deletedAt: null,
       };
-      await Group.replaceOne({ _id: groupId }, doc, { upsert: true });
+      await upsertById(Group, doc);
       return { group: toGroup(doc), created: !existing };
     },
 

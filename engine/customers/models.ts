@@ -1,5 +1,5 @@
 import { Schema, type Connection, type Model } from 'mongoose';
-import { modelOn } from '../store';
+import { isDuplicateKeyError, modelOn } from '../store';
 
 /**
  * One unit's policy values set by a group (minor units of that unit). Absent
@@ -124,4 +124,18 @@ export function customerModels(connection: Connection): CustomerModels {
     Customer: modelOn(connection, 'Customer', customerSchema),
     OpeningGrant: modelOn(connection, 'OpeningGrant', openingGrantSchema),
   };
+}
+
+/**
+ * Replaces the document or inserts it. Two upserts of one new `_id` can race
+ * into a duplicate-key error (both found nothing, both inserted); the loser's
+ * second try finds the winner's document and replaces it, as a later PUT would.
+ */
+export async function upsertById<T extends { _id: string }>(model: Model<T>, doc: T): Promise<void> {
+  try {
+    await model.replaceOne({ _id: doc._id }, doc, { upsert: true });
+  } catch (error) {
+    if (!isDuplicateKeyError(error)) throw error;
+    await model.replaceOne({ _id: doc._id }, doc, { upsert: true });
+  }
 }
