@@ -47,4 +47,10 @@ export interface LedgerContext {
   accounts: Map<string, CachedAccount>;
   /** Per account, the tail and length of this process's queue of postings. */
   queues: Map<string, { tail: Promise<unknown>; depth: number }>;
+  /**
+   * Per account, a balance mark placed ahead for the next slot while
+   * another posting of this process waits for the account (balance-marks.ts):
+   * the slot it is for, and its id once stored (null if it failed).
+   */
+  marksAhead: Map<string, { seq: number; placed: Promise<string | null> }>;
 }

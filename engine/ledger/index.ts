@@ -114,6 +114,7 @@ export function createLedger(deps: LedgerDependencies): Ledger {
     heads: new Map(),
     accounts: new Map(),
     queues: new Map(),
+    marksAhead: new Map(),
   };
   let indexes: Promise<void> | undefined;
   const ensureIndexes = () => {

@@ -4,7 +4,7 @@ import { DomainError, isDomainError } from '../errors';
 import { POLICY_LEASE_MS, knownAccount, noteHint, readAccount, rememberOpened, withFreshPolicy } from './account-cache';
 import type { Head, LedgerContext } from './context';
 import { advanceHint, headOfEntry, probeForward, rememberHead, startingHead } from './head';
-import { dropMark, placeMark } from './balance-marks';
+import { dropMark, dropMarkAhead, markFor, placeMarkAhead } from './balance-marks';
 import { assertPostable } from './limits';
 import { accountKey, entryKey, isDuplicateKeyError, type AccountDoc, type EntryDoc } from './models';
 import { toEntry } from './mapping';
@@ -243,7 +243,8 @@ async function postInQueue(context: LedgerContext, request: PostRequest, mark: T
     }
     const doc = entryDoc(accountId, account, next, request, mark);
     // The balance mark goes first, so no entry can exist without one (see balance-marks.ts).
-    const balanceMarkId = await placeMark(context, accountId, next.seq);
+    const balanceMarkId = await markFor(context, accountId, next.seq);
+    if ((context.queues.get(accountId)?.depth ?? 0) > 1) placeMarkAhead(context, accountId, next.seq + 1);
     try {
       await context.entryWriter.insert(doc);
     } catch (error) {
@@ -293,6 +294,9 @@ export async function post(context: LedgerContext, request: PostRequest, mark?: 
     return await run;
   } finally {
     queue.depth -= 1;
-    if (queue.depth === 0) context.queues.delete(accountId);
+    if (queue.depth === 0) {
+      context.queues.delete(accountId);
+      dropMarkAhead(context, accountId);
+    }
   }
 }

@@ -190,6 +190,20 @@ describe('balance marks', () => {
     await ledger.balanceChanges.clearMarks(marks.map((mark) => mark.id));
     expect(await marksOf(owner)).toEqual([]);
   });
+
+  it('are one per slot when postings to one account queue up, and none is left ahead for a slot the last queued posting did not take', async () => {
+    const owner = newOwner();
+    const credits = Array.from({ length: 5 }, (_, i) => ledger.post(request(owner, { amount: 10 + i })));
+    // Queued last, and refused: the mark placed ahead for its slot (6) is dropped once the queue is done.
+    const refused = code(ledger.post(request(owner, { direction: 'debit', amount: 1_000_000 })));
+    await Promise.all(credits);
+    expect(await refused).toBe('insufficient_funds');
+    const deadline = Date.now() + 5_000;
+    let seqs: number[] = [];
+    do seqs = (await marksOf(owner)).map((mark) => mark.seq);
+    while (seqs.length !== 5 && Date.now() < deadline);
+    expect(seqs).toEqual([1, 2, 3, 4, 5]);
+  });
 });
 
 describe('verify', () => {
