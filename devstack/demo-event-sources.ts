@@ -246,7 +246,7 @@ export async function fireNow(api: ApiClient, triggerId: string): Promise<Firing
   const fired = await ok<FiringView>(api, [202, 200], 'POST', `/v1/triggers/${encodeURIComponent(triggerId)}/fire`);
   return until(`firing ${fired.firingId}`, async () => {
     const response = await api.call<FiringView>('GET', `/v1/triggers/${encodeURIComponent(triggerId)}/firings/${encodeURIComponent(fired.firingId)}`);
-    return response.status === 200 && response.body.status !== 'running' ? response.body : undefined;
+    return response.status === 200 && !['pending', 'running'].includes(response.body.status) ? response.body : undefined;
   });
 }
 

@@ -5,6 +5,7 @@ import { BalancePump } from '../../engine/events/balance-pump';
 import { createEventIngestor } from '../../engine/events/ingest';
 import { createLedger, type Ledger } from '../../engine/ledger';
 import { createSmtpMailer } from '../../engine/mail/mailer';
+import { createTemplateStore } from '../../engine/mail/template-store';
 import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../engine/mail/templates';
 import { createTriggerStore } from '../../engine/triggers/trigger-store';
 import { createWebhookSecrets } from '../../engine/triggers/webhook-secrets';
@@ -58,8 +59,9 @@ export async function startEngineHarness(label: string, options: { webhooksTo?: 
     ? { webhooks: createWebhookSender({ allowedHosts: options.webhooksTo }), webhookSecret: (triggerId: string) => secrets.current(triggerId) }
     : {};
   const scheduling = await firingDependencies(store.connection, ledger);
-  const worker = await startTestWorker(createActivities({ connection: store.connection, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR), ...webhooks, firings: scheduling.firings }), scheduling.taskQueue);
-  const api = await startTestApi({ store: store.connection, temporal: worker.client, taskQueue: worker.taskQueue });
+  const worker = await startTestWorker(createActivities({ connection: store.connection, sandbox, ledger, mailer, templates: createTemplateStore(store.connection, fileTemplateCatalog(BUNDLED_TEMPLATES_DIR)).catalog, ...webhooks, firings: scheduling.firings }), scheduling.taskQueue);
+  // The API checks webhook addresses at save against the same allowed hosts the worker sends to.
+  const api = await startTestApi({ store: store.connection, temporal: worker.client, taskQueue: worker.taskQueue, ...(options.webhooksTo ? { env: { WEBHOOK_ALLOWED_HOSTS: options.webhooksTo.join(',') } } : {}) });
   if (options.balanceEvents) {
     const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
     const ingestor = createEventIngestor({ connection: store.connection, triggers: createTriggerStore(store.connection), temporal: worker.client, taskQueue: worker.taskQueue, logger });
