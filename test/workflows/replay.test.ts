@@ -18,8 +18,8 @@ beforeAll(() => {
 });
 
 describe('recorded histories replay on the current workflow code', () => {
-  it('has histories to replay: a top-up, a cancelled run, an unmatched price, a script error, forEach with onError, and wait_for_event', () => {
-    for (const scenario of ['top-up', 'cancelled', 'unmatched-price', 'script-error', 'for-each-on-error', 'wait-for-event']) {
+  it('has histories to replay: a top-up, a cancelled run, an unmatched price, a script error, forEach with onError, wait_for_event, a balance change and a chain too deep', () => {
+    for (const scenario of ['top-up', 'cancelled', 'unmatched-price', 'script-error', 'for-each-on-error', 'wait-for-event', 'balance-event', 'chain-too-deep']) {
       expect(files.some((file) => file.endsWith(`-${scenario}.json`))).toBe(true);
     }
   });

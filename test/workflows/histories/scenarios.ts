@@ -1,9 +1,15 @@
 import { randomUUID } from 'node:crypto';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import pino from 'pino';
 import { createActivities } from '../../../activities';
+import { BalancePump } from '../../../engine/events/balance-pump';
+import { createEventIngestor } from '../../../engine/events/ingest';
 import { createLedger } from '../../../engine/ledger';
 import { createSmtpMailer } from '../../../engine/mail/mailer';
 import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../../engine/mail/templates';
+import { createTriggerStore } from '../../../engine/triggers/trigger-store';
 import { createSandbox } from '../../../scripts-sandbox';
+import { MAX_CHAIN_DEPTH } from '../../../workflows/chain-depth';
 import { startTestApi } from '../../support/api';
 import { openTestStore } from '../../support/store';
 import { startTestWorker } from '../../support/temporal';
@@ -13,8 +19,10 @@ import { purchaseEvent, topUpTrigger } from '../../support/top-up';
  * The runs whose histories are kept for replay: the documented top-up
  * ($50 credited and mailed), one cancelled in its window, a price that
  * matches no package (the credit skipped), a script error, a forEach with a
- * refusal that onError lets pass, and a wait_for_event released by a later
- * event. Returns each scenario's workflow id once the run has closed.
+ * refusal that onError lets pass, a wait_for_event released by a later
+ * event, a run of a balance change (cause and account in its input), and
+ * the run past the chain depth limit (chain_too_deep). Returns each
+ * scenario's workflow id once the run has closed.
  */
 export async function recordScenarios(): Promise<Record<string, string>> {
   const store = await openTestStore('histories');
@@ -23,6 +31,10 @@ export async function recordScenarios(): Promise<Record<string, string>> {
   const ledger = createLedger({ connection: store.connection });
   const worker = await startTestWorker(createActivities({ connection: store.connection, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR) }));
   const api = await startTestApi({ store: store.connection, temporal: worker.client, taskQueue: worker.taskQueue });
+  const silent = pino({ level: 'silent' });
+  const ingestor = createEventIngestor({ connection: store.connection, triggers: createTriggerStore(store.connection), temporal: worker.client, taskQueue: worker.taskQueue, logger: silent });
+  const balancePump = new BalancePump({ outbox: ledger.balanceChanges, ingest: ingestor.ingest, logger: silent, pollIntervalMs: 100 });
+  balancePump.start();
   try {
     const resource = `top-up-${randomUUID().slice(0, 8)}`;
     await api.request('POST', '/v1/triggers', topUpTrigger(resource, 0));
@@ -64,14 +76,42 @@ export async function recordScenarios(): Promise<Record<string, string>> {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     await api.request('POST', '/v1/events', { id: `evt_${randomUUID()}`, type: paid, data: { orderId, amount: 700 } });
 
-    const runs = { 'top-up': topUp, 'unmatched-price': unmatched, 'script-error': failing, cancelled, 'for-each-on-error': controlled, 'wait-for-event': waiting };
+    // Balance changes: a trigger crediting the account whose changes it reacts to, until the chain is too deep.
+    const looping = `u_${randomUUID().slice(0, 8)}`;
+    const loop = (await api.request('POST', '/v1/triggers', {
+      name: 'Credit on every change', on: { types: ['account.balance_changed'], filter: { 'data.account.ownerId': looping } },
+      tasks: [{ id: 'again', type: 'account', action: 'credit', amount: 1, owner: '{{account.ownerId}}', unit: 'USD' }],
+    })).body.id as string;
+    await api.request('POST', `/v1/accounts/${looping}/entries`, { unit: 'USD', direction: 'credit', amount: 100, idempotencyKey: randomUUID(), createIfMissing: true });
+    const chainRun = (seq: number) => `${loop}:bal:USD:${looping}:${seq}`;
+    await untilStarted(worker.client, chainRun(MAX_CHAIN_DEPTH + 1));
+
+    const runs = {
+      'top-up': topUp, 'unmatched-price': unmatched, 'script-error': failing, cancelled, 'for-each-on-error': controlled, 'wait-for-event': waiting,
+      'balance-event': chainRun(1), 'chain-too-deep': chainRun(MAX_CHAIN_DEPTH + 1),
+    };
     for (const workflowId of Object.values(runs)) await worker.client.workflow.getHandle(workflowId).result().catch(() => undefined);
     return runs;
   } finally {
+    await balancePump.stop();
     await api.close();
     await worker.stop();
     sandbox.dispose();
     mailer.close();
     await store.close();
+  }
+}
+
+/** Waits until the run exists (the balance pump starts it shortly after the posting that causes it). */
+async function untilStarted(client: Client, workflowId: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await client.workflow.getHandle(workflowId).describe();
+      return;
+    } catch (error) {
+      if (!(error instanceof WorkflowNotFoundError) || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 }
