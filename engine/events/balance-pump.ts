@@ -13,9 +13,11 @@
  * worker) and a crash between ingest and delete only repeat a delivery
  * that the events collection dedupes.
  */
+import { isDomainError } from '../errors';
 import type { BalanceChangeOutbox, BalanceMark, LedgerEntry } from '../ledger';
 import type { Logger } from '../logger';
 import { depthAfter } from '../../workflows/chain-depth';
+import type { AccountContext, RunCause } from '../../workflows/types';
 import type { EventInput, RunOptions } from './ingest';
 
 /** The event type of a balance change. */
@@ -43,7 +45,7 @@ export function balanceEventId(entryId: string): string {
  * after the entry) and the cause. Everything comes from the entry, so every
  * pump builds the same event and a repeated delivery is a duplicate.
  */
-export function balanceEventOf(entry: LedgerEntry): { input: EventInput; options: Required<RunOptions> } {
+export function balanceEventOf(entry: LedgerEntry): { input: EventInput; options: { account: AccountContext; cause: RunCause } } {
   const { source } = entry;
   const eventId = balanceEventId(entry.id);
   return {
@@ -71,7 +73,7 @@ export interface BalancePumpDependencies {
   outbox: BalanceChangeOutbox;
   /** The event ingestion (createEventIngestor(...).ingest). */
   ingest(input: EventInput, actor: string, options: RunOptions): Promise<unknown>;
-  logger: Pick<Logger, 'info' | 'warn' | 'debug'>;
+  logger: Pick<Logger, 'error' | 'warn' | 'debug'>;
   /** Wait between polls when there is nothing to do, in ms. */
   pollIntervalMs: number;
 }
@@ -120,7 +122,7 @@ export class BalancePump {
     await this.loop;
   }
 
-  /** One pass over a page of marks; throws only when the marks cannot be read. */
+  /** One pass over a page of marks; throws only when the marks cannot be read or deleted. */
   async pollOnce(): Promise<PollReport> {
     const marks = await this.deps.outbox.readMarks(this.cursor, MARKS_PER_POLL);
     const more = marks.length === MARKS_PER_POLL;
@@ -129,36 +131,56 @@ export class BalancePump {
     const accounts = [...groupBySlot(marks).values()];
     const report: PollReport = { delivered: 0, kept: 0, failedAccounts: 0, more };
     const cleared: string[] = [];
+    let firstFailure: { error: unknown; entryId: string } | undefined;
     await inParallel(accounts, ACCOUNTS_IN_PARALLEL, async (slots) => {
       const outcome = await this.deliverAccount(slots);
       cleared.push(...outcome.cleared);
       report.delivered += outcome.delivered;
       report.kept += outcome.kept;
-      if (outcome.failed) report.failedAccounts += 1;
+      if (outcome.failure) {
+        report.failedAccounts += 1;
+        firstFailure ??= outcome.failure;
+      }
     });
+    // One line per poll, however many accounts an outage holds back.
+    if (firstFailure) this.deps.logger.warn({ err: firstFailure.error, entryId: firstFailure.entryId, failedAccounts: report.failedAccounts }, 'balance events not delivered; retrying at the next poll');
     // Deleted only after their events were ingested: a crash before this line delivers them again, as duplicates.
     await this.deps.outbox.clearMarks(cleared);
     return report;
   }
 
   /** One account's slots in seq order, until a slot without an entry or a failure. */
-  private async deliverAccount(slots: Slot[]): Promise<{ cleared: string[]; delivered: number; kept: number; failed: boolean }> {
+  private async deliverAccount(slots: Slot[]): Promise<{ cleared: string[]; delivered: number; kept: number; failure?: { error: unknown; entryId: string } }> {
     const cleared: string[] = [];
-    const stopAt = (index: number, failed: boolean) => ({ cleared, delivered: index, kept: slots.slice(index).reduce((sum, slot) => sum + slot.markIds.length, 0), failed });
+    const stopAt = (index: number) => ({ cleared, delivered: index, kept: slots.slice(index).reduce((sum, slot) => sum + slot.markIds.length, 0) });
     for (const [index, slot] of slots.entries()) {
       try {
         const entry = await this.deps.outbox.entryAt(slot.entryId);
         // Seqs have no gaps: with this slot empty, the later ones are too.
-        if (!entry) return stopAt(index, false);
-        const { input, options } = balanceEventOf(entry);
-        await this.deps.ingest(input, ACTOR, options);
+        if (!entry) return stopAt(index);
+        await this.ingest(entry);
         cleared.push(...slot.markIds);
       } catch (error) {
-        this.deps.logger.warn({ err: error, entryId: slot.entryId }, 'balance event not delivered; retrying at the next poll');
-        return stopAt(index, true);
+        return { ...stopAt(index), failure: { error, entryId: slot.entryId } };
       }
     }
-    return stopAt(slots.length, false);
+    return stopAt(slots.length);
+  }
+
+  /**
+   * Ingests the entry's event. An event of that id stored with another body
+   * (`event_conflict`: only a release that built the event differently could
+   * store one) can never be ingested again; retrying it would hold the
+   * account's later changes back for good, so it is logged and passed.
+   */
+  private async ingest(entry: LedgerEntry): Promise<void> {
+    const { input, options } = balanceEventOf(entry);
+    try {
+      await this.deps.ingest(input, ACTOR, options);
+    } catch (error) {
+      if (!isDomainError(error) || error.code !== 'event_conflict') throw error;
+      this.deps.logger.error({ err: error, eventId: input.id }, 'balance event already stored with another body; not delivered again');
+    }
   }
 
   private async run(): Promise<void> {

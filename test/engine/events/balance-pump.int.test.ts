@@ -10,7 +10,7 @@ import { createLedger, type Ledger, type PostRequest } from '../../../engine/led
 import { markKey } from '../../../engine/ledger/models';
 import { connectStore } from '../../../engine/store';
 
-const silent = { info: () => undefined, warn: () => undefined, debug: () => undefined };
+const silent = { error: () => undefined, warn: () => undefined, debug: () => undefined };
 
 let connection: Connection;
 let ledger: Ledger;

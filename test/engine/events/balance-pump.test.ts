@@ -1,8 +1,9 @@
+import { DomainError } from '../../../engine/errors';
 import { balanceEventOf, BalancePump } from '../../../engine/events/balance-pump';
 import type { EventInput, RunOptions } from '../../../engine/events/ingest';
 import type { BalanceChangeOutbox, BalanceMark, LedgerEntry } from '../../../engine/ledger';
 
-const silent = { info: () => undefined, warn: () => undefined, debug: () => undefined };
+const silent = { error: () => undefined, warn: () => undefined, debug: () => undefined };
 
 function entry(accountId: string, seq: number, overrides: Partial<LedgerEntry> = {}): LedgerEntry {
   const [unit, ownerId] = [accountId.slice(0, accountId.indexOf(':')), accountId.slice(accountId.indexOf(':') + 1)];
@@ -102,6 +103,21 @@ describe('a poll', () => {
     expect(await pump.pollOnce()).toEqual({ delivered: 1, kept: 0, failedAccounts: 0, more: false });
     expect(await pump.pollOnce()).toEqual({ delivered: 0, kept: 0, failedAccounts: 0, more: false });
     expect(delivered).toEqual(['bal:USD:carol:1']);
+  });
+
+  it("passes a change whose event id is stored with another body, so the account's later changes still go out", async () => {
+    const outbox = new MemoryOutbox();
+    for (const seq of [1, 2]) {
+      outbox.mark('USD:fay', seq);
+      outbox.entries.set(`USD:fay:${seq}`, entry('USD:fay', seq));
+    }
+    const delivered: string[] = [];
+    const ingest = async (input: EventInput) => {
+      if (input.id === 'bal:USD:fay:1') throw new DomainError('event_conflict', 'conflict', 'stored with a different body');
+      delivered.push(input.id);
+    };
+    expect(await new BalancePump({ outbox, ingest, logger: silent, pollIntervalMs: 60_000 }).pollOnce()).toEqual({ delivered: 2, kept: 0, failedAccounts: 0, more: false });
+    expect(delivered).toEqual(['bal:USD:fay:2']);
   });
 
   it('pages through more marks than one read holds, every one within a sweep', async () => {
