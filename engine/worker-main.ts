@@ -15,6 +15,7 @@ import { pepperOf } from './secret-seal';
 import { exitOnStartupError } from './shutdown';
 import { connectStore } from './store';
 import { connectWorkerConnection, createTemporalClient, ensureSearchAttributes } from './temporal';
+import { createCustomerDirectory } from './customers';
 import { createScheduleSync, reconcileSchedulesPeriodically } from './schedules/schedule-sync';
 import { createTriggerStore } from './triggers/trigger-store';
 import { createWebhookSecrets } from './triggers/webhook-secrets';
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
     templates: createTemplateStore(store, fileTemplateCatalog(BUNDLED_TEMPLATES_DIR)).catalog,
     webhooks: createWebhookSender({ allowedHosts: config.WEBHOOK_ALLOWED_HOSTS }),
     webhookSecret: (triggerId) => webhookSecrets.current(triggerId),
-    firings: { triggers, ledger, ingestor, logger },
+    firings: { triggers, ledger, ingestor, logger, customers: createCustomerDirectory({ connection: store, ledger }) },
   });
   const worker = await createEngineWorker({
     connection: await connectWorkerConnection(config),

@@ -48,13 +48,15 @@ export interface FiringDependencies {
   triggers: Pick<TriggerStore, 'get'>;
   ledger: Pick<Ledger, 'sweepAccounts'>;
   ingestor: Pick<EventIngestor, 'startFor'>;
+  /** Customer profiles by owner, for sweep filters over `customer`; without it `customer` is absent. */
+  customers?: { profileOf(ownerId: string): Promise<unknown> };
   logger?: Logger;
   clock?: () => Date;
 }
 
-/** The account as a sweep's filter sees it (`customer` joins when customer profiles exist). */
-function sweepTarget(account: Account): Record<string, unknown> {
-  return { ownerId: account.ownerId, unit: account.unit, balance: account.balance };
+/** The account as a sweep's filter sees it, with the owner's customer profile (as JSON) when there is one. */
+function sweepTarget(account: Account, customer: unknown): Record<string, unknown> {
+  return { ownerId: account.ownerId, unit: account.unit, balance: account.balance, ...(customer ? { customer: JSON.parse(JSON.stringify(customer)) as unknown } : {}) };
 }
 
 function tally(counts: FiringCounts, outcomes: readonly StartOutcome[]): FiringCounts {
@@ -134,12 +136,15 @@ export function createFiringActivities(deps: FiringDependencies) {
   async function sweep(trigger: TriggerRecord, input: FiringInput, firingId: string, owner: string): Promise<FiringCounts> {
     const sweepSpec = trigger.forEachAccount!;
     const accountFilter = compileFilter(sweepSpec.filter);
+    // Profiles are read (one _id read per account) only when the filter looks at them.
+    const customers = deps.customers && JSON.stringify(sweepSpec.filter ?? {}).includes('customer') ? deps.customers : undefined;
     const eventFilter = compileFilter(trigger.on.filter);
     const context = Context.current();
     const checkpoint = context.info.heartbeatDetails as SweepCheckpoint | undefined;
     let counts = checkpoint?.counts ?? ZERO_COUNTS;
     for await (const batch of deps.ledger.sweepAccounts(sweepSpec.unit, { batchSize: SWEEP_BATCH_SIZE, ...(checkpoint ? { afterId: checkpoint.afterId } : {}) })) {
-      const matching = batch.filter((account) => accountFilter(sweepTarget(account) as unknown as EventEnvelope));
+      const profiles = customers ? await Promise.all(batch.map((account) => customers.profileOf(account.ownerId))) : [];
+      const matching = batch.filter((account, index) => accountFilter(sweepTarget(account, profiles[index]) as unknown as EventEnvelope));
       const perAccount = matching.map((account) => ({
         account: { ownerId: account.ownerId, unit: account.unit, balance: account.balance },
         event: {

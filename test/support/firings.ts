@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { Connection as StoreConnection } from 'mongoose';
 import pino from 'pino';
 import type { ActivityDependencies } from '../../activities';
+import { createCustomerDirectory } from '../../engine/customers';
 import { createEventIngestor } from '../../engine/events/ingest';
 import type { Ledger } from '../../engine/ledger';
 import { createTriggerStore } from '../../engine/triggers/trigger-store';
@@ -20,5 +21,5 @@ export async function firingDependencies(store: StoreConnection, ledger: Ledger)
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const triggers = createTriggerStore(store);
   const ingestor = createEventIngestor({ connection: store, triggers, temporal: new Client({ connection, namespace: 'default' }), taskQueue, logger });
-  return { firings: { triggers, ledger, ingestor, logger }, taskQueue, close: () => connection.close() };
+  return { firings: { triggers, ledger, ingestor, logger, customers: createCustomerDirectory({ connection: store, ledger }) }, taskQueue, close: () => connection.close() };
 }

@@ -99,6 +99,21 @@ describe('a sweep over 2,000 accounts', () => {
   });
 });
 
+describe('a sweep filtering on the customer', () => {
+  it('sees each account\'s customer profile, and accounts without one do not match', async () => {
+    await openAccounts('cust-', 'CAD', 4, () => 100);
+    for (const [ownerId, plan] of [['cust-00000', 'pro'], ['cust-00001', 'basic'], ['cust-00002', 'pro']]) {
+      expect((await harness.api.request('PUT', `/v1/customers/${ownerId}`, { attributes: { plan } })).status).toBeLessThan(300);
+    }
+    const id = await harness.createTrigger({ ...sweepTrigger('CAD'), forEachAccount: { unit: 'CAD', filter: { 'customer.attributes.plan': 'pro' } } });
+    const fired = await harness.api.request('POST', `/v1/triggers/${id}/fire`, {});
+    const firing = await settledFiring(id, fired.body.firingId);
+    expect(firing).toMatchObject({ status: 'completed', matched: 2, started: 2 });
+    expect((await harness.api.request('GET', `/v1/events/${encodeURIComponent(`${firing.firingId}:cust-00002:CAD`)}`)).status).toBe(200);
+    expect((await harness.api.request('GET', `/v1/events/${encodeURIComponent(`${firing.firingId}:cust-00003:CAD`)}`)).status).toBe(404);
+  });
+});
+
 describe('a sweep interrupted mid-batch', () => {
   it('resumes from its last checkpoint on retry and counts every matching account once', async () => {
     await openAccounts('eur-', 'EUR', 500, () => 700);
