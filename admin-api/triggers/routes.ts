@@ -1,4 +1,4 @@
-import type { ScheduleSync } from '../../engine/schedules/schedule-sync';
+import { scheduleIdOf, type ScheduleSync } from '../../engine/schedules/schedule-sync';
 import type { DryRun } from '../../engine/triggers/dry-run';
 import { triggerDefinitionSchema, triggerKeySchema } from '../../engine/triggers/trigger-schema';
 import type { TriggerRecord, TriggerStore } from '../../engine/triggers/trigger-store';
@@ -75,7 +75,7 @@ export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dr
   }
   async function withSchedule(record: TriggerRecord) {
     if (!record.on.schedule) return present(record);
-    const schedule = await schedules.stateOf(record.id).catch(() => ({ scheduleId: '', state: 'unavailable' as const, nextFireTimes: [] }));
+    const schedule = await schedules.stateOf(record.id).catch(() => ({ scheduleId: scheduleIdOf(record.id), state: 'unavailable' as const, nextFireTimes: [] }));
     return { ...present(record), schedule };
   }
   return (routes) => {
