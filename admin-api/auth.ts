@@ -10,6 +10,12 @@ export type Scope = (typeof SCOPES)[number];
 export interface Principal {
   readonly keyId: string;
   readonly scopes: readonly Scope[];
+  /**
+   * Set on owner-scoped keys (a customer portal's): the one owner whose
+   * accounts and entries the key may read. Such a key reaches only routes
+   * that declare their owner parameter (RouteSpec.ownerParam).
+   */
+  readonly ownerId?: string;
 }
 
 /** What a resolver may need beyond the bearer secret: the request's signature and exact body bytes. */
@@ -105,4 +111,29 @@ declare module 'express-serve-static-core' {
     /** The JSON body's bytes exactly as received, kept for signature checks. */
     rawBody?: Buffer;
   }
+}
+
+/**
+ * Confines owner-scoped keys: on a route without an owner parameter they are
+ * refused (403 `owner_scoped_key`); on one with it, another owner's id is
+ * answered 404, exactly as an account that does not exist, so a portal key
+ * cannot even learn which other owners exist. Other keys pass untouched.
+ */
+export function requireOwner(ownerParam: string | undefined): RequestHandler {
+  return (req: Request, _res, next) => {
+    const ownerId = req.principal?.ownerId;
+    if (ownerId === undefined) {
+      next();
+      return;
+    }
+    if (ownerParam === undefined) {
+      next(new DomainError('owner_scoped_key', 'forbidden', `This API key reads only the accounts of owner "${ownerId}".`));
+      return;
+    }
+    if (req.params[ownerParam] !== ownerId) {
+      next(new DomainError('account_not_found', 'not_found', `No account for owner "${String(req.params[ownerParam])}".`));
+      return;
+    }
+    next();
+  };
 }

@@ -1,7 +1,7 @@
 import { OpenAPIRegistry, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { ZodType } from 'zod';
-import { authenticate, requireScope, type KeyResolver, type Principal, type Scope } from './auth';
+import { authenticate, requireOwner, requireScope, type KeyResolver, type Principal, type Scope } from './auth';
 import type { RateLimitPolicy } from './rate-limit';
 import { problemSchema } from './schemas';
 import { DomainError } from '../engine/errors';
@@ -40,12 +40,19 @@ export interface RouteSpec<P extends ZodType | undefined, Q extends ZodType | un
   tags: string[];
   /** The scope required; omit for public operational routes. */
   scope?: Scope;
+  /**
+   * The path parameter naming the owner whose data the route reads, on the
+   * routes an owner-scoped key may call (e.g. `ownerId`); a key scoped to
+   * another owner gets 404. Routes without it refuse owner-scoped keys (403).
+   */
+  ownerParam?: string;
   /** Counts requests per API key under this named limit (429 past it); needs `scope`. */
   rateLimit?: RateLimitPolicy;
   params?: P;
   query?: Q;
   body?: B;
-  responses: Record<number, { description: string; schema?: ZodType }>;
+  /** Per status: the JSON schema, and other media types the route can answer with (by `Accept`), each described in words. */
+  responses: Record<number, { description: string; schema?: ZodType; alternatives?: Record<string, string> }>;
   handler: (input: RouteInput<Infer<P>, Infer<Q>, Infer<B>>) => Promise<RouteResult>;
 }
 
@@ -139,7 +146,7 @@ export class RouteTable {
   add<P extends ZodType | undefined = undefined, Q extends ZodType | undefined = undefined, B extends ZodType | undefined = undefined>(spec: RouteSpec<P, Q, B>): this {
     this.specs.push({ method: spec.method, path: spec.path });
     this.registry.registerPath(this.describe(spec));
-    const guards: RequestHandler[] = spec.scope ? [authenticate(this.resolveKey), requireScope(spec.scope)] : [];
+    const guards: RequestHandler[] = spec.scope ? [authenticate(this.resolveKey), requireScope(spec.scope), requireOwner(spec.ownerParam)] : [];
     if (spec.rateLimit) guards.push(this.limiters[spec.rateLimit]);
     this.router[spec.method](spec.path, ...guards, this.wrap(spec));
     return this;
@@ -166,9 +173,10 @@ export class RouteTable {
   private describe<P extends ZodType | undefined, Q extends ZodType | undefined, B extends ZodType | undefined>(spec: RouteSpec<P, Q, B>): RouteConfig {
     const responses: RouteConfig['responses'] = {};
     for (const [status, response] of Object.entries(spec.responses)) {
+      const alternatives = Object.fromEntries(Object.entries(response.alternatives ?? {}).map(([type, description]) => [type, { schema: { type: 'string' as const, description } }]));
       responses[status] = response.schema
-        ? { description: response.description, content: { 'application/json': { schema: response.schema } } }
-        : { description: response.description };
+        ? { description: response.description, content: { 'application/json': { schema: response.schema }, ...alternatives } }
+        : { description: response.description, ...(response.alternatives ? { content: alternatives } : {}) };
     }
     const errors = spec.scope ? { ...COMMON_ERRORS, ...(spec.body ? { 415: UNSUPPORTED_ENCODING } : {}), ...(spec.rateLimit ? { 429: RATE_LIMITED } : {}) } : { 500: COMMON_ERRORS[500]! };
     for (const [status, description] of Object.entries(errors)) {

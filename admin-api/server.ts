@@ -4,6 +4,7 @@ import type { Config } from '../engine/config';
 import { createEventIngestor } from '../engine/events/ingest';
 import { createCustomerDirectory } from '../engine/customers';
 import { createLedger } from '../engine/ledger';
+import { createStatements } from '../engine/ledger/statement';
 import { createTemplateStore } from '../engine/mail/template-store';
 import { createDryRun } from '../engine/triggers/dry-run';
 import type { Logger } from '../engine/logger';
@@ -24,6 +25,7 @@ import { apiKeyRoutes } from './api-keys/routes';
 import { createApp } from './app';
 import { adminKeyResolver, chainResolvers } from './auth';
 import { accountRoutes } from './accounts/routes';
+import { adjustmentRoutes } from './adjustments/routes';
 import { customerRoutes } from './customers/routes';
 import { eventRoutes } from './events/routes';
 import { runRoutes } from './runs/routes';
@@ -88,7 +90,8 @@ export function buildApi(deps: ApiDependencies) {
       runRoutes(runs),
       scriptRoutes(sandbox, sandboxMaximums),
       templateRoutes(templates, triggers),
-      accountRoutes({ ledger, defaultUnit: config.DEFAULT_UNIT }),
+      accountRoutes({ ledger, statements: createStatements({ connection: store, ledger }), defaultUnit: config.DEFAULT_UNIT }),
+      adjustmentRoutes({ ledger }),
       apiKeyRoutes(apiKeys),
       customerRoutes(customers),
     ],

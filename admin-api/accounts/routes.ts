@@ -1,8 +1,10 @@
 import { DomainError } from '../../engine/errors';
 import type { Ledger } from '../../engine/ledger';
+import type { Statements } from '../../engine/ledger/statement';
 import type { RouteModule } from '../app';
 import { accountPageSchema, accountSchema, accountsQuerySchema, entriesQuerySchema, entryPageSchema, entrySchema, ownerParamsSchema, patchPolicyBodySchema, postEntryBodySchema, unitQuerySchema } from './schemas';
 import { inClientTerms, storedApiKey } from './idempotency-keys';
+import { STATEMENT_COLUMNS, writeCsvStatement } from './statement-csv';
 import { accountView, entryView } from './views';
 
 const TAGS = ['Accounts'];
@@ -15,8 +17,8 @@ function notFound(ownerId: string, unit: string): DomainError {
  * Accounts and ledger routes (contract: api-v1.md, "Accounts and ledger").
  * `defaultUnit` applies where the unit is optional (reads and policy).
  */
-export function accountRoutes(deps: { ledger: Ledger; defaultUnit: string }): RouteModule {
-  const { ledger, defaultUnit } = deps;
+export function accountRoutes(deps: { ledger: Ledger; statements: Statements; defaultUnit: string }): RouteModule {
+  const { ledger, statements, defaultUnit } = deps;
   return (routes) => {
     routes.add({
       method: 'get', path: '/v1/accounts', scope: 'accounts:read', tags: TAGS,
@@ -32,7 +34,7 @@ export function accountRoutes(deps: { ledger: Ledger; defaultUnit: string }): Ro
     });
 
     routes.add({
-      method: 'get', path: '/v1/accounts/:ownerId', scope: 'accounts:read', tags: TAGS,
+      method: 'get', path: '/v1/accounts/:ownerId', scope: 'accounts:read', ownerParam: 'ownerId', tags: TAGS,
       summary: 'Get an account',
       params: ownerParamsSchema, query: unitQuerySchema,
       responses: { 200: { description: 'The account.', schema: accountSchema }, 404: { description: 'No such account.' } },
@@ -57,13 +59,22 @@ export function accountRoutes(deps: { ledger: Ledger; defaultUnit: string }): Ro
     });
 
     routes.add({
-      method: 'get', path: '/v1/accounts/:ownerId/entries', scope: 'accounts:read', tags: TAGS,
-      summary: "List an account's entries, newest first",
-      description: 'Pass nextCursor as cursor for the next page; entries posted meanwhile never shift later pages.',
+      method: 'get', path: '/v1/accounts/:ownerId/entries', scope: 'accounts:read', ownerParam: 'ownerId', tags: TAGS,
+      summary: "List an account's entries, newest first, or its statement as CSV",
+      description: `Pass nextCursor as cursor for the next page; entries posted meanwhile never shift later pages. \`from\` (inclusive) and \`to\` (exclusive) select entries by the time they were posted. With \`Accept: text/csv\` the answer is the statement of that range (all of it, no paging), oldest first, with columns ${STATEMENT_COLUMNS.join(', ')} (\`balance\` is the running balance after each entry), streamed as it is read.`,
       params: ownerParamsSchema, query: entriesQuerySchema,
-      responses: { 200: { description: 'One page of entries.', schema: entryPageSchema }, 404: { description: 'No such account.' } },
-      handler: async ({ params, query }) => {
-        const page = await ledger.listEntries(params.ownerId, query.unit ?? defaultUnit, { limit: query.limit, ...(query.cursor ? { cursor: query.cursor } : {}) });
+      responses: { 200: { description: 'One page of entries (JSON), or the statement (text/csv).', schema: entryPageSchema, alternatives: { 'text/csv': 'The statement: a header row, then one row per entry, oldest first.' } }, 404: { description: 'No such account.' } },
+      handler: async ({ params, query, req, res }) => {
+        const unit = query.unit ?? defaultUnit;
+        const range = { from: query.from ? new Date(query.from) : undefined, to: query.to ? new Date(query.to) : undefined };
+        if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
+          const { account, first, last } = await statements.seqRange(params.ownerId, unit, range);
+          await writeCsvStatement(res, statements, account, { first, last }, range);
+          return { status: 200 };
+        }
+        const page = range.from || range.to
+          ? await statements.page(params.ownerId, unit, range, { limit: query.limit, cursor: query.cursor })
+          : await ledger.listEntries(params.ownerId, unit, { limit: query.limit, ...(query.cursor ? { cursor: query.cursor } : {}) });
         return { status: 200, body: { items: page.items.map(entryView), nextCursor: page.nextCursor } };
       },
     });

@@ -18,7 +18,12 @@ export const unitQuerySchema = z.object({
   unit: unit.optional().openapi({ description: 'Default: the configured DEFAULT_UNIT.' }),
 });
 
-export const entriesQuerySchema = unitQuerySchema.extend(pageQuerySchema.shape);
+const instant = z.string().max(40).refine((value) => !Number.isNaN(Date.parse(value)), 'must be an ISO 8601 date-time, e.g. 2026-11-01T00:00:00Z');
+
+export const entriesQuerySchema = unitQuerySchema.extend(pageQuerySchema.shape).extend({
+  from: instant.optional().openapi({ description: 'Only entries posted at or after this time (ISO 8601).', example: '2026-11-01T00:00:00Z' }),
+  to: instant.optional().openapi({ description: 'Only entries posted before this time (ISO 8601).', example: '2026-12-01T00:00:00Z' }),
+});
 
 export const accountsQuerySchema = pageQuerySchema.extend({
   ownerId: z.string().min(1).max(200).optional(),

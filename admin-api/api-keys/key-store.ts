@@ -20,6 +20,8 @@ interface ApiKeyDoc {
   scopes: Scope[];
   /** HMAC-SHA256 of the bearer secret under a key derived from the pepper, hex. */
   secretHash: string;
+  /** The one owner an owner-scoped key may read; null (or absent, on keys made before) for other keys. */
+  ownerId?: string | null;
   /** AES-256-GCM sealed signing secret; absent for keys that do not sign. */
   signingSecretSealed: string | null;
   createdAt: Date;
@@ -37,6 +39,8 @@ export interface ApiKeyRecord {
   /** The visible start of the bearer secret, to tell keys apart. */
   prefix: string;
   signing: boolean;
+  /** Set on owner-scoped keys: the owner whose accounts and entries the key reads. */
+  ownerId: string | null;
   createdAt: Date;
   createdBy: string;
   lastUsedAt: Date | null;
@@ -50,6 +54,7 @@ const apiKeySchema = new Schema<ApiKeyDoc>(
     name: { type: String, required: true },
     scopes: { type: [String], required: true },
     secretHash: { type: String, required: true },
+    ownerId: { type: String, default: null },
     signingSecretSealed: { type: String, default: null },
     createdAt: { type: Date, required: true, index: true },
     createdBy: { type: String, required: true },
@@ -62,7 +67,7 @@ const apiKeySchema = new Schema<ApiKeyDoc>(
 
 function toRecord(doc: ApiKeyDoc): ApiKeyRecord {
   return {
-    id: doc._id, name: doc.name, scopes: doc.scopes, prefix: `cfk_${doc._id.slice('key_'.length)}`, signing: doc.signingSecretSealed !== null,
+    id: doc._id, name: doc.name, scopes: doc.scopes, prefix: `cfk_${doc._id.slice('key_'.length)}`, signing: doc.signingSecretSealed !== null, ownerId: doc.ownerId ?? null,
     createdAt: doc.createdAt, createdBy: doc.createdBy, lastUsedAt: doc.lastUsedAt, revokedAt: doc.revokedAt, revokedBy: doc.revokedBy,
   };
 }
@@ -114,7 +119,7 @@ export function createApiKeyStore(deps: ApiKeyStoreDependencies) {
       verifySignature({ header: request.signatureHeader, rawBody: request.rawBody, secret: crypto.openSigningSecret(doc.signingSecretSealed), nowMs: request.nowMs, method: request.method, path: request.path });
     }
     touch(doc, request.nowMs);
-    return { keyId: doc._id, scopes: doc.scopes };
+    return { keyId: doc._id, scopes: doc.scopes, ...(doc.ownerId ? { ownerId: doc.ownerId } : {}) };
   };
 
   return {
@@ -125,11 +130,11 @@ export function createApiKeyStore(deps: ApiKeyStoreDependencies) {
     },
 
     /** Creates a key; the secrets are in the result only, never stored in the clear. */
-    async create(input: { name: string; scopes: Scope[]; signing: boolean }, actor: string): Promise<{ record: ApiKeyRecord; secret: string; signingSecret?: string }> {
+    async create(input: { name: string; scopes: Scope[]; signing: boolean; ownerId?: string | undefined }, actor: string): Promise<{ record: ApiKeyRecord; secret: string; signingSecret?: string }> {
       const issued = issueKey();
       const signingSecret = input.signing ? issueSigningSecret() : undefined;
       const doc: ApiKeyDoc = {
-        _id: issued.id, name: input.name, scopes: input.scopes, secretHash: crypto.hashSecret(issued.secret),
+        _id: issued.id, name: input.name, scopes: input.scopes, ownerId: input.ownerId ?? null, secretHash: crypto.hashSecret(issued.secret),
         signingSecretSealed: signingSecret ? crypto.sealSigningSecret(signingSecret) : null,
         createdAt: clock(), createdBy: actor, lastUsedAt: null, revokedAt: null, revokedBy: null,
       };

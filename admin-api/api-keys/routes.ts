@@ -11,14 +11,16 @@ const createKeySchema = z
       .refine((scopes) => new Set(scopes).size === scopes.length, 'must not repeat a scope')
       .openapi({ example: ['events:write'] }),
     signing: z.boolean().default(false).openapi({ description: 'Also issue a signing secret; every request made with the key must then carry a valid Creditflow-Signature.' }),
+    ownerId: z.string().min(1).max(200).optional().openapi({ description: 'An owner-scoped key, e.g. for a customer portal: it reads only this owner\'s accounts and entries (and customer profile); another owner\'s are 404, every other route 403. Its scopes must be exactly ["accounts:read"].', example: 'user_42' }),
   })
+  .refine((input) => input.ownerId === undefined || (input.scopes.length === 1 && input.scopes[0] === 'accounts:read'), { path: ['scopes'], message: 'an owner-scoped key (ownerId) reads only: its scopes must be exactly ["accounts:read"]' })
   .openapi('ApiKeyInput');
 
 const apiKeySchema = z
   .object({
     id: z.string(), name: z.string(), scopes: z.array(z.enum(SCOPES)),
     prefix: z.string().openapi({ description: 'The visible start of the secret, to tell keys apart.' }),
-    signing: z.boolean(), createdAt: z.string(), createdBy: z.string(),
+    signing: z.boolean(), ownerId: z.string().nullable().openapi({ description: 'Set on owner-scoped keys.' }), createdAt: z.string(), createdBy: z.string(),
     lastUsedAt: z.string().nullable().openapi({ description: 'Refreshed at most once a minute.' }),
     revokedAt: z.string().nullable(), revokedBy: z.string().nullable(),
   })

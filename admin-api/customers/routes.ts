@@ -86,7 +86,7 @@ export function customerRoutes(directory: CustomerDirectory): RouteModule {
       },
     });
     routes.add({
-      method: 'get', path: '/v1/customers/:ownerId', scope: 'accounts:read', tags: ['Customers'],
+      method: 'get', path: '/v1/customers/:ownerId', scope: 'accounts:read', ownerParam: 'ownerId', tags: ['Customers'],
       summary: 'Get a customer profile',
       params: ownerParamsSchema,
       responses: { 200: { description: 'The customer.', schema: customerSchema }, 404: { description: 'No such customer.' } },
