@@ -4,7 +4,7 @@ import type { ScriptError } from './types';
 export const SCRIPT_FILE = 'script.js';
 
 /** What a script sees in scope, in the order the runtime passes them. */
-export const SCRIPT_PARAMS = ['event', 'data', 'reservation', 'tasks', 'trigger', 'console', 'results', 'item', 'index'] as const;
+export const SCRIPT_PARAMS = ['event', 'data', 'reservation', 'tasks', 'trigger', 'console', 'results', 'item', 'index', 'account', 'customer'] as const;
 
 /**
  * Wraps a function body into a strict async function expression. The header

@@ -140,6 +140,8 @@ export function serializeInput(input: ScriptInput): string {
   if (input.results !== undefined) envelope.results = input.results;
   if (input.item !== undefined) envelope.item = input.item;
   if (input.index !== undefined) envelope.index = input.index;
+  if (input.account !== undefined) envelope.account = input.account;
+  if (input.customer !== undefined) envelope.customer = input.customer;
   return JSON.stringify(envelope);
 }
 

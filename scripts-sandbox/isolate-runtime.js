@@ -310,7 +310,7 @@
     const tasks = 'tasks' in input ? input.tasks : {};
     try {
       const results = 'results' in input ? input.results : {};
-      const promise = scriptFunction(event, data, reservation, tasks, input.trigger, createConsole(run.log), results, input.item, input.index);
+      const promise = scriptFunction(event, data, reservation, tasks, input.trigger, createConsole(run.log), results, input.item, input.index, input.account, input.customer);
       apply(promiseThen, promise, [(value) => succeed(run, value), (thrown) => fail(run, thrown)]);
     } catch (thrown) {
       fail(run, thrown);

@@ -32,6 +32,10 @@ export interface ScriptInput {
   /** Inside a `forEach`: the current item and its index. */
   item?: unknown;
   index?: number;
+  /** The account the run is about, when its event names one (`{ ownerId, unit, balance }`). */
+  account?: unknown;
+  /** The customer profile of the owner the event names, when one exists. */
+  customer?: unknown;
 }
 
 /** Per-task limits; each must stay within the sandbox maximums (see `checkLimits`). */

@@ -85,5 +85,7 @@ function scriptInputOf(context: RunContext): ScriptInput {
     results: context.results,
     trigger: context.trigger,
     ...(context.item !== undefined ? { item: context.item, index: context.index } : {}),
+    ...(context.account !== undefined ? { account: context.account } : {}),
+    ...(context.customer !== undefined ? { customer: context.customer } : {}),
   };
 }

@@ -7,13 +7,13 @@
 import { Query } from 'mingo';
 import { parseReference, valueAtPath } from './references';
 import { TaskInputError } from './task-inputs';
-import type { AccountContext, EventEnvelope, RunContext, TaskError, TaskOutcome, TaskResult, TaskSpec, TaskState, TriggerSnapshot } from './types';
+import type { AccountContext, CustomerContext, EventEnvelope, RunContext, TaskError, TaskOutcome, TaskResult, TaskSpec, TaskState, TriggerSnapshot } from './types';
 
 /** Most items one `forEach` task may run over. */
 export const MAX_FOREACH_ITEMS = 100;
 
 /** The context at the start of a run: nothing has run yet. */
-export function initialContext(trigger: Pick<TriggerSnapshot, 'id' | 'name' | 'version'>, event: EventEnvelope, run?: RunContext['run'], account?: AccountContext): RunContext {
+export function initialContext(trigger: Pick<TriggerSnapshot, 'id' | 'name' | 'version'>, event: EventEnvelope, run?: RunContext['run'], account?: AccountContext, customer?: CustomerContext): RunContext {
   const reservation = (event.data as { reservation?: unknown }).reservation;
   return {
     event,
@@ -24,6 +24,7 @@ export function initialContext(trigger: Pick<TriggerSnapshot, 'id' | 'name' | 'v
     trigger: { id: trigger.id, name: trigger.name, version: trigger.version },
     ...(run ? { run } : {}),
     ...(account ? { account } : {}),
+    ...(customer ? { customer } : {}),
   };
 }
 

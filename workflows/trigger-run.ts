@@ -114,7 +114,7 @@ async function runTasks(input: TriggerRunInput, state: RunState, executeTask: Ta
   const { workflowId, startTime } = workflowInfo();
   // The depth rides in the context only on runs with a cause, so runs without one see the context they always did.
   const run = { workflowId, startedAt: startTime.toISOString(), ...(input.cause ? { depth: input.cause.depth } : {}) };
-  const context = initialContext(input.trigger, input.event, run, input.account);
+  const context = initialContext(input.trigger, input.event, run, input.account, input.customer);
   const failure = await interpretTasks({ tasks: input.trigger.tasks, context, effectKeyBase: workflowInfo().workflowId, states: state.tasks }, executeTask, toTaskError);
   if (failure) failRun(state, failure.index, failure.error);
 }

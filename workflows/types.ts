@@ -152,8 +152,10 @@ export interface RunContext {
    * dry run.
    */
   run?: { workflowId: string; startedAt: string; depth?: number };
-  /** The account the run is about, when its event names one (balance events, sweeps). */
+  /** The account the run is about, when its event names one (balance events, sweeps, events naming an owner). */
   account?: AccountContext;
+  /** The profile of the customer the event names, when one exists (engine/customers/run-context.ts). */
+  customer?: CustomerContext;
   item?: unknown;
   index?: number;
 }
@@ -184,6 +186,21 @@ export interface AccountContext {
 }
 
 /**
+ * The customer a run is about, in its context as `customer`: the profile as
+ * it was when the event was ingested (a run in flight never sees later
+ * edits), so `{{customer.autoTopUp.threshold}}` and `when` on
+ * `customer.attributes.*` work. Amounts are minor units of `autoTopUp.unit`.
+ */
+export interface CustomerContext {
+  ownerId: string;
+  email: string | null;
+  name: string | null;
+  groupId: string | null;
+  attributes: Record<string, unknown>;
+  autoTopUp: { enabled: boolean; threshold: number; amount: number; unit: string } | null;
+}
+
+/**
  * Why a run started by an internal event exists: the event, the run whose
  * posting produced it (when a run did), and the chain's depth: 1 for a run
  * that a client's posting caused, one more than its cause's for a run that
@@ -208,8 +225,10 @@ export interface TriggerSnapshot {
 export interface TriggerRunInput {
   trigger: TriggerSnapshot;
   event: EventEnvelope;
-  /** The account the run is about (balance events and sweeps); `account` in its context. */
+  /** The account the run is about (balance events, sweeps, events naming an owner); `account` in its context. */
   account?: AccountContext;
+  /** The customer profile of the owner the event names, when one exists; `customer` in its context. */
+  customer?: CustomerContext;
   /** Set on runs that an internal event started. */
   cause?: RunCause;
 }

@@ -12,7 +12,8 @@ import { eventIdKey, triggerIdKey } from '../../workflows/search-attributes';
 import { eventRoutesOf, planTasks } from '../../tasks/registry';
 import { runDetails, runSummary } from '../../workflows/summaries';
 import { cancelRequestSignal, eventArrivedSignal, triggerRun } from '../../workflows/trigger-run';
-import type { AccountContext, EventEnvelope, RunCause, TriggerRunInput } from '../../workflows/types';
+import type { AccountContext, CustomerContext, EventEnvelope, RunCause, TriggerRunInput } from '../../workflows/types';
+import type { OwnerContextLoader } from '../customers/run-context';
 import { canonicalHash } from './canonical-hash';
 import { dispatchModel, eventModel, viewOf, type DispatchDoc, type EventDoc, type EventView, type RunRef } from './event-store';
 import { createCancelIndex, type CorrelationKey } from './cancel-index';
@@ -61,6 +62,7 @@ export type StartOutcome = { run: RunRef } | { throttled: ThrottledMatch } | { s
 /** What a run of an internal event (or a sweep) carries besides the event. */
 export interface RunOptions {
   account?: AccountContext;
+  customer?: CustomerContext;
   cause?: RunCause;
 }
 
@@ -73,6 +75,8 @@ export interface IngestDependencies {
   /** Counts events by outcome and runs started by trigger. */
   metrics?: Pick<Metrics, 'event' | 'runStarted'>;
   clock?: () => Date;
+  /** Loads the profile and account of the owner an event names (`customer` and `account` in its runs' context); see engine/customers/run-context.ts. */
+  ownerContext?: OwnerContextLoader;
 }
 
 /** The run for one trigger and one event: the same inputs always name the same workflow. */
@@ -125,6 +129,7 @@ export function createEventIngestor(deps: IngestDependencies) {
       trigger: { ...version, tasks: planTasks(version.tasks) },
       event,
       ...(options.account ? { account: options.account } : {}),
+      ...(options.customer ? { customer: options.customer } : {}),
       ...(options.cause ? { cause: options.cause } : {}),
     };
   }
@@ -176,7 +181,9 @@ export function createEventIngestor(deps: IngestDependencies) {
     const listening = await deps.triggers.listeningTo(event.type);
     const { matched, errors } = matchTriggers(listening, event, filters);
     for (const error of errors) deps.logger.warn({ eventId: event.id, ...error }, 'trigger filter not evaluated to a match');
-    const outcomes = await Promise.all(matched.map((trigger) => startFor(trigger, event, options)));
+    // The owner's profile and account are read once per event, and only when a run will carry them.
+    const owner = matched.length > 0 && deps.ownerContext && !options.customer ? await deps.ownerContext(event, options.account) : {};
+    const outcomes = await Promise.all(matched.map((trigger) => startFor(trigger, event, { ...owner, ...options })));
     return {
       runs: outcomes.flatMap((outcome) => ('run' in outcome ? [outcome.run] : [])),
       throttled: outcomes.flatMap((outcome) => ('throttled' in outcome ? [outcome.throttled] : [])),

@@ -3,6 +3,7 @@ import type { Ledger, PolicyDefaults } from '../ledger';
 import { effectivePolicy, type BalanceState } from '../ledger/policy';
 import type { TemplateCatalog } from '../mail/templates';
 import type { CancelIndex } from '../events/cancel-index';
+import type { OwnerContextLoader } from '../customers/run-context';
 import type { Sandbox } from '../../scripts-sandbox';
 import { kindOf } from '../../tasks/registry';
 import { ScriptFailure } from '../../tasks/task-errors';
@@ -50,6 +51,8 @@ export interface DryRunDependencies {
   templates: TemplateCatalog;
   cancelIndex: Pick<CancelIndex, 'waitersFor'>;
   clock?: () => Date;
+  /** The same owner context a real run of the event gets (`customer`, `account`). */
+  ownerContext?: OwnerContextLoader;
 }
 
 function keyOf(trigger: TriggerRecord): { triggerKey?: string } {
@@ -119,7 +122,8 @@ export function createDryRun(deps: DryRunDependencies) {
       }
     };
     const states: TaskState[] = trigger.tasks.map((task) => ({ id: task.id, type: task.type, status: 'pending' }));
-    await interpretTasks({ tasks: trigger.tasks, context: initialContext(trigger, event), effectKeyBase: `dry-run:${trigger.id}:${event.id}`, states }, execute, readError);
+    const owner = deps.ownerContext ? await deps.ownerContext(event) : {};
+    await interpretTasks({ tasks: trigger.tasks, context: initialContext(trigger, event, undefined, owner.account, owner.customer), effectKeyBase: `dry-run:${trigger.id}:${event.id}`, states }, execute, readError);
     const tasks = states.map((state): DryRunTask => ({
       id: state.id,
       type: state.type,

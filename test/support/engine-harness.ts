@@ -2,6 +2,7 @@ import pino from 'pino';
 import type { Connection } from 'mongoose';
 import { createActivities } from '../../activities';
 import { BalancePump } from '../../engine/events/balance-pump';
+import { createOwnerContextLoader } from '../../engine/customers/run-context';
 import { createEventIngestor } from '../../engine/events/ingest';
 import { createLedger, type Ledger } from '../../engine/ledger';
 import { createSmtpMailer } from '../../engine/mail/mailer';
@@ -64,7 +65,9 @@ export async function startEngineHarness(label: string, options: { webhooksTo?: 
   const api = await startTestApi({ store: store.connection, temporal: worker.client, taskQueue: worker.taskQueue, ...(options.webhooksTo ? { env: { WEBHOOK_ALLOWED_HOSTS: options.webhooksTo.join(',') } } : {}) });
   if (options.balanceEvents) {
     const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-    const ingestor = createEventIngestor({ connection: store.connection, triggers: createTriggerStore(store.connection), temporal: worker.client, taskQueue: worker.taskQueue, logger });
+    // As the API does: runs of balance events see the owner's customer profile.
+    const ownerContext = createOwnerContextLoader({ profileOf: api.api.customers.profileOf, ledger, defaultUnit: api.config.DEFAULT_UNIT });
+    const ingestor = createEventIngestor({ connection: store.connection, triggers: createTriggerStore(store.connection), temporal: worker.client, taskQueue: worker.taskQueue, logger, ownerContext });
     balancePump = new BalancePump({ outbox: ledger.balanceChanges, ingest: ingestor.ingest, logger, pollIntervalMs: options.balancePollMs ?? 200 });
     balancePump.start();
   }
