@@ -5,7 +5,8 @@
 // (the firing's summary completed) and to every run closed. Printed beside a
 // baseline measured in the same run on the same server: bare workflows
 // started at the sweep's concurrency, and a sweep whose filter matches no
-// account (reading and filtering only).
+// account (reading and filtering only). BENCH_SWEEP_SCAN_ONLY=1 runs only
+// that sweep (e.g. over 100,000 accounts) and prints the process's peak RSS.
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,6 +33,14 @@ const ACCOUNTS = Number(process.argv[2] ?? 10_000);
 const BASELINE_STARTS = Math.min(ACCOUNTS, 2_000);
 const TASK_QUEUE = 'bench-sweep';
 const ADMIN_KEY = 'bench-admin-key-0123456789';
+const SCAN_ONLY = process.env.BENCH_SWEEP_SCAN_ONLY === '1';
+
+/** The process's largest resident set seen, sampled every 100 ms: the API, the worker and the sweep share it. */
+function peakRss(): { stop: () => number } {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 100);
+  return { stop: () => { clearInterval(timer); return Math.max(peak, process.memoryUsage().rss); } };
+}
 
 /** Opens `count` accounts with 32 postings in flight. */
 async function openAccounts(ledger: Ledger, count: number): Promise<number> {
@@ -101,6 +110,14 @@ async function main(): Promise<void> {
     const openMs = await openAccounts(ledger, ACCOUNTS);
     console.log(`accounts opened in ${(openMs / 1000).toFixed(1)} s`);
 
+    if (SCAN_ONLY) {
+      const scanOnly = (await http.call<{ id: string }>('POST', '/v1/triggers', sweepTrigger('Bench sweep, no match', { balance: { $lt: 0 } }))).body.id;
+      const rssBefore = process.memoryUsage().rss;
+      const rss = peakRss();
+      const scan = await fireAndSettle(http, scanOnly);
+      console.log(`sweep matching no account: ${scan.firing.matched} matched, ${(scan.wallMs / 1000).toFixed(1)} s, ${((ACCOUNTS / scan.wallMs) * 1000).toFixed(0)} accounts/s read and filtered; RSS ${(rssBefore / 2 ** 20).toFixed(0)} MB before, peak ${(rss.stop() / 2 ** 20).toFixed(0)} MB during`);
+      return;
+    }
     let baselineStarted = 0;
     const baselineStart = performance.now();
     await Promise.all(Array.from({ length: SWEEP_START_CONCURRENCY }, async () => {
