@@ -33,6 +33,8 @@ export function scheduleIdOf(triggerId: string): string {
 }
 
 export type SyncOutcome = 'created' | 'updated' | 'unchanged' | 'deleted' | 'absent';
+/** What one reconciliation pass did, by outcome; `failed` counts triggers whose sync threw (logged, retried next pass). */
+export type ReconcileCounts = Record<SyncOutcome | 'failed', number>;
 
 export interface ScheduleState {
   scheduleId: string;
@@ -162,12 +164,20 @@ export function createScheduleSync(deps: ScheduleSyncDependencies) {
      * Creates missing schedules, updates stale ones, and deletes schedules of
      * this deployment (prefix and task queue) whose trigger is gone or no
      * longer scheduled. A trigger is read again before its schedule is
-     * deleted, so one created during the pass keeps its schedule.
+     * deleted, so one created during the pass keeps its schedule. One
+     * trigger whose schedule Temporal refuses does not stop the others.
      */
-    async reconcile(triggers: Pick<TriggerStore, 'listScheduled' | 'get'>): Promise<Record<SyncOutcome, number>> {
-      const counts: Record<SyncOutcome, number> = { created: 0, updated: 0, unchanged: 0, deleted: 0, absent: 0 };
+    async reconcile(triggers: Pick<TriggerStore, 'listScheduled' | 'get'>): Promise<ReconcileCounts> {
+      const counts: ReconcileCounts = { created: 0, updated: 0, unchanged: 0, deleted: 0, absent: 0, failed: 0 };
       const live = await triggers.listScheduled();
-      for (const trigger of live) counts[await upsert(trigger)] += 1;
+      for (const trigger of live) {
+        try {
+          counts[await upsert(trigger)] += 1;
+        } catch (error) {
+          counts.failed += 1;
+          deps.logger.warn({ err: error, triggerId: trigger.id }, 'could not reconcile the trigger\'s schedule');
+        }
+      }
       const liveIds = new Set(live.map((trigger) => trigger.id));
       for await (const summary of schedules.list()) {
         if (!summary.scheduleId.startsWith(SCHEDULE_ID_PREFIX) || summary.memo?.creditflowTaskQueue !== deps.taskQueue) continue;

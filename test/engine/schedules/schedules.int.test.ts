@@ -143,6 +143,24 @@ describe('reconciling schedules at worker start', () => {
   });
 });
 
+describe('reconciling a trigger whose schedule Temporal refuses', () => {
+  it('counts it as failed and still reconciles the others', async () => {
+    const good = await harness.createTrigger(scheduledTrigger({ everySeconds: 86_400 }));
+    await handleOf(good).delete();
+    // Saved past validation (as by an older release): Temporal refuses its cron.
+    const stored = await harness.api.api.triggers.get(good);
+    const { id: _id, version: _version, createdAt: _created, updatedAt: _updated, ...definition } = stored;
+    const bad = await harness.api.api.triggers.create({ ...definition, on: { ...definition.on, schedule: { cron: 'not a cron at all', timezone: 'UTC' } } }, 'test');
+
+    const counts = await sync.reconcile(harness.api.api.triggers);
+    expect(counts.failed).toBe(1);
+    expect(counts.created).toBeGreaterThanOrEqual(1);
+    expect((await handleOf(good).describe()).action.memo).toMatchObject({ triggerVersion: 1 });
+    await expect(handleOf(bad.id).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
+    await harness.api.api.triggers.remove(bad.id);
+  });
+});
+
 describe('firing a scheduled trigger', () => {
   it('POST /v1/triggers/{id}/fire starts exactly one run for a schedule.fired event named after the trigger and time', async () => {
     const id = await harness.createTrigger(scheduledTrigger({ cron: '0 6 1 1 *' }));
