@@ -9,6 +9,13 @@ import type { RouteModule } from '../app';
 import { pageQuerySchema } from '../schemas';
 import { z } from '../zod';
 
+/**
+ * The longest id an event can have once stored: a client's are at most 200
+ * characters, a balance event's `bal:<unit>:<ownerId>:<seq>` up to 228
+ * (owner ids are at most 200).
+ */
+export const MAX_STORED_EVENT_ID_LENGTH = 240;
+
 /** Deepest nesting accepted in event data; real booking payloads are a few levels deep. */
 export const MAX_EVENT_DEPTH = 32;
 /** Most values (object members and array items, at every level) in event data; a booking is a few hundred. */
@@ -99,7 +106,7 @@ export function eventRoutes(ingestor: EventIngestor, connection: Connection): Ro
     routes.add({
       method: 'get', path: '/v1/events/:id', scope: 'admin', tags: ['events'],
       summary: 'One event with the runs it started and signalled',
-      params: z.object({ id: z.string().min(1).max(200) }),
+      params: z.object({ id: z.string().min(1).max(MAX_STORED_EVENT_ID_LENGTH) }),
       responses: { 200: { description: 'The event.', schema: eventSchema }, 404: { description: 'No such event.' } },
       handler: async ({ params }) => ({ status: 200, body: present(await ingestor.get(params.id)) }),
     });

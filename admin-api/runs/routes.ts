@@ -1,6 +1,7 @@
 import { RUN_STATUSES, TRIGGER_ID_PATTERN, type RunReader } from '../../engine/runs/run-reader';
 import { TASK_TYPES } from '../../tasks/registry';
 import type { RouteModule } from '../app';
+import { MAX_STORED_EVENT_ID_LENGTH } from '../events/routes';
 import { pageQuerySchema } from '../schemas';
 import { z } from '../zod';
 
@@ -40,7 +41,7 @@ const runDetailSchema = runSummarySchema
 const noControlCharacters = (value: string) => !/[\u0000-\u001f\u007f-\u009f]/.test(value);
 const runsQuerySchema = pageQuerySchema.extend({
   triggerId: z.string().regex(TRIGGER_ID_PATTERN, 'must be a trigger id (trg_ and 16 hex digits)').optional(),
-  eventId: z.string().min(1).max(200).refine(noControlCharacters, 'must not contain control characters').optional(),
+  eventId: z.string().min(1).max(MAX_STORED_EVENT_ID_LENGTH).refine(noControlCharacters, 'must not contain control characters').optional(),
   status: z.enum(RUN_STATUSES).optional(),
 });
 

@@ -67,6 +67,14 @@ describe('every ledger entry is one account.balance_changed event', () => {
     expect((await dispatchedEvent(`bal:${debit.id}`)).data).toMatchObject({ before: 1500, after: 900, entry: { direction: 'debit', amount: 600 } });
   });
 
+  it('of an owner id of the longest kind (200 characters) is readable by its id, which is longer than a client event id may be', async () => {
+    const owner = newOwner('long').padEnd(200, 'x');
+    const credit = await post(owner, 'credit', 5, 'CREDIT');
+    const event = await dispatchedEvent(`bal:${credit.id}`);
+    expect(event.id.length).toBeGreaterThan(200);
+    expect(event.data).toMatchObject({ account: { ownerId: owner, unit: 'CREDIT' }, before: 0, after: 5 });
+  });
+
   it("of a run's account task: its source names the run, at depth 0", async () => {
     const owner = newOwner('grant');
     const type = `grant${randomUUID().slice(0, 8)}.created`;
