@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Connection } from 'mongoose';
 import type { Config } from '../engine/config';
 import { createEventIngestor } from '../engine/events/ingest';
-import { createCustomerDirectory } from '../engine/customers';
+import { createCustomerDirectory, groupPolicyLayer } from '../engine/customers';
 import { createOwnerContextLoader } from '../engine/customers/run-context';
 import { createLedger } from '../engine/ledger';
 import { createStatements } from '../engine/ledger/statement';
@@ -63,7 +63,7 @@ export function buildApi(deps: ApiDependencies) {
     defaultUnit: config.DEFAULT_UNIT,
     webhookAllowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
   };
-  const plainLedger = createLedger({ connection: store, policyDefaults: config.LEDGER_POLICY_DEFAULTS });
+  const plainLedger = createLedger({ connection: store, policyDefaults: config.LEDGER_POLICY_DEFAULTS, policyLayer: groupPolicyLayer(store) });
   const ledger = metrics ? meteredLedger(plainLedger, metrics) : plainLedger;
   const customers = createCustomerDirectory({ connection: store, ledger });
   const ownerContext = createOwnerContextLoader({ profileOf: customers.profileOf, ledger, defaultUnit: config.DEFAULT_UNIT });

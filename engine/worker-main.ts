@@ -15,7 +15,7 @@ import { pepperOf } from './secret-seal';
 import { exitOnStartupError } from './shutdown';
 import { connectStore } from './store';
 import { connectWorkerConnection, createTemporalClient, ensureSearchAttributes } from './temporal';
-import { createCustomerDirectory } from './customers';
+import { createCustomerDirectory, groupPolicyLayer } from './customers';
 import { createScheduleSync, reconcileSchedulesPeriodically } from './schedules/schedule-sync';
 import { createTriggerStore } from './triggers/trigger-store';
 import { createWebhookSecrets } from './triggers/webhook-secrets';
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const store = await connectStore(config.MONGODB_URI);
   // This process's postings wake its balance pump (once it exists) at once; other processes' are found by its poll.
   const balancePumpWake = { wake: (): void => undefined };
-  const ledger = createLedger({ connection: store, policyDefaults: config.LEDGER_POLICY_DEFAULTS, onEntryInserted: () => balancePumpWake.wake() });
+  const ledger = createLedger({ connection: store, policyDefaults: config.LEDGER_POLICY_DEFAULTS, policyLayer: groupPolicyLayer(store), onEntryInserted: () => balancePumpWake.wake() });
   await ledger.ensureIndexes();
   const client = await createTemporalClient(config);
   const added = await ensureSearchAttributes(client, config.TEMPORAL_NAMESPACE).catch((error: unknown) => {

@@ -2,12 +2,20 @@ import { DomainError } from '../../engine/errors';
 import type { Ledger } from '../../engine/ledger';
 import type { Statements } from '../../engine/ledger/statement';
 import type { RouteModule } from '../app';
+import { hasScope, type Principal } from '../auth';
 import { accountPageSchema, accountSchema, accountsQuerySchema, entriesQuerySchema, entryPageSchema, entrySchema, ownerParamsSchema, patchPolicyBodySchema, postEntryBodySchema, unitQuerySchema } from './schemas';
 import { inClientTerms, storedApiKey } from './idempotency-keys';
 import { STATEMENT_COLUMNS, writeCsvStatement } from './statement-csv';
 import { accountView, entryView } from './views';
 
 const TAGS = ['Accounts'];
+
+/** `adminOverride` skips the credit rules an admin set: only a key with the admin scope may ask for it. */
+export function assertOverrideAllowed(adminOverride: boolean, principal: Principal | undefined): void {
+  if (adminOverride && !hasScope(principal, 'admin')) {
+    throw new DomainError('admin_override_forbidden', 'forbidden', 'adminOverride needs an API key with the admin scope.', [{ path: 'adminOverride', message: 'needs the admin scope' }]);
+  }
+}
 
 function notFound(ownerId: string, unit: string): DomainError {
   return new DomainError('account_not_found', 'not_found', `No ${unit} account for owner "${ownerId}".`);
@@ -49,7 +57,7 @@ export function accountRoutes(deps: { ledger: Ledger; statements: Statements; de
     routes.add({
       method: 'patch', path: '/v1/accounts/:ownerId', scope: 'accounts:write', tags: TAGS,
       summary: "Set an account's policy",
-      description: 'minBalance (negative allows debt down to it) and maxNegativeDays; null returns a field to the unit default. Postings already past their policy check finish under the old policy.',
+      description: 'minBalance (negative allows debt down to it), maxNegativeDays, maxBalance and minCredit; null returns a field to the customer group\'s value or the unit default. Postings already past their policy check finish under the old policy. The answer shows the policy in force and, in policySources, which layer (account, group, default) set each value.',
       params: ownerParamsSchema, query: unitQuerySchema, body: patchPolicyBodySchema,
       responses: { 200: { description: 'The account with its new policy.', schema: accountSchema }, 404: { description: 'No such account (and createIfMissing is false).' } },
       handler: async ({ params, query, body }) => {
@@ -91,6 +99,7 @@ export function accountRoutes(deps: { ledger: Ledger; statements: Statements; de
         409: { description: 'The key was used for a different posting.' },
       },
       handler: async ({ params, body, principal }) => {
+        assertOverrideAllowed(body.adminOverride, principal);
         const result = await ledger.post({
           ownerId: params.ownerId,
           unit: body.unit,
@@ -100,7 +109,8 @@ export function accountRoutes(deps: { ledger: Ledger; statements: Statements; de
           idempotencyKey: storedApiKey(body.idempotencyKey),
           createIfMissing: body.createIfMissing,
           ...(body.comment !== undefined ? { comment: body.comment } : {}),
-          source: { kind: 'api', keyId: principal?.keyId ?? 'unknown' },
+          source: { kind: 'api', keyId: principal?.keyId ?? 'unknown', ...(body.adminOverride ? { adminOverride: true as const } : {}) },
+          ...(body.adminOverride ? { adminOverride: true } : {}),
         }).catch((error: unknown) => { throw inClientTerms(error, body.idempotencyKey); });
         return { status: result.replayed ? 200 : 201, body: entryView(result.entry) };
       },

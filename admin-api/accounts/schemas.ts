@@ -39,15 +39,19 @@ export const postEntryBodySchema = z.strictObject({
   idempotencyKey: z.string().min(1).max(MAX_API_IDEMPOTENCY_KEY_LENGTH).openapi({ description: 'The same key and body again returns the original entry (200); a different body is 409. Keys of API clients have a namespace of their own: they never collide with the keys of trigger runs or transfers.' }),
   comment: z.string().max(1_000).optional().openapi({ description: 'Shown in the account history, e.g. why an administrator adjusted the balance.' }),
   createIfMissing: z.boolean().default(false).openapi({ description: 'Open the account on its first posting. Default false: 404 when it does not exist.' }),
+  adminOverride: z.boolean().default(false).openapi({ description: 'Exempts a credit from the account\'s minCredit and maxBalance. Needs the admin scope (403 otherwise); debits keep every rule. Recorded on the entry\'s source.' }),
 }).openapi('PostEntryRequest');
 
 export const patchPolicyBodySchema = z.strictObject({
   minBalance: minorUnits.nullable().optional().openapi({ description: 'Lowest balance a debit may leave; negative allows debt. null: the unit default.' }),
   maxNegativeDays: z.number().int().min(0).max(MAX_NEGATIVE_DAYS).nullable().optional().openapi({ description: 'Refuse debits once the balance has been negative this many days. null: the unit default.' }),
+  maxBalance: minorUnits.nullable().optional().openapi({ description: 'Highest balance a credit may leave (`balance_limit`). null: the group\'s value or the unit default.' }),
+  minCredit: minorUnits.nullable().optional().openapi({ description: 'Smallest credit accepted (`credit_too_small`), at least 1. null: the group\'s value or the unit default.' }),
   createIfMissing: z.boolean().default(false),
 }).openapi('PatchAccountPolicyRequest');
 
-const policySchema = z.object({ minBalance: z.number().int(), maxNegativeDays: z.number().int().nullable() });
+const policySchema = z.object({ minBalance: z.number().int(), maxNegativeDays: z.number().int().nullable(), maxBalance: z.number().int().nullable(), minCredit: z.number().int().nullable() });
+const policyLayerName = z.enum(['account', 'group', 'default']);
 
 export const accountSchema = z.object({
   ownerId: z.string(),
@@ -55,7 +59,9 @@ export const accountSchema = z.object({
   balance: z.number().int(),
   seq: z.number().int().openapi({ description: 'The seq of the latest entry; 0 before the first posting.' }),
   policy: policySchema.openapi({ description: 'The policy in force.' }),
-  policyOverrides: z.object({ minBalance: z.number().int().nullable(), maxNegativeDays: z.number().int().nullable() }).openapi({ description: 'Values set on this account; null falls back to the unit default.' }),
+  policyOverrides: z.object({ minBalance: z.number().int().nullable(), maxNegativeDays: z.number().int().nullable(), maxBalance: z.number().int().nullable(), minCredit: z.number().int().nullable() }).openapi({ description: 'Values set on this account; null falls back to the customer group\'s value, then the unit default.' }),
+  policySources: z.object({ minBalance: policyLayerName, maxNegativeDays: policyLayerName, maxBalance: policyLayerName, minCredit: policyLayerName }).openapi({ description: 'Which layer set each value of `policy`: the account\'s own override, the owner\'s customer group, or the unit default.' }),
+  policyGroupId: z.string().nullable().openapi({ description: 'The customer group whose values are in `policy`, if any.' }),
   negativeSince: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -77,6 +83,7 @@ export const entrySchema = z.object({
     taskId: z.string().optional(),
     eventId: z.string().optional(),
     keyId: z.string().optional(),
+    adminOverride: z.boolean().optional().openapi({ description: 'On API entries posted with adminOverride: exempt from minCredit and maxBalance.' }),
     groupId: z.string().optional(),
     depth: z.number().int().optional().openapi({ description: 'On a run\'s entries: the run\'s chain depth (0 for a run a client\'s event started); the balance change this entry causes starts runs one deeper.' }),
   }),

@@ -10,6 +10,8 @@ export function accountView(account: Account) {
     seq: account.seq,
     policy: account.policy,
     policyOverrides: account.policyOverrides,
+    policySources: account.policySources,
+    policyGroupId: account.policyGroupId,
     negativeSince: account.negativeSince?.toISOString() ?? null,
     createdAt: account.createdAt.toISOString(),
     updatedAt: account.updatedAt.toISOString(),

@@ -3,6 +3,7 @@ import type { Ledger, PostRequest } from '../../engine/ledger';
 import { assertPostable } from '../../engine/ledger/limits';
 import type { RouteModule } from '../app';
 import { inClientTerms, storedApiKey } from '../accounts/idempotency-keys';
+import { assertOverrideAllowed } from '../accounts/routes';
 import { entryView } from '../accounts/views';
 import { adjustmentsBodySchema, adjustmentsResultSchema, MAX_ADJUSTMENT_ITEMS } from './schemas';
 
@@ -64,10 +65,12 @@ export function adjustmentRoutes(deps: { ledger: Ledger }): RouteModule {
       body: adjustmentsBodySchema,
       responses: { 200: { description: 'One result per item.', schema: adjustmentsResultSchema } },
       handler: async ({ body, principal }) => {
+        assertOverrideAllowed(body.adminOverride, principal);
         const requests: PostRequest[] = body.items.map((item) => ({
           ownerId: item.ownerId, unit: item.unit, direction: item.direction, amount: item.amount,
           idempotencyKey: storedApiKey(item.idempotencyKey), createIfMissing: item.createIfMissing, comment: body.comment,
-          source: { kind: 'api', keyId: principal?.keyId ?? 'unknown' },
+          source: { kind: 'api', keyId: principal?.keyId ?? 'unknown', ...(body.adminOverride ? { adminOverride: true as const } : {}) },
+          ...(body.adminOverride ? { adminOverride: true } : {}),
         }));
         for (const [index, request] of requests.entries()) {
           try {

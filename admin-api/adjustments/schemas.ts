@@ -17,6 +17,7 @@ const itemSchema = z.strictObject({
 
 export const adjustmentsBodySchema = z.strictObject({
   comment: z.string().trim().min(1).max(1_000).openapi({ description: 'Why: shown on every entry, e.g. "Goodwill credit after the 21 Nov outage".' }),
+  adminOverride: z.boolean().default(false).openapi({ description: 'Exempts every credit of the request from minCredit and maxBalance; needs the admin scope.' }),
   items: z.array(itemSchema).min(1).max(MAX_ADJUSTMENT_ITEMS).openapi({ description: `1 to ${MAX_ADJUSTMENT_ITEMS} postings.` }),
 }).openapi('AdjustmentsRequest');
 

@@ -4,7 +4,9 @@
  * written, then its group is read again; a group deleted in between puts the
  * customer back as it was and answers `group_deleted` (409).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DomainError } from '../errors';
+import { POLICY_CHANGE_WAIT_MS } from '../ledger';
 import { assertOwnerId, assertUnit, MAX_AMOUNT } from '../ledger/limits';
 import { groupNotFound, type Groups } from './groups';
 import { upsertById, type AutoTopUp, type CustomerDoc, type CustomerModels, type GroupDoc } from './models';
@@ -35,6 +37,10 @@ export function toCustomer(doc: CustomerDoc): Customer {
     ownerId: doc._id, email: doc.email ?? null, name: doc.name ?? null, groupId: doc.groupId ?? null,
     attributes: doc.attributes ?? {}, autoTopUp: doc.autoTopUp ?? null, createdAt: doc.createdAt, updatedAt: doc.updatedAt,
   };
+}
+
+function hasPolicy(group: GroupDoc | null): boolean {
+  return Object.values(group?.policy ?? {}).some((values) => Object.keys(values).length > 0);
 }
 
 function customerNotFound(ownerId: string): DomainError {
@@ -81,6 +87,8 @@ export function createCustomers(models: CustomerModels, groups: Groups, opening:
         throw new DomainError('group_deleted', 'conflict', `Group "${input.groupId}" was deleted while this customer was being saved; nothing was changed.`, [{ path: 'groupId', message: 'was deleted meanwhile' }]);
       }
       const granted = await opening.ensure(ownerId, group);
+      // A move between groups changes the policy layer of the customer's accounts: wait out the ledger's lease, as a group change does.
+      if ((previous?.groupId ?? null) !== doc.groupId && (hasPolicy(group) || hasPolicy(previous?.groupId ? await groups.live(previous.groupId) : null))) await sleep(POLICY_CHANGE_WAIT_MS);
       return { customer: toCustomer(doc), created: !previous, opening: granted };
     },
 

@@ -8,6 +8,8 @@
  * never be left in a deleted group (at worst both refuse, and a retry wins).
  */
 import { DomainError } from '../errors';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { POLICY_CHANGE_WAIT_MS } from '../ledger';
 import { MAX_ABS_BALANCE, MAX_AMOUNT, MAX_NEGATIVE_DAYS, UNIT_PATTERN } from '../ledger/limits';
 import { upsertById, type CustomerModels, type GroupDoc, type GroupUnitPolicy } from './models';
 
@@ -108,6 +110,8 @@ export function createGroups(models: CustomerModels, clock: () => Date) {
         createdAt: existing?.createdAt ?? now, updatedAt: now, deletedAt: null,
       };
       await upsertById(Group, doc);
+      // Postings read the group layer under the ledger's policy lease: once this answers, every process applies the new values.
+      if (JSON.stringify(existing?.policy ?? {}) !== JSON.stringify(doc.policy)) await sleep(POLICY_CHANGE_WAIT_MS);
       return { group: toGroup(doc), created: !existing };
     },
 

@@ -2,7 +2,7 @@ import type { Connection } from 'mongoose';
 import type { Ledger } from '../ledger';
 import { createCustomers, type Customer } from './customers';
 import { createGroups } from './groups';
-import { customerModels, type CustomerModels, type GroupUnitPolicy } from './models';
+import { customerModels, type CustomerModels } from './models';
 import { createOpeningBalances } from './opening-balance';
 
 export type { Customer, CustomerInput } from './customers';
@@ -11,6 +11,7 @@ export type { AutoTopUp, GroupUnitPolicy } from './models';
 export type { OpeningOutcome } from './opening-balance';
 export { GROUP_ID_PATTERN, MAX_GROUP_UNITS } from './groups';
 export { openingKey } from './opening-balance';
+export { groupPolicyLayer } from './policy-layer';
 
 /**
  * Customers and groups (contract: api-v1.md, "Customers and groups"):
@@ -28,14 +29,6 @@ export function createCustomerDirectory(deps: { connection: Connection; ledger: 
     groups,
     customers,
     opening,
-    /** The group's policy values for the owner's account in `unit`, or null when the owner has no customer, group, or values for the unit. */
-    async groupPolicyOf(ownerId: string, unit: string): Promise<{ groupId: string; policy: GroupUnitPolicy } | null> {
-      const customer = await customers.find(ownerId);
-      if (!customer?.groupId) return null;
-      const group = await groups.live(customer.groupId);
-      const policy = group?.policy?.[unit];
-      return group && policy ? { groupId: group._id, policy } : null;
-    },
     /** The profile a run's context carries as `customer`, or null. */
     profileOf(ownerId: string): Promise<Customer | null> {
       return customers.find(ownerId);

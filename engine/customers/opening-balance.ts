@@ -72,6 +72,8 @@ export function createOpeningBalances(models: CustomerModels, ledger: Ledger, cl
       const result = await ledger.post({
         ownerId: grant.ownerId, unit, direction: 'credit', amount, idempotencyKey: openingKey(unit, grant.ownerId), createIfMissing: true,
         comment: `Opening balance of group "${grant.groupId}"`, source: { kind: 'opening', groupId: grant.groupId },
+        // The group's own grant: its minCredit and maxBalance do not hold it back (a group's maxBalance is checked against its opening balance when the group is saved).
+        adminOverride: true,
       });
       entryIds[unit] = result.entry.id;
       grantedNow ||= !result.replayed;

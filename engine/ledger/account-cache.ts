@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { LedgerContext } from './context';
 import { accountKey, type AccountDoc } from './models';
+import type { PolicyLayer } from './types';
 
 /**
  * How long this process may apply a policy it read without reading it again,
@@ -21,6 +22,12 @@ export interface CachedAccount {
   doc: AccountDoc;
   /** performance.now() just before the read was sent: the policy is at least this fresh. */
   readStartedMs: number;
+  /**
+   * The group layer, read beside the document after `readStartedMs`, so it
+   * shares its lease; undefined when this entry came from a write (opening
+   * the account), not a read, and the layer must still be read.
+   */
+  layer?: PolicyLayer | null;
 }
 
 function remember(context: LedgerContext, cached: CachedAccount): void {
@@ -35,9 +42,14 @@ function remember(context: LedgerContext, cached: CachedAccount): void {
 /** Reads the account through the driver: on the hot path mongoose's query building costs a fifth of the throughput. */
 export async function readAccount(context: LedgerContext, ownerId: string, unit: string): Promise<AccountDoc | null> {
   const readStartedMs = performance.now();
-  const doc = await context.models.accounts.findOne({ _id: accountKey(unit, ownerId) });
-  if (doc) remember(context, { doc, readStartedMs });
+  const [doc, layer] = await Promise.all([context.models.accounts.findOne({ _id: accountKey(unit, ownerId) }), context.policyLayer(ownerId, unit)]);
+  if (doc) remember(context, { doc, readStartedMs, layer });
   return doc;
+}
+
+/** The group layer this process read with the account's policy (null: none; see withFreshPolicy for its freshness). */
+export function cachedLayer(context: LedgerContext, accountId: string): PolicyLayer | null {
+  return context.accounts.get(accountId)?.layer ?? null;
 }
 
 /**
@@ -54,7 +66,7 @@ export function knownAccount(context: LedgerContext, accountId: string): Account
 /** The account with a policy read within the lease, reading it again if the lease ran out. */
 export async function withFreshPolicy(context: LedgerContext, account: AccountDoc): Promise<AccountDoc> {
   const cached = context.accounts.get(account._id);
-  if (cached && performance.now() - cached.readStartedMs < POLICY_LEASE_MS) return cached.doc;
+  if (cached && cached.layer !== undefined && performance.now() - cached.readStartedMs < POLICY_LEASE_MS) return cached.doc;
   const fresh = await readAccount(context, account.ownerId, account.unit);
   if (!fresh) throw new Error(`ledger account ${account._id} disappeared`);
   return fresh;

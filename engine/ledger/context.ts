@@ -1,7 +1,7 @@
 import type { CachedAccount } from './account-cache';
 import type { GroupInsert } from '../group-insert';
 import type { AccountDoc, BalanceMarkDoc, EntryDoc, LedgerModels, TransferDoc } from './models';
-import type { LedgerEntry, PolicyDefaults } from './types';
+import type { LedgerEntry, PolicyDefaults, PolicyLayer } from './types';
 
 /**
  * Points inside a posting where a crash test can stop the process. Production
@@ -38,6 +38,8 @@ export interface LedgerContext {
   onEntryInserted: (entry: LedgerEntry) => void;
   clock: () => Date;
   policyDefaults: PolicyDefaults;
+  /** The group layer of an account's policy (LedgerDependencies.policyLayer); answers null without one. */
+  policyLayer: (ownerId: string, unit: string) => Promise<PolicyLayer | null>;
   faultPoints: FaultPoints;
   /** The account document's hint is rewritten once it trails the newest entry by this many. */
   hintInterval: number;

@@ -4,10 +4,10 @@ import type { FaultPoints, LedgerContext } from './context';
 import { groupInsert } from '../group-insert';
 import { ledgerModels, type LedgerModels } from './models';
 import { post } from './post';
-import { getAccount, listAccounts, listEntries, setPolicy } from './queries';
+import { getAccount, listAccounts, listEntries, policyOf, setPolicy } from './queries';
 import { sweepAccounts, type SweepOptions } from './sweep';
 import { transfer } from './transfer';
-import type { Account, AccountFilter, LedgerEntry, Page, PolicyDefaults, PolicyPatch, PostRequest, PostResult, TransferProblem, TransferRequest, TransferResult, VerifyProblem, VerifyReport } from './types';
+import type { Account, AccountFilter, PolicyLayer, LedgerEntry, Page, PolicyDefaults, PolicyPatch, PostRequest, PostResult, TransferProblem, TransferRequest, TransferResult, VerifyProblem, VerifyReport } from './types';
 import { verifyLedger } from './verify';
 
 export type * from './types';
@@ -16,6 +16,10 @@ export { TransferReversedError, transferKey } from './transfer';
 export { MAX_PAGE_SIZE } from './queries';
 export { MAX_BALANCE_MARKS_PER_READ, type BalanceMark } from './balance-marks';
 export { DEFAULT_SWEEP_BATCH, type SweepOptions } from './sweep';
+export { POLICY_LEASE_MARGIN_MS, POLICY_LEASE_MS } from './account-cache';
+
+/** How long a change to an account's policy layers must wait before it answers, so no process applies the old values afterwards. */
+export const POLICY_CHANGE_WAIT_MS = 1_050;
 
 /**
  * Accounts and the append-only ledger. Every credit and debit in Creditflow
@@ -34,6 +38,8 @@ export interface Ledger {
   transfer(request: TransferRequest): Promise<TransferResult>;
   /** The account with its balance as of its latest entry, or null. */
   getAccount(ownerId: string, unit: string): Promise<Account | null>;
+  /** The policy the account has, or would have once opened (a dry run's projection), and the layer each value came from. */
+  policyOf(ownerId: string, unit: string): Promise<Pick<Account, 'policy' | 'policySources' | 'policyGroupId'>>;
   /** Accounts newest first, filtered; `limit` 1-200. */
   listAccounts(filter: AccountFilter, page: { limit: number; cursor?: string }): Promise<Page<Account>>;
   /**
@@ -79,6 +85,15 @@ export interface LedgerDependencies {
   clock?: () => Date;
   /** Policy per unit (`*` for the rest); built in: minBalance 0, no day limit. */
   policyDefaults?: PolicyDefaults;
+  /**
+   * The middle layer of each account's policy (account override > this >
+   * unit default): the owner's customer group values for the unit, e.g.
+   * engine/customers' groupPolicyLayer. Read beside the account document
+   * and kept for the same lease (POLICY_LEASE_MS), so a change to it that
+   * waits out the lease (POLICY_CHANGE_WAIT_MS) holds in every process once
+   * it has answered. Without it there is no group layer.
+   */
+  policyLayer?: (ownerId: string, unit: string) => Promise<PolicyLayer | null>;
   /** Crash-test hooks only; see FaultPoints. */
   faultPoints?: FaultPoints;
   /**
@@ -109,6 +124,7 @@ export function createLedger(deps: LedgerDependencies): Ledger {
     onEntryInserted: deps.onEntryInserted ?? (() => undefined),
     clock: deps.clock ?? (() => new Date()),
     policyDefaults: deps.policyDefaults ?? {},
+    policyLayer: deps.policyLayer ?? (async () => null),
     faultPoints: deps.faultPoints ?? {},
     hintInterval: hintInterval(deps.hintInterval),
     heads: new Map(),
@@ -132,6 +148,7 @@ export function createLedger(deps: LedgerDependencies): Ledger {
     post: ready((request: PostRequest) => post(context, request)),
     transfer: ready((request: TransferRequest) => transfer(context, request)),
     getAccount: ready((ownerId: string, unit: string) => getAccount(context, ownerId, unit)),
+    policyOf: ready((ownerId: string, unit: string) => policyOf(context, ownerId, unit)),
     listAccounts: ready((filter: AccountFilter, page: { limit: number; cursor?: string }) => listAccounts(context, filter, page)),
     async *sweepAccounts(unit: string, options?: SweepOptions) {
       await ensureIndexes();

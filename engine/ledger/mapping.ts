@@ -1,18 +1,22 @@
 import type { LedgerContext } from './context';
 import type { AccountDoc, EntryDoc } from './models';
-import { effectivePolicy } from './policy';
-import type { Account, LedgerEntry } from './types';
+import { resolvePolicy } from './policy';
+import type { Account, LedgerEntry, PolicyLayer } from './types';
 
-export function toAccount(doc: AccountDoc, context: Pick<LedgerContext, 'policyDefaults'>): Account {
-  const overrides = { minBalance: doc.minBalance ?? null, maxNegativeDays: doc.maxNegativeDays ?? null };
+/** The account as readers see it; `layer` is its group's policy values (null or absent: none). */
+export function toAccount(doc: AccountDoc, context: Pick<LedgerContext, 'policyDefaults'>, layer?: PolicyLayer | null): Account {
+  const overrides = { minBalance: doc.minBalance ?? null, maxNegativeDays: doc.maxNegativeDays ?? null, maxBalance: doc.maxBalance ?? null, minCredit: doc.minCredit ?? null };
+  const { policy, sources } = resolvePolicy(doc.unit, overrides, context.policyDefaults, layer);
   return {
     id: doc._id,
     ownerId: doc.ownerId,
     unit: doc.unit,
     balance: doc.balance,
     seq: doc.seq,
-    policy: effectivePolicy(doc.unit, overrides, context.policyDefaults),
+    policy,
     policyOverrides: overrides,
+    policySources: sources,
+    policyGroupId: layer && Object.values(sources).includes('group') ? layer.groupId : null,
     negativeSince: doc.negativeSince ?? null,
     createdAt: doc.createdAt,
     updatedAt: doc.updatedAt,

@@ -17,6 +17,9 @@ export interface AccountDoc {
   negativeSince: Date | null;
   minBalance: number | null;
   maxNegativeDays: number | null;
+  /** Absent on accounts opened before these rules existed: read as null. */
+  maxBalance?: number | null;
+  minCredit?: number | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -58,6 +61,8 @@ const accountSchema = new Schema<AccountDoc>(
     negativeSince: { type: Date, default: null },
     minBalance: { type: Number, default: null },
     maxNegativeDays: { type: Number, default: null },
+    maxBalance: { type: Number, default: null },
+    minCredit: { type: Number, default: null },
     createdAt: { type: Date, required: true },
     updatedAt: { type: Date, required: true },
   },

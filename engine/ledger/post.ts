@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DomainError, isDomainError } from '../errors';
-import { POLICY_LEASE_MS, knownAccount, noteHint, readAccount, rememberOpened, withFreshPolicy } from './account-cache';
+import { POLICY_LEASE_MS, cachedLayer, knownAccount, noteHint, readAccount, rememberOpened, withFreshPolicy } from './account-cache';
 import type { Head, LedgerContext } from './context';
 import { advanceHint, headOfEntry, probeForward, rememberHead, startingHead } from './head';
 import { dropMark, dropMarkAhead, markFor, placeMarkAhead } from './balance-marks';
@@ -9,7 +9,7 @@ import { assertPostable } from './limits';
 import { accountKey, entryKey, isDuplicateKeyError, type AccountDoc, type EntryDoc } from './models';
 import { toEntry } from './mapping';
 import { applyPosting, effectivePolicy } from './policy';
-import type { Counterparty, PostRequest, PostResult, TransferLeg } from './types';
+import type { Counterparty, PolicyLayer, PostRequest, PostResult, TransferLeg } from './types';
 
 /**
  * How many times one posting retries after another process took the seq it
@@ -75,6 +75,8 @@ function newAccountDoc(ownerId: string, unit: string, createdAt: Date, first?: H
     negativeSince: first?.negativeSince ?? null,
     minBalance: null,
     maxNegativeDays: null,
+    maxBalance: null,
+    minCredit: null,
     createdAt,
     updatedAt: createdAt,
   };
@@ -124,7 +126,7 @@ export async function findAccountDoc(context: LedgerContext, ownerId: string, un
  * last said it was missing: the unit defaults are at least that fresh, since
  * no policy can be set on an account that does not exist.
  */
-type Target = { stored: true; account: AccountDoc } | { stored: false; account: AccountDoc; missingSinceMs: number };
+type Target = { stored: true; account: AccountDoc } | { stored: false; account: AccountDoc; missingSinceMs: number; layer: PolicyLayer | null };
 
 /**
  * The account to post to. An account this process has seen is not read
@@ -143,7 +145,8 @@ async function targetOf(context: LedgerContext, request: PostRequest): Promise<T
   if (!request.createIfMissing) {
     throw new DomainError('account_not_found', 'not_found', `No ${request.unit} account for owner "${request.ownerId}"; post with createIfMissing to open it.`);
   }
-  return { account: newAccountDoc(request.ownerId, request.unit, context.clock()), stored: false, missingSinceMs };
+  const layer = await context.policyLayer(request.ownerId, request.unit);
+  return { account: newAccountDoc(request.ownerId, request.unit, context.clock()), stored: false, missingSinceMs, layer };
 }
 
 /** The target with a policy read within the lease (a debit's check); an unopened account is looked up again once its lease ran out. */
@@ -151,8 +154,13 @@ async function withPolicy(context: LedgerContext, target: Target): Promise<Targe
   if (target.stored) return { stored: true, account: await withFreshPolicy(context, target.account) };
   if (performance.now() - target.missingSinceMs < POLICY_LEASE_MS) return target;
   const missingSinceMs = performance.now();
-  const existing = await findAccountDoc(context, target.account.ownerId, target.account.unit);
-  return existing ? { account: existing, stored: true } : { ...target, missingSinceMs };
+  const [existing, layer] = await Promise.all([findAccountDoc(context, target.account.ownerId, target.account.unit), context.policyLayer(target.account.ownerId, target.account.unit)]);
+  return existing ? { account: existing, stored: true } : { ...target, missingSinceMs, layer };
+}
+
+/** The group layer the target's policy was read with. */
+function layerOf(context: LedgerContext, target: Target): PolicyLayer | null {
+  return target.stored ? cachedLayer(context, target.account._id) : target.layer;
 }
 
 /** The target once the account has entries (another process's, or a replayed one): its document, written if need be. */
@@ -223,16 +231,18 @@ function entryDoc(accountId: string, account: AccountDoc, next: Head, request: P
 async function postInQueue(context: LedgerContext, request: PostRequest, mark: TransferMark | undefined): Promise<PostResult> {
   let target = await targetOf(context, request);
   const accountId = target.account._id;
+  // The credit rules (minCredit, maxBalance) do not hold back an admin's override, nor a transfer's reversal, which must land.
+  const exempt = request.adminOverride === true || mark?.transferLeg === 'reversal';
   let head = startingHead(context, target.account);
   for (let attempt = 0; attempt < MAX_POST_ATTEMPTS; attempt += 1) {
-    // Credits are accepted under any policy; a debit is checked on a policy read within the lease, on every attempt.
-    if (request.direction === 'debit') target = await withPolicy(context, target);
+    // A debit, and a credit the credit rules apply to, is checked on a policy read within the lease, on every attempt.
+    if (request.direction === 'debit' || !exempt) target = await withPolicy(context, target);
     const { account } = target;
     const now = context.clock();
-    const policy = effectivePolicy(account.unit, account, context.policyDefaults);
+    const policy = effectivePolicy(account.unit, account, context.policyDefaults, layerOf(context, target));
     let next: Head;
     try {
-      next = { seq: head.seq + 1, ...applyPosting(head, request.direction, request.amount, policy, now), at: now };
+      next = { seq: head.seq + 1, ...applyPosting(head, request.direction, request.amount, policy, now, { exempt }), at: now };
     } catch (error) {
       if (!isDomainError(error)) throw error;
       const outcome = await onRefusal(context, request, mark, accountId, head, error);

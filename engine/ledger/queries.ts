@@ -3,7 +3,7 @@ import { DomainError } from '../errors';
 import { POLICY_LEASE_MARGIN_MS, POLICY_LEASE_MS, forgetAccount } from './account-cache';
 import type { LedgerContext } from './context';
 import { decodeCursorKey, encodeCursorKey } from '../cursor';
-import { MAX_ABS_BALANCE, MAX_NEGATIVE_DAYS, assertOwnerId, assertUnit } from './limits';
+import { MAX_ABS_BALANCE, MAX_AMOUNT, MAX_NEGATIVE_DAYS, assertOwnerId, assertUnit } from './limits';
 import { toAccount, toEntry } from './mapping';
 import { catchUp } from './head';
 import { entryKey, type AccountDoc } from './models';
@@ -28,8 +28,17 @@ function accountNotFound(ownerId: string, unit: string): DomainError {
 export async function getAccount(context: LedgerContext, ownerId: string, unit: string): Promise<Account | null> {
   assertOwnerId(ownerId);
   assertUnit(unit);
-  const doc = await findAccountDoc(context, ownerId, unit);
-  return doc ? toAccount((await catchUp(context, doc)).account, context) : null;
+  const [doc, layer] = await Promise.all([findAccountDoc(context, ownerId, unit), context.policyLayer(ownerId, unit)]);
+  return doc ? toAccount((await catchUp(context, doc)).account, context, layer) : null;
+}
+
+/** The policy an account of this owner and unit has, or would have once opened, and the layer of each value. */
+export async function policyOf(context: LedgerContext, ownerId: string, unit: string): Promise<Pick<Account, 'policy' | 'policySources' | 'policyGroupId'>> {
+  assertOwnerId(ownerId);
+  assertUnit(unit);
+  const [doc, layer] = await Promise.all([findAccountDoc(context, ownerId, unit), context.policyLayer(ownerId, unit)]);
+  const { policy, policySources, policyGroupId } = toAccount(doc ?? { _id: '', ownerId, unit, balance: 0, seq: 0, negativeSince: null, minBalance: null, maxNegativeDays: null, createdAt: new Date(0), updatedAt: new Date(0) }, context, layer);
+  return { policy, policySources, policyGroupId };
 }
 
 function cursorOutOfRange(): DomainError {
@@ -86,7 +95,7 @@ export async function listAccounts(context: LedgerContext, filter: AccountFilter
   if (page.cursor) query._id = { $gt: decodeCursorKey(page.cursor, isIdCursor).id };
   const docs = await context.models.Account.find(query).sort({ _id: 1 }).limit(limit + 1).lean<AccountDoc[]>();
   const pageDocs = docs.slice(0, limit);
-  const current = await Promise.all(pageDocs.map(async (doc) => toAccount((await catchUp(context, doc)).account, context)));
+  const current = await Promise.all(pageDocs.map(async (doc) => toAccount((await catchUp(context, doc)).account, context, await context.policyLayer(doc.ownerId, doc.unit))));
   // Drop accounts whose hint matched but whose exact balance does not.
   const items = current.filter((a) => (filter.balanceGte === undefined || a.balance >= filter.balanceGte) && (filter.balanceLte === undefined || a.balance <= filter.balanceLte));
   const last = pageDocs.at(-1);
@@ -101,6 +110,13 @@ function assertPolicyPatch(patch: PolicyPatch): void {
   if (maxNegativeDays !== undefined && maxNegativeDays !== null && (!Number.isInteger(maxNegativeDays) || maxNegativeDays < 0 || maxNegativeDays > MAX_NEGATIVE_DAYS)) {
     throw new DomainError('max_negative_days_invalid', 'invalid', `maxNegativeDays must be an integer from 0 to ${MAX_NEGATIVE_DAYS}, or null for the unit default.`, [{ path: 'maxNegativeDays', message: `must be 0-${MAX_NEGATIVE_DAYS} or null` }]);
   }
+  const { maxBalance, minCredit } = patch;
+  if (maxBalance !== undefined && maxBalance !== null && (!Number.isSafeInteger(maxBalance) || Math.abs(maxBalance) > MAX_ABS_BALANCE)) {
+    throw new DomainError('max_balance_invalid', 'invalid', `maxBalance must be an integer within +-${MAX_ABS_BALANCE}, or null for the group's value or the unit default.`, [{ path: 'maxBalance', message: `must be an integer within +-${MAX_ABS_BALANCE} or null` }]);
+  }
+  if (minCredit !== undefined && minCredit !== null && (!Number.isSafeInteger(minCredit) || minCredit < 1 || minCredit > MAX_AMOUNT)) {
+    throw new DomainError('min_credit_invalid', 'invalid', `minCredit must be an integer from 1 to ${MAX_AMOUNT}, or null for the group's value or the unit default.`, [{ path: 'minCredit', message: `must be 1-${MAX_AMOUNT} or null` }]);
+  }
 }
 
 /** How many times a policy change is written again after finding it undone by a concurrent write. */
@@ -109,7 +125,9 @@ const MAX_POLICY_WRITES = 3;
 /** True when the stored account holds every value the patch sets. */
 function holdsPatch(account: AccountDoc, patch: PolicyPatch): boolean {
   return (patch.minBalance === undefined || account.minBalance === patch.minBalance)
-    && (patch.maxNegativeDays === undefined || account.maxNegativeDays === patch.maxNegativeDays);
+    && (patch.maxNegativeDays === undefined || account.maxNegativeDays === patch.maxNegativeDays)
+    && (patch.maxBalance === undefined || (account.maxBalance ?? null) === patch.maxBalance)
+    && (patch.minCredit === undefined || (account.minCredit ?? null) === patch.minCredit);
 }
 
 /**
@@ -137,13 +155,15 @@ export async function setPolicy(context: LedgerContext, ownerId: string, unit: s
   const set: Record<string, unknown> = {};
   if (patch.minBalance !== undefined) set.minBalance = patch.minBalance;
   if (patch.maxNegativeDays !== undefined) set.maxNegativeDays = patch.maxNegativeDays;
+  if (patch.maxBalance !== undefined) set.maxBalance = patch.maxBalance;
+  if (patch.minCredit !== undefined) set.minCredit = patch.minCredit;
   for (let write = 1; write <= MAX_POLICY_WRITES; write += 1) {
     await context.models.Account.updateOne({ _id: account._id }, { $set: { ...set, updatedAt: context.clock() } });
     forgetAccount(context, account._id);
     await sleep(POLICY_LEASE_MS + POLICY_LEASE_MARGIN_MS);
     const stored = await findAccountDoc(context, ownerId, unit);
     if (!stored) throw accountNotFound(ownerId, unit);
-    if (holdsPatch(stored, patch)) return toAccount((await catchUp(context, stored)).account, context);
+    if (holdsPatch(stored, patch)) return toAccount((await catchUp(context, stored)).account, context, await context.policyLayer(ownerId, unit));
   }
   throw new DomainError('ledger_contended', 'unavailable', `The policy of ${ownerId}/${unit} was changed by another writer while this change was applied; read the account and retry.`);
 }

@@ -7,7 +7,7 @@
  */
 export type EntrySource =
   | { kind: 'trigger'; triggerId: string; workflowId: string; taskId: string; eventId: string; depth?: number }
-  | { kind: 'api'; keyId: string }
+  | { kind: 'api'; keyId: string; adminOverride?: true }
   /** A customer's opening balance (engine/customers/opening-balance.ts): the group whose amount was granted. */
   | { kind: 'opening'; groupId: string };
 
@@ -35,7 +35,33 @@ export type TransferLeg = 'debit' | 'credit' | 'reversal';
 export interface Policy {
   minBalance: number;
   maxNegativeDays: number | null;
+  /** The highest balance a credit may leave (`balance_limit`); null: none. */
+  maxBalance: number | null;
+  /** The smallest credit accepted (`credit_too_small`), in minor units; null: none. */
+  minCredit: number | null;
 }
+
+/** The values an admin set on one account; null falls back to the group, then the unit default. */
+export interface PolicyOverrides {
+  minBalance: number | null;
+  maxNegativeDays: number | null;
+  maxBalance?: number | null;
+  minCredit?: number | null;
+}
+
+/**
+ * The middle layer of an account's policy: the values of the owner's
+ * customer group for the account's unit (engine/customers). The ledger
+ * reads it through LedgerDependencies.policyLayer with the same lease as
+ * the account's own values.
+ */
+export interface PolicyLayer {
+  groupId: string;
+  values: Partial<Policy>;
+}
+
+/** Which layer set each value of the policy in force. */
+export type PolicySources = Record<keyof Policy, 'account' | 'group' | 'default'>;
 
 /** Policy defaults per unit; the `*` entry applies to units not listed. */
 export type PolicyDefaults = Readonly<Record<string, Partial<Policy>>>;
@@ -51,8 +77,12 @@ export interface Account {
   seq: number;
   /** The policy in force: the account's own values, else the unit defaults. */
   policy: Policy;
-  /** The values an admin set on this account; null fields fall back to the defaults. */
-  policyOverrides: { minBalance: number | null; maxNegativeDays: number | null };
+  /** The values an admin set on this account; null fields fall back to the group, then the defaults. */
+  policyOverrides: Required<PolicyOverrides>;
+  /** Where each value of `policy` came from. */
+  policySources: PolicySources;
+  /** The customer group whose layer applies, when the owner is in one with values for this unit. */
+  policyGroupId: string | null;
   /** When the balance last went from >= 0 to < 0; null while it is >= 0. */
   negativeSince: Date | null;
   createdAt: Date;
@@ -94,6 +124,11 @@ export interface PostRequest {
   createIfMissing?: boolean;
   comment?: string;
   source: EntrySource;
+  /**
+   * Exempts a credit from `minCredit` and `maxBalance` (an admin's
+   * deliberate posting, or an opening balance). Debits keep every rule.
+   */
+  adminOverride?: boolean;
 }
 
 export interface PostResult {
@@ -144,9 +179,11 @@ export interface AccountFilter {
 }
 
 export interface PolicyPatch {
-  /** null resets to the unit default; undefined leaves it unchanged. */
+  /** null resets to the group's value or the unit default; undefined leaves it unchanged. */
   minBalance?: number | null;
   maxNegativeDays?: number | null;
+  maxBalance?: number | null;
+  minCredit?: number | null;
   createIfMissing?: boolean;
 }
 

@@ -46,7 +46,7 @@ export interface DryRunResult {
 
 export interface DryRunDependencies {
   sandbox: Pick<Sandbox, 'run'>;
-  ledger: Pick<Ledger, 'getAccount'>;
+  ledger: Pick<Ledger, 'getAccount' | 'policyOf'>;
   policyDefaults: PolicyDefaults;
   templates: TemplateCatalog;
   cancelIndex: Pick<CancelIndex, 'waitersFor'>;
@@ -68,7 +68,8 @@ function projectionFor(deps: DryRunDependencies): Projection {
       const known = accounts.get(keyOf(ownerId, unit));
       if (known) return known;
       const account = await deps.ledger.getAccount(ownerId, unit);
-      const policy = account?.policy ?? effectivePolicy(unit, { minBalance: null, maxNegativeDays: null }, deps.policyDefaults);
+      // An account not opened yet gets its group's layer too, as its first posting would.
+      const policy = account?.policy ?? (await deps.ledger.policyOf(ownerId, unit)).policy;
       const found = { state: { balance: account?.balance ?? 0, negativeSince: account?.negativeSince ?? null }, exists: Boolean(account), policy };
       accounts.set(keyOf(ownerId, unit), found);
       return found;

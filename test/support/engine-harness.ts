@@ -2,6 +2,7 @@ import pino from 'pino';
 import type { Connection } from 'mongoose';
 import { createActivities } from '../../activities';
 import { BalancePump } from '../../engine/events/balance-pump';
+import { groupPolicyLayer } from '../../engine/customers';
 import { createOwnerContextLoader } from '../../engine/customers/run-context';
 import { createEventIngestor } from '../../engine/events/ingest';
 import { createLedger, type Ledger } from '../../engine/ledger';
@@ -51,7 +52,8 @@ export interface EngineHarness {
 export async function startEngineHarness(label: string, options: { webhooksTo?: string[]; balanceEvents?: boolean; balancePollMs?: number } = {}): Promise<EngineHarness> {
   const store = await openTestStore(label);
   let balancePump: BalancePump | undefined;
-  const ledger = createLedger({ connection: store.connection, onEntryInserted: () => balancePump?.wake() });
+  // As the worker does: the customer group is the middle layer of each account's policy.
+  const ledger = createLedger({ connection: store.connection, policyLayer: groupPolicyLayer(store.connection), onEntryInserted: () => balancePump?.wake() });
   await ledger.ensureIndexes();
   const sandbox = createSandbox();
   const mailer = createSmtpMailer(process.env.SMTP_URL ?? '', 'Creditflow <no-reply@creditflow.test>');
