@@ -23,7 +23,9 @@ import { driverCollection } from '../store';
 import { SCHEDULE_FIRED } from '../triggers/event-sources';
 import { compileFilter } from '../triggers/matcher';
 import type { TriggerRecord, TriggerStore } from '../triggers/trigger-store';
-import type { EventEnvelope } from '../../workflows/types';
+import type { CustomerContext, EventEnvelope } from '../../workflows/types';
+import type { Customer } from '../customers';
+import { customerContextOf } from '../customers/run-context';
 import { createFiringStore, firingIdOf, ZERO_COUNTS, type FiringCounts, type FiringSummary } from './firing-store';
 
 /** Runs a sweep starts at once: enough to keep Temporal busy, few enough not to swamp a 2-core dev server. */
@@ -48,15 +50,15 @@ export interface FiringDependencies {
   triggers: Pick<TriggerStore, 'get'>;
   ledger: Pick<Ledger, 'sweepAccounts'>;
   ingestor: Pick<EventIngestor, 'startFor'>;
-  /** Customer profiles by owner, for sweep filters over `customer`; without it `customer` is absent. */
-  customers?: { profileOf(ownerId: string): Promise<unknown> };
+  /** Customer profiles by owner: a sweep's filter and runs see the owner's as `customer`; without it `customer` is absent. */
+  customers?: { profileOf(ownerId: string): Promise<Customer | null> };
   logger?: Logger;
   clock?: () => Date;
 }
 
-/** The account as a sweep's filter sees it, with the owner's customer profile (as JSON) when there is one. */
-function sweepTarget(account: Account, customer: unknown): Record<string, unknown> {
-  return { ownerId: account.ownerId, unit: account.unit, balance: account.balance, ...(customer ? { customer: JSON.parse(JSON.stringify(customer)) as unknown } : {}) };
+/** The account as a sweep's filter sees it, with the owner's customer profile (as runs see it) when there is one. */
+function sweepTarget(account: Account, customer: CustomerContext | undefined): Record<string, unknown> {
+  return { ownerId: account.ownerId, unit: account.unit, balance: account.balance, ...(customer ? { customer } : {}) };
 }
 
 function tally(counts: FiringCounts, outcomes: readonly StartOutcome[]): FiringCounts {
@@ -136,24 +138,31 @@ export function createFiringActivities(deps: FiringDependencies) {
   async function sweep(trigger: TriggerRecord, input: FiringInput, firingId: string, owner: string): Promise<FiringCounts> {
     const sweepSpec = trigger.forEachAccount!;
     const accountFilter = compileFilter(sweepSpec.filter);
-    // Profiles are read (one _id read per account) only when the filter looks at them.
-    const customers = deps.customers && JSON.stringify(sweepSpec.filter ?? {}).includes('customer') ? deps.customers : undefined;
+    // Profiles are one _id read per account: read for every account only when the filter looks at them, else for the matching ones.
+    const filterSeesCustomer = JSON.stringify(sweepSpec.filter ?? {}).includes('customer');
+    const profilesOf = async (accounts: readonly Account[]): Promise<Array<CustomerContext | undefined>> => {
+      const profiles = deps.customers ? await Promise.all(accounts.map((account) => deps.customers!.profileOf(account.ownerId))) : [];
+      return accounts.map((_account, index) => (profiles[index] ? customerContextOf(profiles[index]) : undefined));
+    };
     const eventFilter = compileFilter(trigger.on.filter);
     const context = Context.current();
     const checkpoint = context.info.heartbeatDetails as SweepCheckpoint | undefined;
     let counts = checkpoint?.counts ?? ZERO_COUNTS;
     for await (const batch of deps.ledger.sweepAccounts(sweepSpec.unit, { batchSize: SWEEP_BATCH_SIZE, ...(checkpoint ? { afterId: checkpoint.afterId } : {}) })) {
-      const profiles = customers ? await Promise.all(batch.map((account) => customers.profileOf(account.ownerId))) : [];
-      const matching = batch.filter((account, index) => accountFilter(sweepTarget(account, profiles[index]) as unknown as EventEnvelope));
-      const perAccount = matching.map((account) => ({
+      const batchProfiles = filterSeesCustomer ? await profilesOf(batch) : [];
+      const matchingIndexes = batch.flatMap((account, index) => (accountFilter(sweepTarget(account, batchProfiles[index]) as unknown as EventEnvelope) ? [index] : []));
+      const matching = matchingIndexes.map((index) => batch[index]!);
+      const profiles = filterSeesCustomer ? matchingIndexes.map((index) => batchProfiles[index]) : await profilesOf(matching);
+      const perAccount = matching.map((account, index) => ({
         account: { ownerId: account.ownerId, unit: account.unit, balance: account.balance },
+        customer: profiles[index],
         event: {
           id: `${firingId}:${account.ownerId}:${account.unit}`, type: SCHEDULE_FIRED, occurredAt: input.scheduledAt,
           data: { scheduledAt: input.scheduledAt, account: { ownerId: account.ownerId, unit: account.unit, balance: account.balance } },
         } satisfies EventEnvelope,
       })).filter(({ event }) => eventFilter(event));
       await storeEvents(perAccount.map(({ event }) => event));
-      const outcomes = await mapLimited(perAccount, SWEEP_START_CONCURRENCY, ({ event, account }) => deps.ingestor.startFor(trigger, event, { account }));
+      const outcomes = await mapLimited(perAccount, SWEEP_START_CONCURRENCY, ({ event, account, customer }) => deps.ingestor.startFor(trigger, event, { account, ...(customer ? { customer } : {}) }));
       await storeDispatches(perAccount.map(({ event }, index) => ({ eventId: event.id, outcome: outcomes[index]! })));
       counts = tally(counts, outcomes);
       context.heartbeat({ afterId: batch.at(-1)!.id, counts } satisfies SweepCheckpoint);

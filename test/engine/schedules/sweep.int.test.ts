@@ -100,16 +100,22 @@ describe('a sweep over 2,000 accounts', () => {
 });
 
 describe('a sweep filtering on the customer', () => {
-  it('sees each account\'s customer profile, and accounts without one do not match', async () => {
+  it('sees each account\'s customer profile, accounts without one do not match, and the runs have the customer in their context', async () => {
     await openAccounts('cust-', 'CAD', 4, () => 100);
     for (const [ownerId, plan] of [['cust-00000', 'pro'], ['cust-00001', 'basic'], ['cust-00002', 'pro']]) {
       expect((await harness.api.request('PUT', `/v1/customers/${ownerId}`, { attributes: { plan } })).status).toBeLessThan(300);
     }
-    const id = await harness.createTrigger({ ...sweepTrigger('CAD'), forEachAccount: { unit: 'CAD', filter: { 'customer.attributes.plan': 'pro' } } });
+    const id = await harness.createTrigger({
+      ...sweepTrigger('CAD'),
+      forEachAccount: { unit: 'CAD', filter: { 'customer.attributes.plan': 'pro' } },
+      tasks: [{ id: 'pro-only', type: 'script', code: 'return {};', when: { 'customer.attributes.plan': 'pro', 'account.balance': 100 } }],
+    });
     const fired = await harness.api.request('POST', `/v1/triggers/${id}/fire`, {});
     const firing = await settledFiring(id, fired.body.firingId);
     expect(firing).toMatchObject({ status: 'completed', matched: 2, started: 2 });
     expect((await harness.api.request('GET', `/v1/events/${encodeURIComponent(`${firing.firingId}:cust-00002:CAD`)}`)).status).toBe(200);
+    const run = await harness.settledRun(`${id}:${firing.firingId}:cust-00002:CAD`);
+    expect(run.tasks).toEqual([expect.objectContaining({ id: 'pro-only', status: 'completed' })]);
     expect((await harness.api.request('GET', `/v1/events/${encodeURIComponent(`${firing.firingId}:cust-00003:CAD`)}`)).status).toBe(404);
   });
 });
