@@ -4,14 +4,18 @@ import { diffValues, type Change } from './diff';
 import { parseDataFile, readText, resourceFiles, type DataFile } from './files';
 import { CliError } from './io';
 
-/** What a file may hold: its `kind` says which (the one rule; nothing is guessed from shape). */
-export const RESOURCE_KINDS = ['template', 'trigger'] as const;
+/**
+ * What a file may hold: its `kind` says which (the one rule; nothing is
+ * guessed from shape). Applied in this order, so a trigger can use a
+ * template, and a group exists before anything refers to it.
+ */
+export const RESOURCE_KINDS = ['template', 'group', 'trigger'] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 
-/** One resource read from a file: a trigger found by its `key`, or a template found by its `name`. */
+/** One resource read from a file: a trigger found by its `key`, a template by its `name`, a customer group by its `id`. */
 export interface Resource {
   kind: ResourceKind;
-  /** The trigger key or the template name. */
+  /** The trigger key, the template name or the group id. */
   name: string;
   file: DataFile;
   /** The request body: the file's object without `kind`. */
@@ -66,20 +70,30 @@ function lineAt(file: DataFile, fieldPath: string): { line?: number } {
   return line === undefined ? {} : { line };
 }
 
-/** Reads the resource a file holds: one object with `kind: trigger` (and a `key`) or `kind: template` (and a `name`). */
+/** The field that names each kind's resource, and what to say when it is missing. */
+const NAMING_FIELDS: Record<ResourceKind, { field: string; missing: string }> = {
+  trigger: { field: 'key', missing: 'a trigger file needs a key, a slug such as account-top-up, by which apply finds the trigger again' },
+  template: { field: 'name', missing: 'a template file needs the template name' },
+  group: { field: 'id', missing: 'a group file needs the group id, a slug such as new-agents, which customers name as their groupId' },
+};
+
+function isResourceKind(kind: unknown): kind is ResourceKind {
+  return (RESOURCE_KINDS as readonly unknown[]).includes(kind);
+}
+
+/** Reads the resource a file holds: one object with `kind: trigger` (and a `key`), `kind: template` (and a `name`) or `kind: group` (and an `id`). */
 export function resourceFrom(file: DataFile): Resource {
-  if (!isObject(file.value)) throw new ApplyFailure(file.name, undefined, 'must hold one object with kind: trigger or kind: template');
+  if (!isObject(file.value)) throw new ApplyFailure(file.name, undefined, 'must hold one object with kind: trigger, kind: template or kind: group');
   const { kind, ...body } = file.value;
-  if (kind !== 'trigger' && kind !== 'template') {
+  if (!isResourceKind(kind)) {
     const got = kind === undefined ? 'it has none' : `got ${JSON.stringify(kind)}`;
-    throw localProblem(file, undefined, 'kind', `must be "trigger" or "template" (${got})`);
+    throw localProblem(file, undefined, 'kind', `must be "trigger", "template" or "group" (${got})`);
   }
-  const field = kind === 'trigger' ? 'key' : 'name';
+  const { field, missing } = NAMING_FIELDS[kind];
   const name = body[field];
-  if (typeof name !== 'string' || name === '') {
-    const what = kind === 'trigger' ? 'a trigger file needs a key, a slug such as account-top-up, by which apply finds the trigger again' : 'a template file needs the template name';
-    throw localProblem(file, kind, field, what);
-  }
+  if (typeof name !== 'string' || name === '') throw localProblem(file, kind, field, missing);
+  // A group's id is its URL, not a field of its body.
+  if (kind === 'group') delete body[field];
   return { kind, name, file, body };
 }
 
@@ -184,10 +198,35 @@ async function applyTemplate(api: ApiClient, resource: Resource): Promise<ApplyR
   return { ...base, action: 'updated', ...(fromVersion !== undefined ? { fromVersion } : {}), ...(replaced.body.version !== undefined ? { version: replaced.body.version } : {}), changes };
 }
 
+const GROUP_FIELDS = ['name', 'openingBalance', 'policy'] as const;
+
+/**
+ * Creates the customer group, or replaces it when its name, opening balance
+ * or policy differ from the file's (a group has no versions: PUT is the
+ * whole group). Changing an opening balance grants nothing to members that
+ * already had one.
+ */
+async function applyGroup(api: ApiClient, resource: Resource): Promise<ApplyResult> {
+  const base = { file: resource.file.name, kind: resource.kind, name: resource.name };
+  const urlPath = `/v1/groups/${encodeURIComponent(resource.name)}`;
+  const found = await call<Record<string, unknown>>(api, resource, [200, 404], 'looking the id up', 'GET', urlPath);
+  const pick = (from: Record<string, unknown>) => Object.fromEntries(GROUP_FIELDS.map((field) => [field, from[field] ?? (field === 'name' ? undefined : {})]));
+  if (found.status === 200) {
+    const changes = diffValues(pick(found.body), pick(resource.body));
+    if (changes.length === 0) return { ...base, id: resource.name, action: 'unchanged', changes };
+    await call(api, resource, [200], 'replacing it', 'PUT', urlPath, resource.body);
+    return { ...base, id: resource.name, action: 'updated', changes };
+  }
+  await call(api, resource, [201, 200], 'creating it', 'PUT', urlPath, resource.body);
+  return { ...base, action: 'created', changes: [] };
+}
+
+const APPLIERS: Record<ResourceKind, (api: ApiClient, resource: Resource) => Promise<ApplyResult>> = { trigger: applyTrigger, template: applyTemplate, group: applyGroup };
+
 /** Applies one resource. Throws ApplyFailure when the API refuses it. */
 export async function applyResource(api: ApiClient, resource: Resource): Promise<ApplyResult> {
   try {
-    return resource.kind === 'trigger' ? await applyTrigger(api, resource) : await applyTemplate(api, resource);
+    return await APPLIERS[resource.kind](api, resource);
   } catch (error) {
     if (error instanceof ApiProblemError) throw refused(resource, error.what, error.problem);
     throw error;

@@ -112,7 +112,7 @@ describe('creditflow apply', () => {
 
   it('refuses a file without a kind, a trigger without a key, and a path that does not exist', async () => {
     const noKind = stack.write('no-kind.yaml', 'name: Something\non:\n  types: [request.created]\n');
-    expect(await stack.cf(['apply', noKind])).toMatchObject({ code: 1, stderr: expect.stringContaining('error: no-kind.yaml: cannot be applied\n  no-kind.yaml:1: kind: must be "trigger" or "template" (it has none)') });
+    expect(await stack.cf(['apply', noKind])).toMatchObject({ code: 1, stderr: expect.stringContaining('error: no-kind.yaml: cannot be applied\n  no-kind.yaml:1: kind: must be "trigger", "template" or "group" (it has none)') });
     const noKey = stack.write('no-key.yaml', 'kind: trigger\nname: Something\n');
     expect((await stack.cf(['apply', noKey])).stderr).toContain('error: no-key.yaml: trigger: cannot be applied\n  no-key.yaml:1: key: a trigger file needs a key');
     expect(await stack.cf(['apply', 'nowhere/'])).toMatchObject({ code: 1, stderr: expect.stringContaining('error: nowhere/: no such file or folder') });
@@ -140,5 +140,35 @@ describe('creditflow apply', () => {
     const outcome = await applyAll(new RacedClient({ url: stack.api.baseUrl, key: TEST_ADMIN_KEY, keySource: 'test' }), loadResources(stack.dir, [file]));
     expect(outcome.failure?.error.message).toMatch(new RegExp(`^${file}: trigger ${key}: trigger trg_[0-9a-f]+ changed on the server while it was being applied \\(it was at version 1\\); nothing was saved`));
     expect((await stack.api.request('GET', `/v1/triggers?key=${key}`)).body.items[0]).toMatchObject({ version: 2, name: 'Edited meanwhile' });
+  });
+});
+
+describe('creditflow apply with customer groups', () => {
+  it('creates a group before the triggers of the same folder, then finds it by id and updates what changed', async () => {
+    const id = newKey();
+    const folder = `${id}-folder`;
+    stack.write(`${folder}/group.yaml`, stringify({ kind: 'group', id, name: 'Agents', openingBalance: { CREDIT: 10 } }));
+    stack.write(`${folder}/trigger.yaml`, triggerYaml(`${id}-trigger`));
+    const created = await stack.cf(['apply', folder]);
+    expect(created).toMatchObject({ code: 0, stderr: '' });
+    expect(created.stdout.split('\n')[0]).toBe(`group ${id} (${folder}/group.yaml): created`);
+    expect(created.stdout.split('\n')[1]).toMatch(new RegExp(`^trigger ${id}-trigger .*: created as trg_`));
+    expect((await stack.cf(['apply', `${folder}/group.yaml`])).stdout).toBe(`group ${id} (${folder}/group.yaml): unchanged\n`);
+
+    stack.write(`${folder}/group.yaml`, stringify({ kind: 'group', id, name: 'Agents', openingBalance: { CREDIT: 25 }, policy: { CREDIT: { minCredit: 5 } } }));
+    const updated = await stack.cf(['apply', `${folder}/group.yaml`]);
+    expect(updated.stdout.split('\n')).toEqual(expect.arrayContaining([`group ${id} (${folder}/group.yaml): updated`, '    openingBalance.CREDIT: 10 -> 25']));
+    expect((await stack.api.request('GET', `/v1/groups/${id}`)).body).toMatchObject({ openingBalance: { CREDIT: 25 }, policy: { CREDIT: { minCredit: 5 } } });
+  });
+
+  it('names the file, line and field of a group the API refuses, and one without an id', async () => {
+    const id = newKey();
+    const bad = stack.write(`${id}-bad.yaml`, stringify({ kind: 'group', id, name: 'Bad', policy: { USD: { minCredit: -1 } } }));
+    const refused = await stack.cf(['apply', bad]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('min_credit_invalid');
+    expect(refused.stderr).toContain('policy.USD.minCredit');
+    const noId = stack.write(`${id}-no-id.yaml`, stringify({ kind: 'group', name: 'No id' }));
+    expect((await stack.cf(['apply', noId])).stderr).toContain('id: a group file needs the group id');
   });
 });

@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { applyAll, loadResources, type ApplyResult } from '../../cli/apply';
 import { adminApi } from '../../devstack/demo-seed';
+import type { Connection } from 'mongoose';
 import type { Ledger } from '../../engine/ledger';
 import { TEST_ADMIN_KEY, type TestApi } from '../support/api';
 import { startEngineHarness } from '../support/engine-harness';
@@ -13,6 +14,8 @@ export const REPO_DIR = path.resolve(__dirname, '..', '..');
 export interface ExampleStack {
   api: TestApi;
   ledger: Ledger;
+  /** The test database the API and the worker share. */
+  connection: Connection;
   /** Applies the files and folders named (relative to the repository) and returns each result. */
   apply(...targets: string[]): Promise<ApplyResult[]>;
   /** Sends the event and returns the workflow ids of the runs it started, once they have closed. */
@@ -23,12 +26,14 @@ export interface ExampleStack {
   close(): Promise<void>;
 }
 
-export async function startExampleStack(label: string): Promise<ExampleStack> {
-  const engine = await startEngineHarness(label, { webhooksTo: ['127.0.0.1'] });
+/** With `balanceEvents`, ledger entries reach triggers as account.balance_changed, as in the dev stack. */
+export async function startExampleStack(label: string, options: { balanceEvents?: boolean } = {}): Promise<ExampleStack> {
+  const engine = await startEngineHarness(label, { webhooksTo: ['127.0.0.1'], ...(options.balanceEvents ? { balanceEvents: true, balancePollMs: 100 } : {}) });
   const { api, ledger, worker } = engine;
   return {
     api,
     ledger,
+    connection: engine.connection,
     async apply(...targets) {
       const outcome = await applyAll(adminApi(api.baseUrl, TEST_ADMIN_KEY), loadResources(REPO_DIR, targets));
       if (outcome.failure) throw outcome.failure.error;
