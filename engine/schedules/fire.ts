@@ -39,6 +39,16 @@ export interface FiringInput {
   scheduledAt: string;
 }
 
+/** What every batch of one sweep shares: the firing, and its filters compiled once. */
+interface SweepPlan {
+  trigger: TriggerRecord;
+  input: FiringInput;
+  firingId: string;
+  accountFilter: (target: EventEnvelope) => boolean;
+  eventFilter: (event: EventEnvelope) => boolean;
+  filterSeesCustomer: boolean;
+}
+
 /** What a retried sweep resumes from: the last account of the last finished batch, and the counts up to it. */
 interface SweepCheckpoint {
   afterId: string;
@@ -134,38 +144,63 @@ export function createFiringActivities(deps: FiringDependencies) {
     return tally(ZERO_COUNTS, [outcome]);
   }
 
-  /** A sweep: one run per account of the unit that matches, batch by batch, checkpointed in the heartbeat. */
+  /** Profiles as runs see them, one _id read per account; none without a customer directory. */
+  async function profilesOf(accounts: readonly Account[]): Promise<Array<CustomerContext | undefined>> {
+    if (!deps.customers) return [];
+    const profiles = await Promise.all(accounts.map((account) => deps.customers!.profileOf(account.ownerId)));
+    return profiles.map((profile) => (profile ? customerContextOf(profile) : undefined));
+  }
+
+  /**
+   * One batch of a sweep: the accounts that match, their events stored, a
+   * run started for each (SWEEP_START_CONCURRENCY at a time, `keepAlive`
+   * after each start), and what was started recorded on the events.
+   */
+  async function sweepBatch(plan: SweepPlan, batch: readonly Account[], keepAlive: () => void): Promise<StartOutcome[]> {
+    const { trigger, input, firingId, accountFilter, eventFilter, filterSeesCustomer } = plan;
+    const batchProfiles = filterSeesCustomer ? await profilesOf(batch) : [];
+    const matchingIndexes = batch.flatMap((account, index) => (accountFilter(sweepTarget(account, batchProfiles[index]) as unknown as EventEnvelope) ? [index] : []));
+    const matching = matchingIndexes.map((index) => batch[index]!);
+    const profiles = filterSeesCustomer ? matchingIndexes.map((index) => batchProfiles[index]) : await profilesOf(matching);
+    const perAccount = matching.map((account, index) => {
+      const accountContext = { ownerId: account.ownerId, unit: account.unit, balance: account.balance };
+      const event: EventEnvelope = { id: `${firingId}:${account.ownerId}:${account.unit}`, type: SCHEDULE_FIRED, occurredAt: input.scheduledAt, data: { scheduledAt: input.scheduledAt, account: accountContext } };
+      return { event, options: { account: accountContext, ...(profiles[index] ? { customer: profiles[index] } : {}) } };
+    }).filter(({ event }) => eventFilter(event));
+    await storeEvents(perAccount.map(({ event }) => event));
+    const outcomes = await mapLimited(perAccount, SWEEP_START_CONCURRENCY, async ({ event, options }) => {
+      const outcome = await deps.ingestor.startFor(trigger, event, options);
+      keepAlive();
+      return outcome;
+    });
+    await storeDispatches(perAccount.map(({ event }, index) => ({ eventId: event.id, outcome: outcomes[index]! })));
+    return outcomes;
+  }
+
+  /**
+   * A sweep: one run per account of the unit that matches, batch by batch.
+   * After each batch its last account and the counts so far are the
+   * heartbeat's details, so a retry resumes after the last finished batch.
+   */
   async function sweep(trigger: TriggerRecord, input: FiringInput, firingId: string, owner: string): Promise<FiringCounts> {
-    const sweepSpec = trigger.forEachAccount!;
-    const accountFilter = compileFilter(sweepSpec.filter);
-    // Profiles are one _id read per account: read for every account only when the filter looks at them, else for the matching ones.
-    const filterSeesCustomer = JSON.stringify(sweepSpec.filter ?? {}).includes('customer');
-    const profilesOf = async (accounts: readonly Account[]): Promise<Array<CustomerContext | undefined>> => {
-      const profiles = deps.customers ? await Promise.all(accounts.map((account) => deps.customers!.profileOf(account.ownerId))) : [];
-      return accounts.map((_account, index) => (profiles[index] ? customerContextOf(profiles[index]) : undefined));
+    const plan: SweepPlan = {
+      trigger, input, firingId,
+      accountFilter: compileFilter(trigger.forEachAccount!.filter),
+      eventFilter: compileFilter(trigger.on.filter),
+      // Profiles are read for every account only when the filter looks at them, else for the matching ones.
+      filterSeesCustomer: JSON.stringify(trigger.forEachAccount!.filter ?? {}).includes('customer'),
     };
-    const eventFilter = compileFilter(trigger.on.filter);
     const context = Context.current();
-    const checkpoint = context.info.heartbeatDetails as SweepCheckpoint | undefined;
+    let checkpoint = context.info.heartbeatDetails as SweepCheckpoint | undefined;
     let counts = checkpoint?.counts ?? ZERO_COUNTS;
-    for await (const batch of deps.ledger.sweepAccounts(sweepSpec.unit, { batchSize: SWEEP_BATCH_SIZE, ...(checkpoint ? { afterId: checkpoint.afterId } : {}) })) {
-      const batchProfiles = filterSeesCustomer ? await profilesOf(batch) : [];
-      const matchingIndexes = batch.flatMap((account, index) => (accountFilter(sweepTarget(account, batchProfiles[index]) as unknown as EventEnvelope) ? [index] : []));
-      const matching = matchingIndexes.map((index) => batch[index]!);
-      const profiles = filterSeesCustomer ? matchingIndexes.map((index) => batchProfiles[index]) : await profilesOf(matching);
-      const perAccount = matching.map((account, index) => ({
-        account: { ownerId: account.ownerId, unit: account.unit, balance: account.balance },
-        customer: profiles[index],
-        event: {
-          id: `${firingId}:${account.ownerId}:${account.unit}`, type: SCHEDULE_FIRED, occurredAt: input.scheduledAt,
-          data: { scheduledAt: input.scheduledAt, account: { ownerId: account.ownerId, unit: account.unit, balance: account.balance } },
-        } satisfies EventEnvelope,
-      })).filter(({ event }) => eventFilter(event));
-      await storeEvents(perAccount.map(({ event }) => event));
-      const outcomes = await mapLimited(perAccount, SWEEP_START_CONCURRENCY, ({ event, account, customer }) => deps.ingestor.startFor(trigger, event, { account, ...(customer ? { customer } : {}) }));
-      await storeDispatches(perAccount.map(({ event }, index) => ({ eventId: event.id, outcome: outcomes[index]! })));
-      counts = tally(counts, outcomes);
-      context.heartbeat({ afterId: batch.at(-1)!.id, counts } satisfies SweepCheckpoint);
+    // Within a batch the heartbeat repeats the last checkpoint: Temporal sees the sweep alive, and a retry still resumes after a finished batch.
+    const keepAlive = () => context.heartbeat(checkpoint);
+    for await (const batch of deps.ledger.sweepAccounts(trigger.forEachAccount!.unit, { batchSize: SWEEP_BATCH_SIZE, ...(checkpoint ? { afterId: checkpoint.afterId } : {}) })) {
+      // A firing whose workflow was cancelled or terminated (seen through the heartbeat) stops between batches.
+      context.cancellationSignal.throwIfAborted();
+      counts = tally(counts, await sweepBatch(plan, batch, keepAlive));
+      checkpoint = { afterId: batch.at(-1)!.id, counts };
+      context.heartbeat(checkpoint);
       await firings.progress(firingId, owner, counts);
     }
     return counts;
