@@ -24,6 +24,8 @@ const ledgerPolicyDefaults = z
     z.strictObject({
       minBalance: z.number().int().min(-1e15).max(1e15).optional(),
       maxNegativeDays: z.number().int().min(0).max(3_650).nullable().optional(),
+      maxBalance: z.number().int().min(-1e15).max(1e15).nullable().optional(),
+      minCredit: z.number().int().min(1).max(1e12).nullable().optional(),
     }),
   ));
 
