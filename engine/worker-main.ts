@@ -16,6 +16,7 @@ import { exitOnStartupError } from './shutdown';
 import { connectStore } from './store';
 import { connectWorkerConnection, createTemporalClient, ensureSearchAttributes } from './temporal';
 import { createCustomerDirectory, groupPolicyLayer } from './customers';
+import { createOwnerContextLoader } from './customers/run-context';
 import { createScheduleSync, reconcileSchedulesPeriodically } from './schedules/schedule-sync';
 import { createTriggerStore } from './triggers/trigger-store';
 import { createWebhookSecrets } from './triggers/webhook-secrets';
@@ -51,7 +52,10 @@ async function main(): Promise<void> {
   const mailer = createSmtpMailer(config.SMTP_URL, config.MAIL_FROM);
   const webhookSecrets = createWebhookSecrets({ connection: store, pepper: pepperOf(config) });
   const triggers = createTriggerStore(store);
-  const ingestor = createEventIngestor({ connection: store, triggers, temporal: client, taskQueue: config.TEMPORAL_TASK_QUEUE, logger, metrics });
+  const customers = createCustomerDirectory({ connection: store, ledger });
+  // Runs of balance events see the owner's profile as `customer`, as runs of the API's events do.
+  const ownerContext = createOwnerContextLoader({ profileOf: customers.profileOf, ledger, defaultUnit: config.DEFAULT_UNIT });
+  const ingestor = createEventIngestor({ connection: store, triggers, temporal: client, taskQueue: config.TEMPORAL_TASK_QUEUE, logger, metrics, ownerContext });
   const activities = createActivities({
     connection: store,
     sandbox: meteredSandbox(sandbox, metrics),
@@ -60,7 +64,7 @@ async function main(): Promise<void> {
     templates: createTemplateStore(store, fileTemplateCatalog(BUNDLED_TEMPLATES_DIR)).catalog,
     webhooks: createWebhookSender({ allowedHosts: config.WEBHOOK_ALLOWED_HOSTS }),
     webhookSecret: (triggerId) => webhookSecrets.current(triggerId),
-    firings: { triggers, ledger, ingestor, logger, customers: createCustomerDirectory({ connection: store, ledger }) },
+    firings: { triggers, ledger, ingestor, logger, customers },
   });
   const worker = await createEngineWorker({
     connection: await connectWorkerConnection(config),
