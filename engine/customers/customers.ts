@@ -35,7 +35,7 @@ export interface Customer {
 export function toCustomer(doc: CustomerDoc): Customer {
   return {
     ownerId: doc._id, email: doc.email ?? null, name: doc.name ?? null, groupId: doc.groupId ?? null,
-    attributes: doc.attributes ?? {}, autoTopUp: doc.autoTopUp ?? null, createdAt: doc.createdAt, updatedAt: doc.updatedAt,
+    attributes: JSON.parse(doc.attributesJson ?? '{}') as Record<string, unknown>, autoTopUp: doc.autoTopUp ?? null, createdAt: doc.createdAt, updatedAt: doc.updatedAt,
   };
 }
 
@@ -79,7 +79,7 @@ export function createCustomers(models: CustomerModels, groups: Groups, opening:
       const now = clock();
       const doc: CustomerDoc = {
         _id: ownerId, email: input.email ?? null, name: input.name ?? null, groupId: input.groupId ?? null,
-        attributes: input.attributes ?? {}, autoTopUp: input.autoTopUp ?? null, createdAt: previous?.createdAt ?? now, updatedAt: now,
+        attributesJson: JSON.stringify(input.attributes ?? {}), autoTopUp: input.autoTopUp ?? null, createdAt: previous?.createdAt ?? now, updatedAt: now,
       };
       await upsertById(Customer, doc);
       if (input.groupId && !(await groups.live(input.groupId))) {

@@ -50,7 +50,12 @@ export interface CustomerDoc {
   email: string | null;
   name: string | null;
   groupId: string | null;
-  attributes: Record<string, unknown>;
+  /**
+   * The free-form attributes as JSON text: their keys are the client's, and
+   * a key such as `$where` or `a.b` is no field name a store accepts (as
+   * event data, stored as `dataJson`, for the same reason).
+   */
+  attributesJson: string;
   autoTopUp: AutoTopUp | null;
   createdAt: Date;
   updatedAt: Date;
@@ -91,7 +96,7 @@ const customerSchema = new Schema<CustomerDoc>(
     email: { type: String, default: null },
     name: { type: String, default: null },
     groupId: { type: String, default: null },
-    attributes: { type: Schema.Types.Mixed, default: {} },
+    attributesJson: { type: String, default: '{}' },
     autoTopUp: { type: Schema.Types.Mixed, default: null },
     createdAt: { type: Date, required: true },
     updatedAt: { type: Date, required: true },

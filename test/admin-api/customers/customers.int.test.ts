@@ -104,6 +104,12 @@ describe('customers', () => {
     expect((await api.request('GET', '/v1/customers/nobody')).status).toBe(404);
   });
 
+  it('keep attributes whose keys no store takes as field names ($-prefixed, dotted) as sent', async () => {
+    const attributes = { $where: 'x', 'a.b': 2, nested: { $gt: 1 }, list: [{ '$ref': 'y' }] };
+    expect(await api.request('PUT', '/v1/customers/odd_keys', { attributes })).toMatchObject({ status: 201, body: { attributes } });
+    expect((await api.request('GET', '/v1/customers/odd_keys')).body.attributes).toEqual(attributes);
+  });
+
   it('refuse an unknown group with 422 naming groupId, writing nothing', async () => {
     expect(await api.request('PUT', '/v1/customers/lost', { groupId: 'no-such-group' })).toMatchObject({ status: 422, body: { code: 'group_not_found', errors: [{ path: 'groupId' }] } });
     expect((await api.request('GET', '/v1/customers/lost')).status).toBe(404);
