@@ -7,7 +7,8 @@ const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' |
 /**
  * Ledger policy defaults per unit as JSON, `*` for every other unit, e.g.
  * `{"*":{"minBalance":0},"CREDIT":{"minBalance":-500,"maxNegativeDays":30}}`.
- * minBalance is in the unit's minor units; an account's own policy wins.
+ * Amounts (minBalance, maxBalance, minCredit) are in the unit's minor units;
+ * a customer group's values win over these, and an account's own over both.
  */
 const ledgerPolicyDefaults = z
   .string()
