@@ -38,6 +38,9 @@ const fireBodySchema = z
   })
   .openapi('FireRequest');
 
+/** How long `fire` waits for Temporal to take the firing before answering 503. */
+const START_DEADLINE_MS = 10_000;
+
 /** How far ahead of this server's clock a `scheduledAt` may be: clocks drift a little between machines. */
 const FUTURE_TOLERANCE_MS = 5_000;
 
@@ -54,6 +57,7 @@ export function firingRoutes(deps: { triggers: Pick<TriggerStore, 'get'>; firing
         202: { description: 'The firing.', schema: firingSchema },
         404: { description: 'No such trigger.' },
         409: { description: 'The trigger has no schedule (`trigger_not_scheduled`) or is disabled (`trigger_disabled`).' },
+        503: { description: 'Temporal did not take the firing (`temporal_unavailable`); the firing is recorded as failed.' },
       },
       handler: async ({ params, body }) => {
         const trigger = await deps.triggers.get(params.id);
@@ -65,15 +69,19 @@ export function firingRoutes(deps: { triggers: Pick<TriggerStore, 'get'>; firing
         const firingId = firingIdOf(trigger.id, scheduledAt);
         await deps.firings.addPending({ triggerId: trigger.id, scheduledAt, sweep: trigger.forEachAccount !== undefined });
         try {
-          await deps.temporal.workflow.start(scheduledFiring, {
+          await deps.temporal.connection.withDeadline(Date.now() + START_DEADLINE_MS, () => deps.temporal.workflow.start(scheduledFiring, {
             workflowId: `${FIRING_WORKFLOW_PREFIX}${firingId}`,
             taskQueue: deps.taskQueue,
             args: [{ triggerId: trigger.id, scheduledAt }],
             workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
             staticSummary: `Firing of trigger "${trigger.name}" (${trigger.id}) at ${scheduledAt}, by the API`,
-          });
+          }));
         } catch (error) {
-          if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+          if (!(error instanceof WorkflowExecutionAlreadyStartedError)) {
+            // No workflow will ever pick the pending firing up: say so on it, and let the client retry.
+            await deps.firings.fail(firingId, `the firing could not be started: ${error instanceof Error ? error.message : String(error)}`);
+            throw new DomainError('temporal_unavailable', 'unavailable', 'The firing could not be started (Temporal did not answer); it is recorded as failed. Retry.');
+          }
         }
         return { status: 202, body: await deps.firings.get(trigger.id, firingId) };
       },

@@ -151,10 +151,10 @@ export function createScheduleSync(deps: ScheduleSyncDependencies) {
       }
     },
 
-    /** The schedule's state and next firing times from Temporal (for GET /v1/triggers/{id}). */
-    async stateOf(triggerId: string): Promise<ScheduleState> {
+    /** The schedule's state and next firing times from Temporal (for GET /v1/triggers/{id}); rejects after `timeoutMs`. */
+    async stateOf(triggerId: string, timeoutMs = 3_000): Promise<ScheduleState> {
       const scheduleId = scheduleIdOf(triggerId);
-      const description = await describe(schedules.getHandle(scheduleId));
+      const description = await deps.client.connection.withDeadline(Date.now() + timeoutMs, () => describe(schedules.getHandle(scheduleId)));
       if (!description) return { scheduleId, state: 'missing', nextFireTimes: [] };
       if (description.state.paused) return { scheduleId, state: 'paused', nextFireTimes: [] };
       return { scheduleId, state: 'active', nextFireTimes: description.info.nextActionTimes.slice(0, NEXT_FIRE_TIMES).map((time) => time.toISOString()) };

@@ -1,8 +1,9 @@
-import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
+import { Client, Connection, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { CATCHUP_WINDOW_MS, createScheduleSync, scheduleIdOf, SCHEDULE_ID_PREFIX, type ScheduleSync } from '../../../engine/schedules/schedule-sync';
 import { scheduledFiring } from '../../../workflows/scheduled-firing';
+import { startTestApi } from '../../support/api';
 import { startEngineHarness, type EngineHarness } from '../../support/engine-harness';
 
 let harness: EngineHarness;
@@ -158,6 +159,29 @@ describe('reconciling a trigger whose schedule Temporal refuses', () => {
     expect((await handleOf(good).describe()).action.memo).toMatchObject({ triggerVersion: 1 });
     await expect(handleOf(bad.id).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
     await harness.api.api.triggers.remove(bad.id);
+  });
+});
+
+describe('saving a scheduled trigger while Temporal is unreachable', () => {
+  it('keeps the trigger, shows its schedule as unavailable, answers fire with 503, and the next reconciliation creates the schedule', async () => {
+    const deadTemporal = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
+    const cutOff = await startTestApi({ store: harness.connection, temporal: deadTemporal, taskQueue: harness.worker.taskQueue });
+    try {
+      const created = await cutOff.request('POST', '/v1/triggers', scheduledTrigger({ everySeconds: 86_400 }));
+      expect(created.status).toBe(201);
+      const id: string = created.body.id;
+      expect((await cutOff.request('GET', `/v1/triggers/${id}`)).body.schedule).toEqual({ scheduleId: scheduleIdOf(id), state: 'unavailable', nextFireTimes: [] });
+      const fired = await cutOff.request('POST', `/v1/triggers/${id}/fire`, {});
+      expect(fired.status).toBe(503);
+      expect((await cutOff.request('GET', `/v1/triggers/${id}/firings`)).body.items).toEqual([expect.objectContaining({ status: 'failed' })]);
+
+      expect((await harness.api.request('GET', `/v1/triggers/${id}`)).body.schedule.state).toBe('missing');
+      await sync.reconcile(harness.api.api.triggers);
+      expect((await harness.api.request('GET', `/v1/triggers/${id}`)).body.schedule.state).toBe('active');
+    } finally {
+      await cutOff.close();
+      await deadTemporal.connection.close();
+    }
   });
 });
 
