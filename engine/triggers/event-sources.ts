@@ -23,16 +23,6 @@ export function isReservedEventType(type: string): boolean {
 /** The event type a schedule's firings have. */
 export const SCHEDULE_FIRED = 'schedule.fired';
 
-/** True for an IANA zone name this runtime knows (`UTC`, `Europe/Nicosia`, ...). */
-export function isKnownTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** A template that names the key a gate counts by, e.g. `{{account.ownerId}}`. */
 const gateKeySchema = z.string().min(1).max(320).openapi({ description: 'The key the gate counts by: a literal, or `{{path}}` references into the run context (`account`, `data`, `event`, `customer`), e.g. `{{account.ownerId}}`.', example: '{{account.ownerId}}' });
 

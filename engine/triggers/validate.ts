@@ -58,6 +58,8 @@ export async function validateTrigger(definition: TriggerDefinition, checkers: T
   if (definition.forEachAccount && !definition.on.schedule) problems.push({ path: 'forEachAccount', message: 'a sweep runs on a schedule: give on.schedule' });
   const sweepFilterError = filterProblem(definition.forEachAccount?.filter);
   if (sweepFilterError) problems.push({ path: 'forEachAccount.filter', message: sweepFilterError });
+  const throttleZoneError = definition.throttle && 'per' in definition.throttle ? timezoneProblem(definition.throttle.timezone) : undefined;
+  if (throttleZoneError) problems.push({ path: 'throttle.timezone', message: throttleZoneError });
   const tasks = definition.tasks as TaskSpec[];
   problems.push(...(await taskProblems(tasks, { checkScript: checkers.checkScript, checkScriptLimits: checkers.checkScriptLimits, templates: checkers.templates, webhookAllowedHosts: checkers.webhookAllowedHosts ?? [] })));
   if (problems.length > 0) throw new DomainError('trigger_invalid', 'invalid', `The trigger has ${problems.length} problem(s).`, problems);
