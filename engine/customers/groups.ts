@@ -2,15 +2,18 @@
  * Customer groups: their opening balances and policy layers, and the one
  * rule that ties them to customers: a group in use cannot be deleted. That
  * rule is kept without transactions by a write-then-read handshake with
- * customer PUTs (customers.ts): DELETE marks the group deleted, then looks
- * for members; a customer PUT writes the customer, then reads the group
- * again. Whichever writes second sees the other's write, so a customer can
- * never be left in a deleted group (at worst both refuse, and a retry wins).
+ * customer PUTs (customers.ts): DELETE inserts the group's deletion mark,
+ * then looks for members; a customer PUT writes the customer, then reads
+ * the group (and its mark) again. Whichever writes second sees the other's
+ * write, so a customer can never be left in a deleted group (at worst both
+ * refuse, and a retry wins). The group document itself is only ever
+ * replaced by PUT: no write here reads it first.
  */
 import { DomainError } from '../errors';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { POLICY_CHANGE_WAIT_MS } from '../ledger';
 import { MAX_ABS_BALANCE, MAX_AMOUNT, MAX_NEGATIVE_DAYS, UNIT_PATTERN } from '../ledger/limits';
+import { isDuplicateKeyError } from '../store';
 import { upsertById, type CustomerModels, type GroupDoc, type GroupUnitPolicy } from './models';
 
 /** Group ids are slugs: they appear in URLs, entry comments and source records. */
@@ -90,11 +93,11 @@ function assertUnitPolicy(unit: string, values: GroupUnitPolicy): void {
 
 /** Group reads and writes over the store; customers.ts does the customer side of the handshake. */
 export function createGroups(models: CustomerModels, clock: () => Date) {
-  const { Group, Customer } = models;
+  const { Group, GroupDeletion, Customer } = models;
 
   async function live(groupId: string): Promise<GroupDoc | null> {
-    const doc = await Group.findById(groupId).lean<GroupDoc>();
-    return doc && !doc.deletedAt ? doc : null;
+    const [doc, deletion] = await Promise.all([Group.findById(groupId).lean<GroupDoc>(), GroupDeletion.findById(groupId).lean()]);
+    return doc && !deletion ? doc : null;
   }
 
   return {
@@ -107,9 +110,10 @@ export function createGroups(models: CustomerModels, clock: () => Date) {
       const now = clock();
       const doc: GroupDoc = {
         _id: groupId, name: input.name, openingBalance: input.openingBalance ?? {}, policy: input.policy ?? {},
-        createdAt: existing?.createdAt ?? now, updatedAt: now, deletedAt: null,
+        createdAt: existing?.createdAt ?? now, updatedAt: now,
       };
       await upsertById(Group, doc);
+      await GroupDeletion.deleteOne({ _id: groupId });
       // Postings read the group layer under the ledger's policy lease: once this answers, every process applies the new values.
       if (JSON.stringify(existing?.policy ?? {}) !== JSON.stringify(doc.policy)) await sleep(POLICY_CHANGE_WAIT_MS);
       return { group: toGroup(doc), created: !existing };
@@ -123,23 +127,34 @@ export function createGroups(models: CustomerModels, clock: () => Date) {
 
     /** Groups by id; `limit` 1-200, cursor = the last id returned. */
     async list(page: { limit: number; cursor?: string }): Promise<{ items: Group[]; nextCursor: string | null }> {
-      const docs = await Group.find({ deletedAt: null, ...(page.cursor ? { _id: { $gt: page.cursor } } : {}) }).sort({ _id: 1 }).limit(page.limit + 1).lean<GroupDoc[]>();
-      const items = docs.slice(0, page.limit).map(toGroup);
-      return { items, nextCursor: docs.length > page.limit ? (items.at(-1)?.id ?? null) : null };
+      const docs = await Group.find(page.cursor ? { _id: { $gt: page.cursor } } : {}).sort({ _id: 1 }).limit(page.limit + 1).lean<GroupDoc[]>();
+      const pageDocs = docs.slice(0, page.limit);
+      // Deleted groups keep their document beside their mark: left out here (a page may then be shorter than the limit).
+      const deleted = new Set((await Promise.all(pageDocs.map((doc) => GroupDeletion.findById(doc._id).lean()))).filter((mark) => mark !== null).map((mark) => mark._id));
+      const items = pageDocs.filter((doc) => !deleted.has(doc._id)).map(toGroup);
+      return { items, nextCursor: docs.length > page.limit ? (pageDocs.at(-1)?._id ?? null) : null };
     },
 
     /**
-     * Deletes a group no customer is in. Marks it deleted first, then looks
-     * for a member: one found takes the mark back and answers `group_in_use`
-     * (409). See the opening comment for why this order is the safe one.
+     * Deletes a group no customer is in. Inserts its deletion mark first,
+     * then looks for a member: one found removes this mark again and
+     * answers `group_in_use` (409). See the opening comment for why this
+     * order is the safe one. Two DELETEs at once: the second insert of the
+     * mark fails, and that one answers 404.
      */
     async delete(groupId: string): Promise<void> {
       if (!(await live(groupId))) throw groupNotFound(groupId);
       const deletedAt = clock();
-      await Group.updateOne({ _id: groupId }, { $set: { deletedAt } });
+      try {
+        await GroupDeletion.collection.insertOne({ _id: groupId, deletedAt } as never);
+      } catch (error) {
+        if (isDuplicateKeyError(error)) throw groupNotFound(groupId);
+        throw error;
+      }
       const members = await Customer.countDocuments({ groupId }, { limit: 1_000 });
       if (members === 0) return;
-      await Group.updateOne({ _id: groupId, deletedAt }, { $set: { deletedAt: null } });
+      // Only this DELETE's own mark: a PUT and another DELETE may have replaced it meanwhile.
+      await GroupDeletion.deleteOne({ _id: groupId, deletedAt });
       throw new DomainError('group_in_use', 'conflict', `Group "${groupId}" has ${members >= 1_000 ? '1,000 or more' : members} customer(s); move them to another group first.`, [{ path: 'groupId', message: 'is used by customers' }]);
     },
   };

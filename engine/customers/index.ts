@@ -40,7 +40,7 @@ export function createCustomerDirectory(deps: { connection: Connection; ledger: 
 }
 
 async function ensureCollections(models: CustomerModels): Promise<void> {
-  for (const model of [models.Group, models.Customer, models.OpeningGrant]) {
+  for (const model of [models.Group, models.GroupDeletion, models.Customer, models.OpeningGrant]) {
     await model.createCollection().catch((error: unknown) => {
       if ((error as { code?: unknown }).code !== 48) throw error;
     });

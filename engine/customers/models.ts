@@ -15,9 +15,10 @@ export interface GroupUnitPolicy {
 
 /**
  * A customer group: a name, the opening balance its new members get per
- * unit, and its policy layer per unit. `deletedAt` marks a deleted group: it
- * is kept so that a customer PUT racing with the DELETE can see it (see
- * groups.ts); a PUT of the same id brings it back.
+ * unit, and its policy layer per unit. Deleting it inserts a GroupDeletionDoc
+ * beside it (never an update of this document), so a customer PUT racing
+ * with the DELETE can see it (see groups.ts); a PUT of the same id removes
+ * that mark and brings the group back.
  */
 export interface GroupDoc {
   _id: string;
@@ -26,7 +27,12 @@ export interface GroupDoc {
   policy: Record<string, GroupUnitPolicy>;
   createdAt: Date;
   updatedAt: Date;
-  deletedAt: Date | null;
+}
+
+/** The mark of a deleted group (`_id` = the group id): inserted by DELETE, removed by a DELETE that finds members, or by a PUT of the group. */
+export interface GroupDeletionDoc {
+  _id: string;
+  deletedAt: Date;
 }
 
 /** Self-service top-up settings of a customer, as a trigger reads them (`{{customer.autoTopUp.threshold}}`). */
@@ -85,7 +91,6 @@ const groupSchema = new Schema<GroupDoc>(
     policy: { type: Schema.Types.Mixed, default: {} },
     createdAt: { type: Date, required: true },
     updatedAt: { type: Date, required: true },
-    deletedAt: { type: Date, default: null },
   },
   { collection: 'customer_groups', versionKey: false, minimize: false, autoIndex: false },
 );
@@ -106,6 +111,11 @@ const customerSchema = new Schema<CustomerDoc>(
 // `?groupId=` lists and the group's in-use check (on MongoDB; FerretDB 1.x scans).
 customerSchema.index({ groupId: 1, _id: 1 });
 
+const groupDeletionSchema = new Schema<GroupDeletionDoc>(
+  { _id: { type: String, required: true }, deletedAt: { type: Date, required: true } },
+  { collection: 'customer_group_deletions', versionKey: false, autoIndex: false },
+);
+
 const openingGrantSchema = new Schema<OpeningGrantDoc>(
   {
     _id: { type: String, required: true },
@@ -119,6 +129,7 @@ const openingGrantSchema = new Schema<OpeningGrantDoc>(
 
 export interface CustomerModels {
   Group: Model<GroupDoc>;
+  GroupDeletion: Model<GroupDeletionDoc>;
   Customer: Model<CustomerDoc>;
   OpeningGrant: Model<OpeningGrantDoc>;
 }
@@ -126,6 +137,7 @@ export interface CustomerModels {
 export function customerModels(connection: Connection): CustomerModels {
   return {
     Group: modelOn(connection, 'CustomerGroup', groupSchema),
+    GroupDeletion: modelOn(connection, 'CustomerGroupDeletion', groupDeletionSchema),
     Customer: modelOn(connection, 'Customer', customerSchema),
     OpeningGrant: modelOn(connection, 'OpeningGrant', openingGrantSchema),
   };

@@ -16,7 +16,8 @@ export function groupPolicyLayer(connection: Connection): (ownerId: string, unit
     const customer = await Customer.collection.findOne({ _id: ownerId } as never) as CustomerDoc | null;
     if (!customer?.groupId) return null;
     const group = await Group.collection.findOne({ _id: customer.groupId } as never) as GroupDoc | null;
-    const values = group && !group.deletedAt ? group.policy?.[unit] : undefined;
+    // A deleted group has no members (groups.ts), so its mark need not be read here.
+    const values = group?.policy?.[unit];
     return group && values && Object.keys(values).length > 0 ? { groupId: group._id, values } : null;
   };
 }
