@@ -28,6 +28,8 @@ import { adminKeyResolver, chainResolvers } from './auth';
 import { accountRoutes } from './accounts/routes';
 import { adjustmentRoutes } from './adjustments/routes';
 import { customerRoutes } from './customers/routes';
+import { packageRoutes } from './packages/routes';
+import { createPackageStore } from '../engine/packages/package-store';
 import { eventRoutes } from './events/routes';
 import { runRoutes } from './runs/routes';
 import { scriptRoutes } from './scripts/routes';
@@ -68,6 +70,7 @@ export function buildApi(deps: ApiDependencies) {
   const customers = createCustomerDirectory({ connection: store, ledger });
   const ownerContext = createOwnerContextLoader({ profileOf: customers.profileOf, ledger, defaultUnit: config.DEFAULT_UNIT });
   const triggers = createTriggerStore(store);
+  const packages = createPackageStore(store);
   const webhookSecrets = createWebhookSecrets({ connection: store, pepper: pepperOf(config) });
   const events = createEventIngestor({ connection: store, triggers, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger, ownerContext, ...(metrics ? { metrics } : {}) });
   const dryRun = createDryRun({ sandbox, ledger, policyDefaults: config.LEDGER_POLICY_DEFAULTS, templates: templates.catalog, cancelIndex: events.cancelIndex, ownerContext });
@@ -96,6 +99,7 @@ export function buildApi(deps: ApiDependencies) {
       adjustmentRoutes({ ledger }),
       apiKeyRoutes(apiKeys),
       customerRoutes(customers),
+      packageRoutes(packages),
     ],
     ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
     ...(metrics ? { metrics } : {}),
@@ -107,12 +111,13 @@ export function buildApi(deps: ApiDependencies) {
     events,
     ledger,
     customers,
+    packages,
     templates,
     apiKeys,
     webhookSecrets,
     schedules,
     async ensureIndexes(): Promise<void> {
-      await Promise.all([triggers.ensureIndexes(), events.ensureIndexes(), templates.ensureIndexes(), ledger.ensureIndexes(), apiKeys.ensureIndexes(), webhookSecrets.ensureIndexes(), firings.ensureIndexes(), customers.ensureIndexes()]);
+      await Promise.all([triggers.ensureIndexes(), events.ensureIndexes(), templates.ensureIndexes(), ledger.ensureIndexes(), apiKeys.ensureIndexes(), webhookSecrets.ensureIndexes(), firings.ensureIndexes(), customers.ensureIndexes(), packages.ensureIndexes()]);
     },
   };
 }

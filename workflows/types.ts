@@ -156,6 +156,8 @@ export interface RunContext {
   account?: AccountContext;
   /** The profile of the customer the event names, when one exists (engine/customers/run-context.ts). */
   customer?: CustomerContext;
+  /** The credit package the event matched, chosen when the event was ingested (runs whose trigger has `amountFrom: "package"`). */
+  package?: PackageSelection;
   item?: unknown;
   index?: number;
 }
@@ -231,7 +233,32 @@ export interface TriggerRunInput {
   customer?: CustomerContext;
   /** Set on runs that an internal event started. */
   cause?: RunCause;
+  /** The package the event matched, snapshotted at match time, on runs whose trigger credits `amountFrom: "package"`; `package` in its context. */
+  package?: PackageSelection;
 }
+
+/**
+ * The credit package a run credits, as its version was when the event
+ * matched: a price edit while the run waits changes nothing for it. Amounts
+ * are minor units of `price.currency` and `credits.unit`.
+ */
+export interface PackageSnapshot {
+  id: string;
+  version: number;
+  name: string;
+  price: { amount: number; currency: string };
+  credits: { amount: number; unit: string };
+}
+
+/**
+ * Which package an event matched: exactly one (`matched`, with its
+ * snapshot), none, or several (`ambiguous`: the account task fails with
+ * `package_ambiguous` and credits nothing).
+ */
+export type PackageSelection =
+  | ({ status: 'matched' } & PackageSnapshot)
+  | { status: 'none' }
+  | { status: 'ambiguous'; candidates: Array<{ id: string; version: number }> };
 
 export type TaskStatus = 'pending' | 'running' | 'completed' | 'skipped' | 'failed';
 
