@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { connectStore } from '../../../engine/store';
+import { groupPolicyLayer } from '../../../engine/customers';
 import { createLedger } from '../../../engine/ledger';
 import { startTestApi, type TestApi } from '../../support/api';
 import { openTestStore } from '../../support/store';
@@ -85,6 +86,19 @@ it('applies the same layers in dry runs, also to an account not opened yet', asy
   expect(simulated.body.matched[0].tasks[0]).toMatchObject({ outcome: 'would_fail', error: { code: 'credit_too_small' } });
   const dealer = await api.request('POST', `/v1/triggers/${trigger.body.id}/dry-run`, { event: { type: 'bonus.granted', data: { ownerId: 'dealer_1' } } });
   expect(dealer.body.matched[0].tasks[0]).toMatchObject({ outcome: 'would_complete' });
+});
+
+it('reverses a transfer whose credit the receiver\'s group refuses, and the reversal lands despite the sender\'s minCredit', async () => {
+  await api.request('PUT', '/v1/groups/capped', { name: 'Capped', policy: { USD: { maxBalance: 1000 } } });
+  await api.request('PUT', '/v1/groups/picky', { name: 'Picky', policy: { USD: { minBalance: 0, minCredit: 5000 } } });
+  await api.request('PUT', '/v1/customers/capped_receiver', { groupId: 'capped' });
+  await api.request('PUT', '/v1/customers/picky_sender', { groupId: 'picky' });
+  expect((await post('picky_sender', { direction: 'credit', amount: 6000, idempotencyKey: 'ps-seed' })).status).toBe(201);
+  const ledger = createLedger({ connection: store.connection, policyLayer: groupPolicyLayer(store.connection) });
+  const transfer = ledger.transfer({ transferId: 'xfer-capped-1', fromOwnerId: 'picky_sender', toOwnerId: 'capped_receiver', unit: 'USD', amount: 1500, createIfMissing: true, source: { kind: 'api', keyId: 'test' } });
+  await expect(transfer).rejects.toMatchObject({ code: 'transfer_reversed', refusalCode: 'balance_limit' });
+  expect((await api.request('GET', '/v1/accounts/picky_sender?unit=USD')).body.balance).toBe(6000);
+  expect((await api.request('GET', '/v1/accounts/capped_receiver?unit=USD')).status).toBe(404);
 });
 
 it('keeps the ledger verifiably consistent under opening balances, adjustments and policy changes at once', async () => {
