@@ -3,6 +3,7 @@ import { createCancelIndex } from '../engine/events/cancel-index';
 import { createEventWaits } from '../engine/events/event-waits';
 import type { Ledger } from '../engine/ledger';
 import type { Mailer } from '../engine/mail/mailer';
+import { createRecordStore } from '../engine/records/record-store';
 import { createFiringActivities, type FiringDependencies } from '../engine/schedules/fire';
 import type { TemplateCatalog } from '../engine/mail/templates';
 import type { Sandbox } from '../scripts-sandbox';
@@ -39,6 +40,7 @@ export function createActivities(deps: ActivityDependencies) {
       ledger: deps.ledger,
       sendEmail: sendEmailTask,
       eventWaits: createEventWaits(deps.connection, createCancelIndex(deps.connection)),
+      records: createRecordStore(deps.connection),
       ...(deps.webhooks ? { webhooks: deps.webhooks } : {}),
       ...(deps.webhookSecret ? { webhookSecret: deps.webhookSecret } : {}),
     }),

@@ -15,6 +15,7 @@ import { createRunReader } from '../engine/runs/run-reader';
 import { pingStore } from '../engine/store';
 import { pingTemporal } from '../engine/temporal';
 import { createFiringStore } from '../engine/schedules/firing-store';
+import { createRecordStore } from '../engine/records/record-store';
 import { createScheduleSync } from '../engine/schedules/schedule-sync';
 import { createTriggerStore } from '../engine/triggers/trigger-store';
 import { createWebhookSecrets } from '../engine/triggers/webhook-secrets';
@@ -28,6 +29,7 @@ import { adminKeyResolver, chainResolvers } from './auth';
 import { accountRoutes } from './accounts/routes';
 import { adjustmentRoutes } from './adjustments/routes';
 import { customerRoutes } from './customers/routes';
+import { recordRoutes } from './records/routes';
 import { packageRoutes } from './packages/routes';
 import { createPackageStore } from '../engine/packages/package-store';
 import { eventRoutes } from './events/routes';
@@ -76,6 +78,7 @@ export function buildApi(deps: ApiDependencies) {
   const dryRun = createDryRun({ sandbox, ledger, policyDefaults: config.LEDGER_POLICY_DEFAULTS, templates: templates.catalog, cancelIndex: events.cancelIndex, ownerContext });
   const schedules = createScheduleSync({ client: temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger });
   const firings = createFiringStore(store);
+  const records = createRecordStore(store);
   const apiKeys = createApiKeyStore({ connection: store, config, logger });
   const runs = createRunReader({ client: temporal, namespace: config.TEMPORAL_NAMESPACE, temporalUiUrl: config.TEMPORAL_UI_URL });
   const { app, routes } = createApp({
@@ -99,6 +102,7 @@ export function buildApi(deps: ApiDependencies) {
       adjustmentRoutes({ ledger }),
       apiKeyRoutes(apiKeys),
       customerRoutes(customers),
+      recordRoutes(records),
       packageRoutes(packages),
     ],
     ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
@@ -116,8 +120,9 @@ export function buildApi(deps: ApiDependencies) {
     apiKeys,
     webhookSecrets,
     schedules,
+    records,
     async ensureIndexes(): Promise<void> {
-      await Promise.all([triggers.ensureIndexes(), events.ensureIndexes(), templates.ensureIndexes(), ledger.ensureIndexes(), apiKeys.ensureIndexes(), webhookSecrets.ensureIndexes(), firings.ensureIndexes(), customers.ensureIndexes(), packages.ensureIndexes()]);
+      await Promise.all([triggers.ensureIndexes(), events.ensureIndexes(), templates.ensureIndexes(), ledger.ensureIndexes(), apiKeys.ensureIndexes(), webhookSecrets.ensureIndexes(), firings.ensureIndexes(), customers.ensureIndexes(), packages.ensureIndexes(), records.ensureIndexes()]);
     },
   };
 }

@@ -12,6 +12,7 @@ import { z } from '../engine/zod';
 import type { TaskSpec } from '../workflows/types';
 import { accountKind } from './account';
 import { emailKind } from './email';
+import { recordKind } from './record';
 import { contextPath, taskIdSchema } from './fields';
 import { scriptKind } from './script';
 import { transferKind } from './transfer';
@@ -19,7 +20,7 @@ import { waitForEventKind } from './wait-for-event';
 import { webhookKind } from './webhook';
 import { executionOf, type NormalizeDefaults, type TaskKind, type ValidationContext } from './task-kind';
 
-export const TASK_KINDS: readonly TaskKind[] = [scriptKind, accountKind, emailKind, transferKind, webhookKind, waitForEventKind] as unknown as readonly TaskKind[];
+export const TASK_KINDS: readonly TaskKind[] = [scriptKind, accountKind, emailKind, transferKind, webhookKind, waitForEventKind, recordKind] as unknown as readonly TaskKind[];
 
 /** Every task `type`, for enums (OpenAPI, the runs API). */
 export const TASK_TYPES = TASK_KINDS.map((kind) => kind.type) as [string, ...string[]];

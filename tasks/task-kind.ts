@@ -1,6 +1,6 @@
 /**
  * What one task kind (script, account, email, transfer, webhook,
- * wait_for_event) owns, end to end: its schema, its save-time checks and
+ * wait_for_event, record) owns, end to end: its schema, its save-time checks and
  * defaults, how the workflow runs it, the activity that executes it, and the
  * simulation the dry run uses. Execution and simulation start from the same
  * `prepare`, so a dry run and a real run resolve a task's inputs, and refuse
@@ -16,6 +16,7 @@ import type { TemplateCatalog } from '../engine/mail/templates';
 import type { Sandbox } from '../scripts-sandbox';
 import type { WebhookSender } from '../engine/webhooks';
 import type { EventWaits } from '../engine/events/event-waits';
+import type { RecordStore } from '../engine/records/record-store';
 import type { EmailRequest } from './email';
 import type { RetryPlan, RunContext, TaskExecution, TaskSpec } from '../workflows/types';
 
@@ -56,6 +57,8 @@ export interface ExecutionDependencies {
   webhookSecret?: (triggerId: string) => Promise<string | undefined>;
   /** Registers wait_for_event waits (engine/events/event-waits.ts). */
   eventWaits: Pick<EventWaits, 'register'>;
+  /** Records of external objects (engine/records); without it a record task fails as unavailable. */
+  records?: Pick<RecordStore, 'put'>;
 }
 
 /** Balances as a dry run projects them across the tasks of one simulated run. */
