@@ -65,6 +65,18 @@ it('refuses credits under minCredit (credit_too_small) and over maxBalance (bala
   expect(await post('seller_1', { direction: 'debit', amount: 100_501, idempotencyKey: 's1-7', adminOverride: true })).toMatchObject({ status: 422, body: { code: 'insufficient_funds' } });
 });
 
+it('sets and resets the credit rules on one account, refusing a minCredit under 1 with nothing changed', async () => {
+  await api.request('PUT', '/v1/customers/seller_2', { groupId: 'private' });
+  expect((await post('seller_2', { direction: 'credit', amount: 2000, idempotencyKey: 's2-1' })).status).toBe(201);
+  expect(await api.request('PATCH', '/v1/accounts/seller_2?unit=USD', { minCredit: -1 })).toMatchObject({ status: 422, body: { code: 'min_credit_invalid', errors: [{ path: 'minCredit' }] } });
+  expect(await api.request('PATCH', '/v1/accounts/seller_2?unit=USD', { minCredit: 0 })).toMatchObject({ status: 422, body: { code: 'min_credit_invalid' } });
+  expect((await api.request('GET', '/v1/accounts/seller_2?unit=USD')).body).toMatchObject({ policy: { minCredit: 2000 }, policySources: { minCredit: 'group' } });
+  expect((await api.request('PATCH', '/v1/accounts/seller_2?unit=USD', { minCredit: 1, maxBalance: 3000 })).body).toMatchObject({ policy: { minCredit: 1, maxBalance: 3000 }, policySources: { minCredit: 'account', maxBalance: 'account' } });
+  expect((await post('seller_2', { direction: 'credit', amount: 5, idempotencyKey: 's2-2' })).status).toBe(201);
+  expect(await post('seller_2', { direction: 'credit', amount: 996, idempotencyKey: 's2-3' })).toMatchObject({ status: 422, body: { code: 'balance_limit' } });
+  expect((await api.request('PATCH', '/v1/accounts/seller_2?unit=USD', { minCredit: null, maxBalance: null })).body).toMatchObject({ policy: { minCredit: 2000, maxBalance: 100_000 }, policySources: { minCredit: 'group', maxBalance: 'group' } });
+});
+
 it('applies a group change and a move between groups to the next posting in every API', async () => {
   await api.request('PUT', '/v1/customers/mover', { groupId: 'private' });
   expect(await second.request('POST', '/v1/accounts/mover/entries', { unit: 'USD', direction: 'debit', amount: 10, idempotencyKey: 'mv-1', createIfMissing: true })).toMatchObject({ status: 422, body: { code: 'insufficient_funds' } });
