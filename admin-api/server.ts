@@ -93,7 +93,7 @@ export function buildApi(deps: ApiDependencies) {
     ],
     modules: [
       eventRoutes(events, store),
-      triggerRoutes(triggers, checkers, dryRun, webhookSecrets, schedules),
+      triggerRoutes(triggers, checkers, dryRun, webhookSecrets, schedules, records),
       firingRoutes({ triggers, firings, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE }),
       runRoutes(runs),
       scriptRoutes(sandbox, sandboxMaximums),

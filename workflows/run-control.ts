@@ -7,7 +7,7 @@
 import { Query } from 'mingo';
 import { parseReference, valueAtPath } from './references';
 import { TaskInputError } from './task-inputs';
-import type { AccountContext, CustomerContext, EventEnvelope, RunContext, TaskError, TaskOutcome, TaskResult, TaskSpec, TaskState, TriggerSnapshot } from './types';
+import type { AccountContext, CustomerContext, EventEnvelope, RecordContext, RunContext, TaskError, TaskOutcome, TaskResult, TaskSpec, TaskState, TriggerSnapshot } from './types';
 
 /** Most items one `forEach` task may run over. */
 export const MAX_FOREACH_ITEMS = 100;
@@ -15,10 +15,13 @@ export const MAX_FOREACH_ITEMS = 100;
 /** The context at the start of a run: nothing has run yet. */
 export function initialContext(trigger: Pick<TriggerSnapshot, 'id' | 'name' | 'version'>, event: EventEnvelope, run?: RunContext['run'], account?: AccountContext, customer?: CustomerContext): RunContext {
   const reservation = (event.data as { reservation?: unknown }).reservation;
+  // A record sweep's run finds its record in its event (engine/schedules/sweep-sources.ts); other runs have none.
+  const record = event.type === 'schedule.fired' ? (event.data as { record?: RecordContext }).record : undefined;
   return {
     event,
     data: event.data,
     ...(reservation !== undefined ? { reservation } : {}),
+    ...(record !== undefined ? { record } : {}),
     tasks: {},
     results: {},
     trigger: { id: trigger.id, name: trigger.name, version: trigger.version },

@@ -143,6 +143,8 @@ export interface RunContext {
   event: EventEnvelope;
   data: Record<string, unknown>;
   reservation?: unknown;
+  /** The record a `forEachRecord` sweep started the run for, as it was when the sweep matched it. */
+  record?: RecordContext;
   tasks: Record<string, unknown>;
   results: Record<string, TaskResult>;
   trigger: { id: string; name: string; version: number };
@@ -200,6 +202,22 @@ export interface CustomerContext {
   groupId: string | null;
   attributes: Record<string, unknown>;
   autoTopUp: { enabled: boolean; threshold: number; amount: number; unit: string } | null;
+}
+
+/**
+ * The record of an external object a sweep's run is about (engine/records):
+ * `record` in its context. Amounts are minor units of `unit`.
+ */
+export interface RecordContext {
+  kind: string;
+  id: string;
+  ownerId: string | null;
+  state: string;
+  amount: number | null;
+  unit: string | null;
+  attributes: Record<string, unknown>;
+  version: number;
+  updatedAt: string;
 }
 
 /**

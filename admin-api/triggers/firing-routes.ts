@@ -15,7 +15,7 @@ const firingSchema = z
     triggerId: z.string(),
     triggerVersion: z.number().int().nullable().openapi({ description: 'The trigger version the firing ran; null until it ran, or when the trigger was gone.' }),
     scheduledAt: z.string().openapi({ description: 'The time the firing is for (ISO 8601, UTC).' }),
-    sweep: z.boolean().openapi({ description: 'True for a sweep (`forEachAccount`): one run per matching account.' }),
+    sweep: z.boolean().openapi({ description: 'True for a sweep (`forEachAccount` or `forEachRecord`): one run per matching account or record.' }),
     status: z.enum(['pending', 'running', 'completed', 'failed', 'not_run']).openapi({ description: '`pending`: fired through the API, not yet picked up by a worker; `running`: starting runs (a sweep\'s counts grow); `completed`; `failed` (see `error`); `not_run`: the trigger was disabled, deleted or unscheduled when the firing ran (see `reason`).' }),
     matched: z.number().int().openapi({ description: 'Events that matched: 1 or 0 for a plain firing (its `on.filter`); matching accounts for a sweep.' }),
     started: z.number().int().openapi({ description: 'Runs started (a run an earlier attempt of the same firing started counts once).' }),
@@ -67,7 +67,7 @@ export function firingRoutes(deps: { triggers: Pick<TriggerStore, 'get'>; firing
         if (at.getTime() > Date.now() + FUTURE_TOLERANCE_MS) throw new DomainError('scheduled_at_in_future', 'invalid', 'scheduledAt is in the future; a firing for later is the schedule\'s job.', [{ path: 'scheduledAt', message: 'must not be in the future' }]);
         const scheduledAt = at.toISOString();
         const firingId = firingIdOf(trigger.id, scheduledAt);
-        await deps.firings.addPending({ triggerId: trigger.id, scheduledAt, sweep: trigger.forEachAccount !== undefined });
+        await deps.firings.addPending({ triggerId: trigger.id, scheduledAt, sweep: trigger.forEachAccount !== undefined || trigger.forEachRecord !== undefined });
         try {
           await deps.temporal.connection.withDeadline(Date.now() + START_DEADLINE_MS, () => deps.temporal.workflow.start(scheduledFiring, {
             workflowId: `${FIRING_WORKFLOW_PREFIX}${firingId}`,

@@ -4,14 +4,19 @@ import { triggerDefinitionSchema, triggerKeySchema } from '../../engine/triggers
 import type { TriggerRecord, TriggerStore } from '../../engine/triggers/trigger-store';
 import { validateTrigger, type NormalizedTrigger, type TriggerCheckers } from '../../engine/triggers/validate';
 import type { WebhookSecrets } from '../../engine/triggers/webhook-secrets';
+import type { RecordStore } from '../../engine/records/record-store';
 import { eventBodySchema } from '../events/routes';
 import type { RouteModule } from '../app';
 import { pageQuerySchema } from '../schemas';
 import { z } from '../zod';
 
 const definitionSchema = triggerDefinitionSchema.openapi('TriggerInput');
+const warningSchema = z.object({ path: z.string(), code: z.string(), message: z.string() }).openapi('TriggerWarning');
 const triggerSchema = z
-  .object({ id: z.string(), key: z.string().optional().openapi({ description: 'The trigger key, when it has one.' }), version: z.number().int(), createdAt: z.string(), updatedAt: z.string() })
+  .object({
+    id: z.string(), key: z.string().optional().openapi({ description: 'The trigger key, when it has one.' }), version: z.number().int(), createdAt: z.string(), updatedAt: z.string(),
+    warnings: z.array(warningSchema).optional().openapi({ description: 'On a save: things that are allowed but look like a mistake, e.g. `record_kind_unknown` for a `forEachRecord.kind` no record has (a typo matches nothing).' }),
+  })
   .catchall(z.unknown())
   .openapi('Trigger', { description: 'The trigger definition as saved (defaults filled in), with its id and current version.' });
 const webhookSecretSchema = z.string().openapi({
@@ -29,6 +34,7 @@ const scheduleStateSchema = z
 const triggerWithScheduleSchema = triggerSchema
   .extend({ schedule: scheduleStateSchema.optional().openapi({ description: 'Present for a trigger with `on.schedule`.' }) })
   .openapi('TriggerWithSchedule', { description: 'The trigger at its current version; a scheduled one with its schedule\'s state and next firing times.' });
+type RecordKinds = Pick<RecordStore, 'hasKind'>;
 const idParams = z.object({ id: z.string().min(1).max(100) });
 const booleanQuery = z.enum(['true', 'false']).transform((v) => v === 'true');
 
@@ -57,6 +63,13 @@ const dryRunSchema = z
   })
   .openapi('DryRun');
 
+/** Allowed but likely mistakes in a saved trigger: a record sweep over a kind no record has. */
+async function warningsOf(record: TriggerRecord, records: RecordKinds | undefined): Promise<{ warnings?: Array<{ path: string; code: string; message: string }> }> {
+  const kind = record.forEachRecord?.kind;
+  if (kind === undefined || !records || (await records.hasKind(kind))) return {};
+  return { warnings: [{ path: 'forEachRecord.kind', code: 'record_kind_unknown', message: `no record of kind "${kind}" exists yet: the sweep matches nothing until one does (a typo?)` }] };
+}
+
 /** The stored definition of a record, without identity, ready to become a new version. */
 function definitionOf(record: TriggerRecord & { createdBy?: string }): NormalizedTrigger {
   const { id: _id, version: _version, createdAt: _created, updatedAt: _updated, createdBy: _by, ...definition } = record;
@@ -68,7 +81,7 @@ function definitionOf(record: TriggerRecord & { createdBy?: string }): Normalize
  * save the trigger's Temporal Schedule is synced; a failure there is logged
  * and healed by the workers' reconciliation, never lost with the save.
  */
-export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dryRun: DryRun, webhookSecrets: Pick<WebhookSecrets, 'issue' | 'rotate'>, schedules: Pick<ScheduleSync, 'syncAfterSave' | 'stateOf'>): RouteModule {
+export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dryRun: DryRun, webhookSecrets: Pick<WebhookSecrets, 'issue' | 'rotate'>, schedules: Pick<ScheduleSync, 'syncAfterSave' | 'stateOf'>, records?: RecordKinds): RouteModule {
   async function saved(record: TriggerRecord): Promise<TriggerRecord> {
     await schedules.syncAfterSave(record.id, record);
     return record;
@@ -118,7 +131,7 @@ export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dr
       handler: async ({ body, principal }) => {
         const record = await saved(await store.create(await validateTrigger(body, checkers), principal!.keyId));
         const webhookSecret = await webhookSecrets.issue(record.id, principal!.keyId);
-        return { status: 201, body: { ...present(record), webhookSecret } };
+        return { status: 201, body: { ...present(record), ...(await warningsOf(record, records)), webhookSecret } };
       },
     });
     routes.add({
@@ -164,7 +177,8 @@ export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dr
       handler: async ({ params, body, principal, req }) => {
         const ifMatch = req.get('if-match');
         const expected = ifMatch !== undefined && /^"?\d+"?$/.test(ifMatch) ? Number(ifMatch.replace(/"/g, '')) : undefined;
-        return { status: 200, body: present(await saved(await store.update(params.id, await validateTrigger(body, checkers), principal!.keyId, expected))) };
+        const record = await saved(await store.update(params.id, await validateTrigger(body, checkers), principal!.keyId, expected));
+        return { status: 200, body: { ...present(record), ...(await warningsOf(record, records)) } };
       },
     });
     routes.add({

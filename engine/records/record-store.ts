@@ -227,6 +227,11 @@ export function createRecordStore(connection: Connection, clock: () => Date = ()
       return viewOf(doc);
     },
 
+    /** True when some record of the kind exists (a sweep's kind that none has is likely a typo). */
+    async hasKind(kind: string): Promise<boolean> {
+      return (await heads.findOne({ kind }, { projection: { _id: 1 } })) !== null;
+    },
+
     /** The record, or null. */
     async find(kind: string, id: string): Promise<ExternalRecord | null> {
       const doc = await latest(kind, id);

@@ -3,7 +3,9 @@
  * `scheduledFiring` workflow calls (workflows/scheduled-firing.ts). It
  * claims the firing's summary, stores the `schedule.fired` event, and starts
  * the trigger's run, or for a sweep one run per matching account, through
- * the ingestor's `startFor` (so throttle and singleton apply). Firings never
+ * the ingestor's `startFor` (so throttle and singleton apply); for a
+ * sweep over records (`forEachRecord`) one run per matching record; the
+ * sources of a sweep are sweep-sources.ts. Firings never
  * go through matching by event type: a firing reaches its own trigger only.
  *
  * Exactly once per firing: every event and run id is derived from the
@@ -13,7 +15,7 @@
  */
 import { Context } from '@temporalio/activity';
 import type { Connection } from 'mongoose';
-import type { Account, Ledger } from '../ledger';
+import type { Ledger } from '../ledger';
 import type { Logger } from '../logger';
 import { isDomainError } from '../errors';
 import { canonicalHash } from '../events/canonical-hash';
@@ -24,13 +26,15 @@ import { SCHEDULE_FIRED } from '../triggers/event-sources';
 import { compileFilter } from '../triggers/matcher';
 import type { TriggerRecord, TriggerStore } from '../triggers/trigger-store';
 import type { CustomerContext, EventEnvelope } from '../../workflows/types';
+import { createRecordStore, type RecordStore } from '../records/record-store';
+import { sweepSourceOf, withCustomer, type SweepItem, type SweepSource } from './sweep-sources';
 import type { Customer } from '../customers';
 import { customerContextOf } from '../customers/run-context';
 import { createFiringStore, firingIdOf, ZERO_COUNTS, type FiringCounts, type FiringSummary } from './firing-store';
 
 /** Runs a sweep starts at once: enough to keep Temporal busy, few enough not to swamp a 2-core dev server. */
 export const SWEEP_START_CONCURRENCY = 16;
-/** Accounts read, filtered and started per batch; the heartbeat checkpoint follows each batch. */
+/** Accounts or records read, filtered and started per batch; the heartbeat checkpoint follows each batch. */
 export const SWEEP_BATCH_SIZE = 200;
 
 export interface FiringInput {
@@ -44,12 +48,12 @@ interface SweepPlan {
   trigger: TriggerRecord;
   input: FiringInput;
   firingId: string;
-  accountFilter: (target: EventEnvelope) => boolean;
+  itemFilter: (target: EventEnvelope) => boolean;
   eventFilter: (event: EventEnvelope) => boolean;
   filterSeesCustomer: boolean;
 }
 
-/** What a retried sweep resumes from: the last account of the last finished batch, and the counts up to it. */
+/** What a retried sweep resumes from: the last item of the last finished batch, and the counts up to it. */
 interface SweepCheckpoint {
   afterId: string;
   counts: FiringCounts;
@@ -59,16 +63,13 @@ export interface FiringDependencies {
   connection: Connection;
   triggers: Pick<TriggerStore, 'get'>;
   ledger: Pick<Ledger, 'sweepAccounts'>;
+  /** Records for `forEachRecord` sweeps; default: the record store on `connection`. */
+  records?: Pick<RecordStore, 'batches'>;
   ingestor: Pick<EventIngestor, 'startFor'>;
   /** Customer profiles by owner: a sweep's filter and runs see the owner's as `customer`; without it `customer` is absent. */
   customers?: { profileOf(ownerId: string): Promise<Customer | null> };
   logger?: Logger;
   clock?: () => Date;
-}
-
-/** The account as a sweep's filter sees it, with the owner's customer profile (as runs see it) when there is one. */
-function sweepTarget(account: Account, customer: CustomerContext | undefined): Record<string, unknown> {
-  return { ownerId: account.ownerId, unit: account.unit, balance: account.balance, ...(customer ? { customer } : {}) };
 }
 
 function tally(counts: FiringCounts, outcomes: readonly StartOutcome[]): FiringCounts {
@@ -104,6 +105,7 @@ export function createFiringActivities(deps: FiringDependencies) {
   const events = driverCollection(eventModel(deps.connection));
   const dispatches = driverCollection(dispatchModel(deps.connection));
   const now = deps.clock ?? (() => new Date());
+  const readers = { ledger: deps.ledger, records: deps.records ?? createRecordStore(deps.connection) };
 
   /** Stores events as the ingestor would (same id, hash and shape); ids already stored are left as they are. */
   async function storeEvents(envelopes: readonly EventEnvelope[]): Promise<void> {
@@ -144,62 +146,61 @@ export function createFiringActivities(deps: FiringDependencies) {
     return tally(ZERO_COUNTS, [outcome]);
   }
 
-  /** Profiles as runs see them, one _id read per account; none without a customer directory. */
-  async function profilesOf(accounts: readonly Account[]): Promise<Array<CustomerContext | undefined>> {
+  /** Profiles as runs see them, one _id read per item that has an owner; none without a customer directory. */
+  async function profilesOf(items: readonly SweepItem[]): Promise<Array<CustomerContext | undefined>> {
     if (!deps.customers) return [];
-    const profiles = await Promise.all(accounts.map((account) => deps.customers!.profileOf(account.ownerId)));
+    const profiles = await Promise.all(items.map((item) => (item.ownerId === null ? null : deps.customers!.profileOf(item.ownerId))));
     return profiles.map((profile) => (profile ? customerContextOf(profile) : undefined));
   }
 
   /**
-   * One batch of a sweep: the accounts that match, their events stored, a
+   * One batch of a sweep: the items that match, their events stored, a
    * run started for each (SWEEP_START_CONCURRENCY at a time, `keepAlive`
    * after each start), and what was started recorded on the events.
    */
-  async function sweepBatch(plan: SweepPlan, batch: readonly Account[], keepAlive: () => void): Promise<StartOutcome[]> {
-    const { trigger, input, firingId, accountFilter, eventFilter, filterSeesCustomer } = plan;
+  async function sweepBatch(plan: SweepPlan, batch: readonly SweepItem[], keepAlive: () => void): Promise<StartOutcome[]> {
+    const { trigger, input, firingId, itemFilter, eventFilter, filterSeesCustomer } = plan;
     const batchProfiles = filterSeesCustomer ? await profilesOf(batch) : [];
-    const matchingIndexes = batch.flatMap((account, index) => (accountFilter(sweepTarget(account, batchProfiles[index]) as unknown as EventEnvelope) ? [index] : []));
+    const matchingIndexes = batch.flatMap((item, index) => (itemFilter(withCustomer(item.target, batchProfiles[index]) as unknown as EventEnvelope) ? [index] : []));
     const matching = matchingIndexes.map((index) => batch[index]!);
     const profiles = filterSeesCustomer ? matchingIndexes.map((index) => batchProfiles[index]) : await profilesOf(matching);
-    const perAccount = matching.map((account, index) => {
-      const accountContext = { ownerId: account.ownerId, unit: account.unit, balance: account.balance };
-      const event: EventEnvelope = { id: `${firingId}:${account.ownerId}:${account.unit}`, type: SCHEDULE_FIRED, occurredAt: input.scheduledAt, data: { scheduledAt: input.scheduledAt, account: accountContext } };
-      return { event, options: { account: accountContext, ...(profiles[index] ? { customer: profiles[index] } : {}) } };
+    const perItem = matching.map((item, index) => {
+      const event = item.event(firingId, input.scheduledAt);
+      return { event, options: { ...item.options, ...(profiles[index] ? { customer: profiles[index] } : {}) } };
     }).filter(({ event }) => eventFilter(event));
-    await storeEvents(perAccount.map(({ event }) => event));
-    const outcomes = await mapLimited(perAccount, SWEEP_START_CONCURRENCY, async ({ event, options }) => {
+    await storeEvents(perItem.map(({ event }) => event));
+    const outcomes = await mapLimited(perItem, SWEEP_START_CONCURRENCY, async ({ event, options }) => {
       const outcome = await deps.ingestor.startFor(trigger, event, options);
       keepAlive();
       return outcome;
     });
-    await storeDispatches(perAccount.map(({ event }, index) => ({ eventId: event.id, outcome: outcomes[index]! })));
+    await storeDispatches(perItem.map(({ event }, index) => ({ eventId: event.id, outcome: outcomes[index]! })));
     return outcomes;
   }
 
   /**
-   * A sweep: one run per account of the unit that matches, batch by batch.
-   * After each batch its last account and the counts so far are the
+   * A sweep: one run per account of the unit, or record of the kind, that
+   * matches, batch by batch. After each batch its last item and the counts so far are the
    * heartbeat's details, so a retry resumes after the last finished batch.
    */
-  async function sweep(trigger: TriggerRecord, input: FiringInput, firingId: string, owner: string): Promise<FiringCounts> {
+  async function sweep(trigger: TriggerRecord, source: SweepSource, input: FiringInput, firingId: string, owner: string): Promise<FiringCounts> {
     const plan: SweepPlan = {
       trigger, input, firingId,
-      accountFilter: compileFilter(trigger.forEachAccount!.filter),
+      itemFilter: compileFilter(source.filter),
       eventFilter: compileFilter(trigger.on.filter),
-      // Profiles are read for every account only when the filter looks at them, else for the matching ones.
-      filterSeesCustomer: JSON.stringify(trigger.forEachAccount!.filter ?? {}).includes('customer'),
+      // Profiles are read for every item only when the filter looks at them, else for the matching ones.
+      filterSeesCustomer: JSON.stringify(source.filter ?? {}).includes('customer'),
     };
     const context = Context.current();
     let checkpoint = context.info.heartbeatDetails as SweepCheckpoint | undefined;
     let counts = checkpoint?.counts ?? ZERO_COUNTS;
     // Within a batch the heartbeat repeats the last checkpoint: Temporal sees the sweep alive, and a retry still resumes after a finished batch.
     const keepAlive = () => context.heartbeat(checkpoint);
-    for await (const batch of deps.ledger.sweepAccounts(trigger.forEachAccount!.unit, { batchSize: SWEEP_BATCH_SIZE, ...(checkpoint ? { afterId: checkpoint.afterId } : {}) })) {
+    for await (const batch of source.batches({ batchSize: SWEEP_BATCH_SIZE, ...(checkpoint ? { afterId: checkpoint.afterId } : {}) })) {
       // A firing whose workflow was cancelled or terminated (seen through the heartbeat) stops between batches.
       context.cancellationSignal.throwIfAborted();
       counts = tally(counts, await sweepBatch(plan, batch, keepAlive));
-      checkpoint = { afterId: batch.at(-1)!.id, counts };
+      checkpoint = { afterId: batch.at(-1)!.position, counts };
       context.heartbeat(checkpoint);
       await firings.progress(firingId, owner, counts);
     }
@@ -224,12 +225,13 @@ export function createFiringActivities(deps: FiringDependencies) {
       }
       if (!trigger.on.schedule) return firings.notRun({ ...input, triggerVersion: trigger.version, owner, reason: 'trigger_not_scheduled' });
       if (!trigger.enabled) return firings.notRun({ ...input, triggerVersion: trigger.version, owner, reason: 'trigger_disabled' });
-      const claim = await firings.claim({ ...input, triggerVersion: trigger.version, sweep: trigger.forEachAccount !== undefined, owner });
+      const source = sweepSourceOf(trigger, readers);
+      const claim = await firings.claim({ ...input, triggerVersion: trigger.version, sweep: source !== undefined, owner });
       if (!claim.mine || claim.summary.status !== 'running') return claim.summary;
       const event = firingEvent(input);
       await storeEvents([event]);
-      const counts = trigger.forEachAccount ? await sweep(trigger, input, event.id, owner) : await fireOnce(trigger, event);
-      if (trigger.forEachAccount) await storeDispatches([{ eventId: event.id, outcome: null }]);
+      const counts = source ? await sweep(trigger, source, input, event.id, owner) : await fireOnce(trigger, event);
+      if (source) await storeDispatches([{ eventId: event.id, outcome: null }]);
       const summary = await firings.complete(event.id, owner, counts);
       deps.logger?.info({ firingId: event.id, ...counts }, 'schedule firing completed');
       return summary;

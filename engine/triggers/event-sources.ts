@@ -1,6 +1,7 @@
 /**
  * The trigger fields for event sources beyond POST /v1/events: a schedule
- * (`on.schedule`), a sweep over accounts (`forEachAccount`), and the gates
+ * (`on.schedule`), a sweep over accounts (`forEachAccount`) or records
+ * (`forEachRecord`), and the gates
  * that hold matches back (`throttle`, `singleton`). The shapes live here;
  * what each does lives with its engine module (engine/schedules for
  * schedules and sweeps, engine/events/run-gates.ts for the gates).
@@ -56,7 +57,18 @@ export const singletonSchema = z
   .strictObject({ key: gateKeySchema })
   .openapi('Singleton', { description: 'While this trigger\'s run for the same key is open, a new match starts nothing and is listed under `skipped` (reason `run_open`).' });
 
+/** Lowercase, as engine/records names kinds; a kind no record has yet is allowed (it matches nothing) and warned about. */
+const recordKindSchema = z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'must be lowercase letters, digits, _ and - (1-64), starting with a letter');
+
+export const forEachRecordSchema = z
+  .strictObject({
+    kind: recordKindSchema.openapi({ example: 'bill' }),
+    filter: filterObjectSchema.optional().openapi({ description: 'A MongoDB-style filter over the record (`kind`, `id`, `ownerId`, `state`, `amount`, `unit`, `attributes`, `version`) plus `customer`, its owner\'s profile, e.g. `{ "state": { "$in": ["unsettled", "partially_settled"] }, "customer.attributes.paymentPreference": "card" }`.' }),
+  })
+  .openapi('ForEachRecord', { description: 'Makes a scheduled trigger a sweep over records of one kind: each firing starts one run per record that matches at firing time, with `record` (and `customer`) in its context, event id `<triggerId>@<scheduledAt>:<kind>:<id>`.' });
+
 export type ScheduleSpec = z.infer<typeof scheduleSchema>;
 export type ForEachAccount = z.infer<typeof forEachAccountSchema>;
+export type ForEachRecord = z.infer<typeof forEachRecordSchema>;
 export type ThrottleSpec = z.infer<typeof throttleSchema>;
 export type SingletonSpec = z.infer<typeof singletonSchema>;

@@ -1,7 +1,7 @@
 import { contextPath } from '../../tasks/fields';
 import { taskSchema } from '../../tasks/registry';
 import { z } from '../zod';
-import { forEachAccountSchema, scheduleSchema, singletonSchema, throttleSchema } from './event-sources';
+import { forEachAccountSchema, forEachRecordSchema, scheduleSchema, singletonSchema, throttleSchema } from './event-sources';
 import { filterObjectSchema } from './filter-rules';
 import { MAX_FILTER_DEPTH } from './matcher';
 
@@ -51,6 +51,7 @@ export const triggerDefinitionSchema = z.strictObject({
   cancelOn: z.strictObject({ types: z.array(eventTypeSchema).min(1).max(TRIGGER_LIMITS.maxEventTypes), correlate: contextPath }).optional(),
   tasks: z.array(taskSchema).min(1).max(TRIGGER_LIMITS.maxTasks),
   forEachAccount: forEachAccountSchema.optional(),
+  forEachRecord: forEachRecordSchema.optional(),
   throttle: throttleSchema.optional(),
   singleton: singletonSchema.optional(),
 });

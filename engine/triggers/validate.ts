@@ -2,7 +2,7 @@ import { DomainError, type FieldProblem } from '../errors';
 import type { TemplateCatalog } from '../mail/templates';
 import { normalizeTask, taskProblems } from '../../tasks/registry';
 import type { TaskSpec, TriggerSnapshot } from '../../workflows/types';
-import { SCHEDULE_FIRED, type ForEachAccount, type ScheduleSpec, type SingletonSpec, type ThrottleSpec } from './event-sources';
+import { SCHEDULE_FIRED, type ForEachAccount, type ForEachRecord, type ScheduleSpec, type SingletonSpec, type ThrottleSpec } from './event-sources';
 import { filterProblem } from './matcher';
 import { cronProblem, timezoneProblem } from '../schedules/cron';
 import type { TriggerDefinition } from './trigger-schema';
@@ -28,6 +28,7 @@ export type NormalizedTrigger = Omit<TriggerSnapshot, 'id' | 'version'> & {
   /** A scheduled trigger's types are `["schedule.fired"]`: its own firings. */
   on: { types: string[]; filter?: Record<string, unknown>; schedule?: ScheduleSpec };
   forEachAccount?: ForEachAccount;
+  forEachRecord?: ForEachRecord;
   throttle?: ThrottleSpec;
   singleton?: SingletonSpec;
 };
@@ -58,6 +59,10 @@ export async function validateTrigger(definition: TriggerDefinition, checkers: T
   if (definition.forEachAccount && !definition.on.schedule) problems.push({ path: 'forEachAccount', message: 'a sweep runs on a schedule: give on.schedule' });
   const sweepFilterError = filterProblem(definition.forEachAccount?.filter);
   if (sweepFilterError) problems.push({ path: 'forEachAccount.filter', message: sweepFilterError });
+  if (definition.forEachRecord && !definition.on.schedule) problems.push({ path: 'forEachRecord', message: 'a sweep runs on a schedule: give on.schedule' });
+  if (definition.forEachRecord && definition.forEachAccount) problems.push({ path: 'forEachRecord', message: 'a trigger sweeps accounts or records, not both' });
+  const recordFilterError = filterProblem(definition.forEachRecord?.filter);
+  if (recordFilterError) problems.push({ path: 'forEachRecord.filter', message: recordFilterError });
   const throttleZoneError = definition.throttle && 'per' in definition.throttle ? timezoneProblem(definition.throttle.timezone) : undefined;
   if (throttleZoneError) problems.push({ path: 'throttle.timezone', message: throttleZoneError });
   const tasks = definition.tasks as TaskSpec[];
@@ -73,6 +78,7 @@ export async function validateTrigger(definition: TriggerDefinition, checkers: T
     ...(definition.cancelOn ? { cancelOn: definition.cancelOn } : {}),
     tasks: tasks.map((task) => normalizeTask(task, { defaultUnit: checkers.defaultUnit })),
     ...(definition.forEachAccount ? { forEachAccount: definition.forEachAccount } : {}),
+    ...(definition.forEachRecord ? { forEachRecord: definition.forEachRecord } : {}),
     ...(definition.throttle ? { throttle: definition.throttle } : {}),
     ...(definition.singleton ? { singleton: definition.singleton } : {}),
   };
