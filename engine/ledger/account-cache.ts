@@ -83,7 +83,12 @@ export function forgetAccount(context: LedgerContext, accountId: string): void {
   context.accounts.delete(accountId);
 }
 
-/** Caches an account this process just opened; `insertStartedMs` is when its insert was sent. */
-export function rememberOpened(context: LedgerContext, doc: AccountDoc, insertStartedMs: number): void {
-  remember(context, { doc, readStartedMs: insertStartedMs });
+/**
+ * Caches an account this process just opened; `insertStartedMs` is when its
+ * insert was sent. With the group layer the opening posting read (`known`),
+ * the entry's lease starts at the older of the two reads; without it the
+ * layer is read on the next check.
+ */
+export function rememberOpened(context: LedgerContext, doc: AccountDoc, insertStartedMs: number, known?: { layer: PolicyLayer | null; readStartedMs: number }): void {
+  remember(context, known ? { doc, readStartedMs: Math.min(insertStartedMs, known.readStartedMs), layer: known.layer } : { doc, readStartedMs: insertStartedMs });
 }

@@ -82,19 +82,25 @@ function newAccountDoc(ownerId: string, unit: string, createdAt: Date, first?: H
   };
 }
 
+/** A group layer read by a posting before it opened the account, and when that read was sent: it keeps its own lease. */
+export interface KnownLayer {
+  layer: PolicyLayer | null;
+  readStartedMs: number;
+}
+
 /**
  * Stores the account document; a concurrent opener's document is used as-is.
  * `first` is the account's first entry when it has one: the document's
  * createdAt, and its first hint. Without it (a policy set before any
  * posting) the account opens empty, now.
  */
-export async function openAccount(context: LedgerContext, ownerId: string, unit: string, first?: Head): Promise<AccountDoc> {
+export async function openAccount(context: LedgerContext, ownerId: string, unit: string, first?: Head, known?: KnownLayer): Promise<AccountDoc> {
   const doc = newAccountDoc(ownerId, unit, first?.at ?? context.clock(), first);
   // A policy can only be set on an account that exists, so no PATCH completed before this insert was sent.
   const insertStartedMs = performance.now();
   try {
     await context.accountWriter.insert({ ...doc });
-    rememberOpened(context, doc, insertStartedMs);
+    rememberOpened(context, doc, insertStartedMs, known);
     return doc;
   } catch (error) {
     if (!isDuplicateKeyError(error)) throw error;
@@ -272,7 +278,7 @@ async function postInQueue(context: LedgerContext, request: PostRequest, mark: T
     await context.faultPoints.afterEntryInserted?.(entry);
     context.onEntryInserted(entry);
     // The first entry of a new account is followed by its document, carrying it as the hint.
-    if (!target.stored) target = { account: await openAccount(context, account.ownerId, account.unit, next), stored: true };
+    if (!target.stored) target = { account: await openAccount(context, account.ownerId, account.unit, next, { layer: target.layer, readStartedMs: target.missingSinceMs }), stored: true };
     if (next.seq - target.account.seq >= context.hintInterval) {
       await advanceHint(context, target.account, next);
       noteHint(context, target.account, { seq: next.seq, balance: next.balance, negativeSince: next.negativeSince, updatedAt: next.at });
