@@ -75,7 +75,7 @@ export function buildApi(deps: ApiDependencies) {
   const packages = createPackageStore(store);
   const webhookSecrets = createWebhookSecrets({ connection: store, pepper: pepperOf(config) });
   const events = createEventIngestor({ connection: store, triggers, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger, ownerContext, ...(metrics ? { metrics } : {}) });
-  const dryRun = createDryRun({ sandbox, ledger, policyDefaults: config.LEDGER_POLICY_DEFAULTS, templates: templates.catalog, cancelIndex: events.cancelIndex, ownerContext });
+  const dryRun = createDryRun({ sandbox, ledger, policyDefaults: config.LEDGER_POLICY_DEFAULTS, templates: templates.catalog, cancelIndex: events.cancelIndex, ownerContext, selectPackage: packages.selectFor });
   const schedules = createScheduleSync({ client: temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger });
   const firings = createFiringStore(store);
   const records = createRecordStore(store);

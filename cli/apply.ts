@@ -7,15 +7,15 @@ import { CliError } from './io';
 /**
  * What a file may hold: its `kind` says which (the one rule; nothing is
  * guessed from shape). Applied in this order, so a trigger can use a
- * template, and a group exists before anything refers to it.
+ * template, and a group or a package exists before a trigger refers to it.
  */
-export const RESOURCE_KINDS = ['template', 'group', 'trigger'] as const;
+export const RESOURCE_KINDS = ['template', 'group', 'package', 'trigger'] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 
-/** One resource read from a file: a trigger found by its `key`, a template by its `name`, a customer group by its `id`. */
+/** One resource read from a file: a trigger found by its `key`, a template by its `name`, a customer group or a credit package by its `id`. */
 export interface Resource {
   kind: ResourceKind;
-  /** The trigger key, the template name or the group id. */
+  /** The trigger key, the template name, or the group or package id. */
   name: string;
   file: DataFile;
   /** The request body: the file's object without `kind`. */
@@ -75,25 +75,26 @@ const NAMING_FIELDS: Record<ResourceKind, { field: string; missing: string }> = 
   trigger: { field: 'key', missing: 'a trigger file needs a key, a slug such as account-top-up, by which apply finds the trigger again' },
   template: { field: 'name', missing: 'a template file needs the template name' },
   group: { field: 'id', missing: 'a group file needs the group id, a slug such as new-agents, which customers name as their groupId' },
+  package: { field: 'id', missing: 'a package file needs the package id, a slug such as topup-100' },
 };
 
 function isResourceKind(kind: unknown): kind is ResourceKind {
   return (RESOURCE_KINDS as readonly unknown[]).includes(kind);
 }
 
-/** Reads the resource a file holds: one object with `kind: trigger` (and a `key`), `kind: template` (and a `name`) or `kind: group` (and an `id`). */
+/** Reads the resource a file holds: one object with `kind: trigger` (and a `key`), `kind: template` (and a `name`), `kind: group` or `kind: package` (and an `id`). */
 export function resourceFrom(file: DataFile): Resource {
-  if (!isObject(file.value)) throw new ApplyFailure(file.name, undefined, 'must hold one object with kind: trigger, kind: template or kind: group');
+  if (!isObject(file.value)) throw new ApplyFailure(file.name, undefined, 'must hold one object with kind: trigger, kind: template, kind: group or kind: package');
   const { kind, ...body } = file.value;
   if (!isResourceKind(kind)) {
     const got = kind === undefined ? 'it has none' : `got ${JSON.stringify(kind)}`;
-    throw localProblem(file, undefined, 'kind', `must be "trigger", "template" or "group" (${got})`);
+    throw localProblem(file, undefined, 'kind', `must be "trigger", "template", "group" or "package" (${got})`);
   }
   const { field, missing } = NAMING_FIELDS[kind];
   const name = body[field];
   if (typeof name !== 'string' || name === '') throw localProblem(file, kind, field, missing);
-  // A group's id is its URL, not a field of its body.
-  if (kind === 'group') delete body[field];
+  // A group's or a package's id is its URL, not a field of its body.
+  if (kind === 'group' || kind === 'package') delete body[field];
   return { kind, name, file, body };
 }
 
@@ -221,7 +222,31 @@ async function applyGroup(api: ApiClient, resource: Resource): Promise<ApplyResu
   return { ...base, action: 'created', changes: [] };
 }
 
-const APPLIERS: Record<ResourceKind, (api: ApiClient, resource: Resource) => Promise<ApplyResult>> = { trigger: applyTrigger, template: applyTemplate, group: applyGroup };
+/** The definition of a package as PUT takes it, with the server's defaults filled in, so equal definitions compare equal. */
+function packageDefinition(from: Record<string, unknown>): Record<string, unknown> {
+  return { name: from.name, price: from.price, credits: from.credits, match: from.match ?? null, active: from.active ?? true };
+}
+
+/**
+ * Creates the credit package, or writes the file's definition as its next
+ * version when it differs from the current one (runs in flight keep the
+ * version they matched).
+ */
+async function applyPackage(api: ApiClient, resource: Resource): Promise<ApplyResult> {
+  const base = { file: resource.file.name, kind: resource.kind, name: resource.name, id: resource.name };
+  const urlPath = `/v1/packages/${encodeURIComponent(resource.name)}`;
+  const found = await call<Record<string, unknown> & { version: number }>(api, resource, [200, 404], 'looking the id up', 'GET', urlPath);
+  if (found.status === 200) {
+    const changes = diffValues(packageDefinition(found.body), packageDefinition(resource.body));
+    if (changes.length === 0) return { ...base, action: 'unchanged', version: found.body.version, changes };
+    const saved = await call<{ version: number }>(api, resource, [200], 'writing its next version', 'PUT', urlPath, resource.body);
+    return { ...base, action: 'updated', fromVersion: found.body.version, version: saved.body.version, changes };
+  }
+  const created = await call<{ version: number }>(api, resource, [201, 200], 'creating it', 'PUT', urlPath, resource.body);
+  return { ...base, action: 'created', version: created.body.version, changes: [] };
+}
+
+const APPLIERS: Record<ResourceKind, (api: ApiClient, resource: Resource) => Promise<ApplyResult>> = { trigger: applyTrigger, template: applyTemplate, group: applyGroup, package: applyPackage };
 
 /** Applies one resource. Throws ApplyFailure when the API refuses it. */
 export async function applyResource(api: ApiClient, resource: Resource): Promise<ApplyResult> {

@@ -44,13 +44,13 @@ const GLOBAL_HELP = [
 
 export const COMMANDS: readonly CommandSpec[] = [
   {
-    name: 'apply', usage: 'apply <file|folder>...', summary: 'create or update triggers, templates and customer groups from YAML or JSON files',
+    name: 'apply', usage: 'apply <file|folder>...', summary: 'create or update triggers, templates, customer groups and credit packages from YAML or JSON files',
     options: [], positionals: { min: 1, max: Infinity, names: '<file|folder>' },
     help: [
       'Each file holds one resource with `kind: trigger` (found by its `key`), `kind: template` (found by its `name`)',
-      'or `kind: group` (a customer group, found by its `id`).',
+      '`kind: group` (a customer group, found by its `id`) or `kind: package` (a credit package, found by its `id`).',
       'Folders are read recursively in sorted order (*.yaml, *.yml, *.json; *.event.json and *.event.yaml are skipped),',
-      'templates, then groups, then triggers. Prints created, updated (vN -> vN+1) with the changes, or unchanged.',
+      'templates, then groups, then packages, then triggers. Prints created, updated (vN -> vN+1) with the changes, or unchanged.',
       '',
       'example: creditflow apply examples/',
     ],

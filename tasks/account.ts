@@ -5,7 +5,7 @@ import { MAX_AMOUNT, MAX_COMMENT_LENGTH, MAX_IDEMPOTENCY_KEY_LENGTH, UNIT_PATTER
 import { applyPosting } from '../engine/ledger/policy';
 import { isMalformedReference, valueAtPath } from '../workflows/references';
 import { resolveField, TaskInputError } from '../workflows/task-inputs';
-import type { RunContext, TaskSpec } from '../workflows/types';
+import type { PackageSelection, RunContext, TaskSpec } from '../workflows/types';
 import { contextPath, ownerReference, unitSchema } from './fields';
 import type { EffectIdentity, TaskKind } from './task-kind';
 import { ledgerKeyOf } from './ledger-key';
@@ -24,6 +24,40 @@ export type AccountTask = TaskSpec & {
 
 export interface PreparedPosting {
   request: PostRequest;
+  /** The package whose credits the posting is, for `amountFrom: "package"`. */
+  package?: { id: string; version: number };
+}
+
+/** A task that posts nothing, and why (an amount of 0, no package matching the event). */
+interface NothingToPost {
+  skipReason: string;
+}
+
+/**
+ * `amountFrom: "package"`: the amount and unit are the credits of the one
+ * active package the event matched, snapshotted when it was ingested
+ * (engine/packages; the run input's `package`).
+ */
+export const AMOUNT_FROM_PACKAGE = 'package';
+
+/** True when a task chain credits a package, so ingestion must choose one for the run. */
+export function creditsPackage(tasks: readonly TaskSpec[]): boolean {
+  return tasks.some((task) => task.type === 'account' && (task as Partial<AccountTask>).amountFrom === AMOUNT_FROM_PACKAGE);
+}
+
+/**
+ * The package a run credits: one matched (its credits), none (the task is
+ * skipped), or several (`package_ambiguous`: the task fails, crediting
+ * nothing).
+ */
+function packageCredits(selection: PackageSelection | undefined): { amount: number; unit: string; package: { id: string; version: number } } | NothingToPost {
+  if (!selection) throw new TaskInputError('package_missing', 'amountFrom "package": the run carries no package choice (it was started without one)');
+  if (selection.status === 'none') return { skipReason: 'no active package matches the event' };
+  if (selection.status === 'ambiguous') {
+    const names = selection.candidates.map((candidate) => `${candidate.id} (version ${candidate.version})`).join(', ');
+    throw new TaskInputError('package_ambiguous', `the event matches ${selection.candidates.length} active packages: ${names}; a package event must match exactly one`);
+  }
+  return { amount: selection.credits.amount, unit: selection.credits.unit, package: { id: selection.id, version: selection.version } };
 }
 
 /** What an account task outputs: the entry it posted (or replayed). */
@@ -120,7 +154,7 @@ export function postingOutput(request: PostRequest, result: { entry: { id: strin
  * failures carrying the ledger's code; contention and a busy store are
  * retried with backoff.
  */
-export const accountKind: TaskKind<AccountTask, PreparedPosting | null> = {
+export const accountKind: TaskKind<AccountTask, PreparedPosting | NothingToPost> = {
   type: 'account',
   fields: z.object({
     action: z.enum(['credit', 'debit', 'auto']),
@@ -135,11 +169,15 @@ export const accountKind: TaskKind<AccountTask, PreparedPosting | null> = {
   }),
   validate(task, { at, earlier }) {
     const problems = amountAndUnitProblems(task, at, earlier);
+    if (task.amountFrom === AMOUNT_FROM_PACKAGE) {
+      if (task.action !== 'credit') problems.push({ path: at('action'), message: 'amountFrom "package" credits the package\'s credits: the action must be credit' });
+      if (task.unit !== undefined || task.unitFrom !== undefined) problems.push({ path: at(task.unit !== undefined ? 'unit' : 'unitFrom'), message: 'amountFrom "package" credits the package\'s own unit: leave unit and unitFrom out' });
+    }
     if (task.action === 'auto' && task.amount !== undefined) problems.push({ path: at('action'), message: 'auto takes its sign from amountFrom or inputTaskId; a literal amount has none' });
     if (isMalformedReference(task.owner)) problems.push({ path: at('owner'), message: 'must be a literal or one whole {{path}} reference' });
     return problems;
   },
-  normalize: withDefaultUnit,
+  normalize: (task, defaults) => (task.amountFrom === AMOUNT_FROM_PACKAGE ? task : withDefaultUnit(task, defaults)),
   execution: {
     mode: 'activity',
     local: false,
@@ -147,14 +185,16 @@ export const accountKind: TaskKind<AccountTask, PreparedPosting | null> = {
     startToCloseTimeout: '10 seconds',
     retry: LEDGER_RETRY,
   },
-  summary: (task) => `${task.action === 'auto' ? 'post' : task.action} ${amountReference(task)} ${task.unitFrom ? `{{${task.unitFrom}}}` : task.unit} ${task.action === 'debit' ? 'from' : 'to'} ${task.owner}`,
+  summary: (task) => task.amountFrom === AMOUNT_FROM_PACKAGE ? `credit the matched package's credits to ${task.owner}` : `${task.action === 'auto' ? 'post' : task.action} ${amountReference(task)} ${task.unitFrom ? `{{${task.unitFrom}}}` : task.unit} ${task.action === 'debit' ? 'from' : 'to'} ${task.owner}`,
   prepare(task, context, effect) {
-    const signed = resolveAmount(task, context, task.action === 'auto');
-    if (signed === 0) return null;
+    const fromPackage = task.amountFrom === AMOUNT_FROM_PACKAGE ? packageCredits(context.package) : undefined;
+    if (fromPackage && 'skipReason' in fromPackage) return fromPackage;
+    const signed = fromPackage ? fromPackage.amount : resolveAmount(task, context, task.action === 'auto');
+    if (signed === 0) return { skipReason: 'the amount is 0' };
     const direction: Direction = task.action === 'auto' ? (signed > 0 ? 'credit' : 'debit') : task.action;
     const request: PostRequest = {
       ownerId: resolveField(task.owner, context as unknown as Record<string, unknown>, 'owner'),
-      unit: resolveUnit(task, context),
+      unit: fromPackage ? fromPackage.unit : resolveUnit(task, context),
       direction,
       amount: Math.abs(signed),
       idempotencyKey: ledgerKeyOf(effect.key, MAX_IDEMPOTENCY_KEY_LENGTH),
@@ -162,21 +202,22 @@ export const accountKind: TaskKind<AccountTask, PreparedPosting | null> = {
       ...(task.comment !== undefined ? { comment: task.comment } : {}),
       source: runSource(task, context, effect),
     };
-    return { request };
+    return { request, ...(fromPackage ? { package: fromPackage.package } : {}) };
   },
   async execute(prepared, deps) {
-    if (!prepared) return { output: { amount: 0 }, skipReason: 'the amount is 0' };
-    return { output: postingOutput(prepared.request, await deps.ledger.post(prepared.request)) };
+    if ('skipReason' in prepared) return { output: { amount: 0 }, skipReason: prepared.skipReason };
+    const output = postingOutput(prepared.request, await deps.ledger.post(prepared.request));
+    return { output: prepared.package ? { ...output, package: prepared.package } : output };
   },
   async simulate(prepared, deps) {
-    if (!prepared) return { output: { amount: 0 }, skipReason: 'the amount is 0' };
+    if ('skipReason' in prepared) return { output: { amount: 0 }, skipReason: prepared.skipReason };
     const { request } = prepared;
     const account = await deps.projection.account(request.ownerId, request.unit);
     if (!account.exists && !request.createIfMissing) throw new TaskInputError('account_not_found', `no ${request.unit} account for "${request.ownerId}", and the task does not create one`);
     const after = applyPosting(account.state, request.direction, request.amount, account.policy, deps.clock());
     deps.projection.apply(request.ownerId, request.unit, after);
     const posting = { ownerId: request.ownerId, unit: request.unit, direction: request.direction, amount: request.amount, accountExists: account.exists, balanceBefore: account.state.balance, balanceAfter: after.balance };
-    return { output: { ownerId: request.ownerId, unit: request.unit, direction: request.direction, amount: request.amount, balanceAfter: after.balance }, preview: { posting } };
+    return { output: { ownerId: request.ownerId, unit: request.unit, direction: request.direction, amount: request.amount, balanceAfter: after.balance, ...(prepared.package ? { package: prepared.package } : {}) }, preview: { posting } };
   },
 };
 

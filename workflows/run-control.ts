@@ -7,13 +7,13 @@
 import { Query } from 'mingo';
 import { parseReference, valueAtPath } from './references';
 import { TaskInputError } from './task-inputs';
-import type { AccountContext, CustomerContext, EventEnvelope, RecordContext, RunContext, TaskError, TaskOutcome, TaskResult, TaskSpec, TaskState, TriggerSnapshot } from './types';
+import type { AccountContext, CustomerContext, EventEnvelope, RecordContext, PackageSelection, RunContext, TaskError, TaskOutcome, TaskResult, TaskSpec, TaskState, TriggerSnapshot } from './types';
 
 /** Most items one `forEach` task may run over. */
 export const MAX_FOREACH_ITEMS = 100;
 
 /** The context at the start of a run: nothing has run yet. */
-export function initialContext(trigger: Pick<TriggerSnapshot, 'id' | 'name' | 'version'>, event: EventEnvelope, run?: RunContext['run'], account?: AccountContext, customer?: CustomerContext): RunContext {
+export function initialContext(trigger: Pick<TriggerSnapshot, 'id' | 'name' | 'version'>, event: EventEnvelope, run?: RunContext['run'], account?: AccountContext, customer?: CustomerContext, selectedPackage?: PackageSelection): RunContext {
   const reservation = (event.data as { reservation?: unknown }).reservation;
   // A record sweep's run finds its record in its event (engine/schedules/sweep-sources.ts); other runs have none.
   const record = event.type === 'schedule.fired' ? (event.data as { record?: RecordContext }).record : undefined;
@@ -28,6 +28,7 @@ export function initialContext(trigger: Pick<TriggerSnapshot, 'id' | 'name' | 'v
     ...(run ? { run } : {}),
     ...(account ? { account } : {}),
     ...(customer ? { customer } : {}),
+    ...(selectedPackage ? { package: selectedPackage } : {}),
   };
 }
 

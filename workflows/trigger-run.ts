@@ -46,6 +46,8 @@ export async function triggerRun(input: TriggerRunInput): Promise<RunState> {
     lateCancellations: [],
     tasks: trigger.tasks.map((task) => ({ id: task.id, type: task.type, status: 'pending' })),
     ...(input.cause ? { cause: input.cause } : {}),
+    // The package the run credits, chosen when its event matched; state only, so replay is unaffected.
+    ...(input.package ? { package: input.package } : {}),
   };
   setHandler(runStateQuery, () => state);
   // Decided by the input alone (runs started before causes existed have none), so replay needs no patch marker.
@@ -114,7 +116,7 @@ async function runTasks(input: TriggerRunInput, state: RunState, executeTask: Ta
   const { workflowId, startTime } = workflowInfo();
   // The depth rides in the context only on runs with a cause, so runs without one see the context they always did.
   const run = { workflowId, startedAt: startTime.toISOString(), ...(input.cause ? { depth: input.cause.depth } : {}) };
-  const context = initialContext(input.trigger, input.event, run, input.account, input.customer);
+  const context = initialContext(input.trigger, input.event, run, input.account, input.customer, input.package);
   const failure = await interpretTasks({ tasks: input.trigger.tasks, context, effectKeyBase: workflowInfo().workflowId, states: state.tasks }, executeTask, toTaskError);
   if (failure) failRun(state, failure.index, failure.error);
 }
@@ -135,7 +137,8 @@ const taskExecutor = (arrivals: Arrivals): TaskExecutor => async (task, context,
     ? proxyLocalActivities<Record<string, (input: TaskActivityInput) => Promise<TaskOutcome>>>(options)
     : proxyActivities<Record<string, (input: TaskActivityInput) => Promise<TaskOutcome>>>(options);
   const outcome = await activities[execution.activity]!.executeWithOptions({ summary }, [{ task, context, effectKey }]);
-  if (execution.mode !== 'wait_for_event') return outcome;
+  // A kind that waits may find nothing to wait for (payment_request: `request_open`); its skip stands as it is.
+  if (execution.mode !== 'wait_for_event' || outcome.skipReason !== undefined) return outcome;
   return { output: await awaitEvent(arrivals, outcome.output as WaitRegistered, execution.timeoutSeconds) };
 };
 

@@ -318,6 +318,8 @@ export interface RunState {
   cause?: RunCause;
   /** Why the run failed before any task could (`chain_too_deep`); a task's failure is on the task. */
   error?: TaskError;
+  /** The package this run credits (id and version, snapshotted when its event matched), on runs whose trigger uses `amountFrom: "package"`. */
+  package?: PackageSelection;
 }
 
 /**

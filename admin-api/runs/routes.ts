@@ -28,11 +28,21 @@ const causeSchema = z
 const runErrorSchema = z
   .object({ code: z.string(), message: z.string() })
   .openapi('RunError', { description: 'Why the run failed before any task ran, e.g. `chain_too_deep`; a task\'s failure is on the task.' });
+const runPackageSchema = z
+  .object({
+    status: z.enum(['matched', 'none', 'ambiguous']),
+    id: z.string().optional(), version: z.number().int().optional(), name: z.string().optional(),
+    price: z.object({ amount: z.number().int(), currency: z.string() }).optional(),
+    credits: z.object({ amount: z.number().int(), unit: z.string() }).optional(),
+    candidates: z.array(z.object({ id: z.string(), version: z.number().int() })).optional(),
+  })
+  .openapi('RunPackage');
 const runDetailSchema = runSummarySchema
   .extend({
     phase: z.string().nullable(), triggerVersion: z.number().int().nullable(), tasks: z.array(taskSchema), cancelledBy: z.unknown().optional(), lateCancellations: z.array(z.unknown()),
     cause: causeSchema.optional().openapi({ description: 'Set on runs an internal event started (a balance change).' }),
     error: runErrorSchema.optional(),
+    package: runPackageSchema.optional().openapi({ description: 'On runs whose trigger credits `amountFrom: "package"`: the package chosen when the event matched (`matched` with its id, version, price and credits; `none`; or `ambiguous` with the candidates).' }),
   })
   .openapi('Run');
 

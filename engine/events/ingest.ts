@@ -12,8 +12,10 @@ import { eventIdKey, triggerIdKey } from '../../workflows/search-attributes';
 import { eventRoutesOf, planTasks } from '../../tasks/registry';
 import { runDetails, runSummary } from '../../workflows/summaries';
 import { cancelRequestSignal, eventArrivedSignal, triggerRun } from '../../workflows/trigger-run';
-import type { AccountContext, CustomerContext, EventEnvelope, RunCause, TriggerRunInput } from '../../workflows/types';
+import type { AccountContext, CustomerContext, EventEnvelope, PackageSelection, RunCause, TriggerRunInput } from '../../workflows/types';
 import type { OwnerContextLoader } from '../customers/run-context';
+import { createPackageStore } from '../packages/package-store';
+import { creditsPackage } from '../../tasks/account';
 import { canonicalHash } from './canonical-hash';
 import { dispatchModel, eventModel, viewOf, type DispatchDoc, type EventDoc, type EventView, type RunRef } from './event-store';
 import { createCancelIndex, type CorrelationKey } from './cancel-index';
@@ -99,6 +101,7 @@ export function createEventIngestor(deps: IngestDependencies) {
   const cancelIndex = createCancelIndex(deps.connection);
   const eventWaits = createEventWaits(deps.connection, cancelIndex);
   const filters = new FilterCache();
+  const packages = createPackageStore(deps.connection);
   const now = deps.clock ?? (() => new Date());
 
   async function store(input: EventInput, actor: string): Promise<{ doc: EventDoc; duplicate: boolean }> {
@@ -123,7 +126,7 @@ export function createEventIngestor(deps: IngestDependencies) {
   }
 
   /** The input of a trigger's run for an event: its version of the trigger, each task with the execution its kind prescribes. */
-  function runInputFor(trigger: TriggerRecord, event: EventEnvelope, options: RunOptions): TriggerRunInput {
+  function runInputFor(trigger: TriggerRecord, event: EventEnvelope, options: RunOptions, selectedPackage: PackageSelection | undefined): TriggerRunInput {
     const version = snapshotOf(trigger);
     return {
       trigger: { ...version, tasks: planTasks(version.tasks) },
@@ -131,6 +134,7 @@ export function createEventIngestor(deps: IngestDependencies) {
       ...(options.account ? { account: options.account } : {}),
       ...(options.customer ? { customer: options.customer } : {}),
       ...(options.cause ? { cause: options.cause } : {}),
+      ...(selectedPackage ? { package: selectedPackage } : {}),
     };
   }
 
@@ -162,7 +166,9 @@ export function createEventIngestor(deps: IngestDependencies) {
   /** Starts one trigger's run for one event, unless its throttle or singleton holds it back. */
   async function startFor(trigger: TriggerRecord, event: EventEnvelope, options: RunOptions = {}): Promise<StartOutcome> {
     const workflowId = workflowIdFor(trigger.id, event.id);
-    const input = runInputFor(trigger, event, options);
+    // The package is chosen now, at match time: the run carries its snapshot, so an edit during the run's wait changes nothing for it.
+    const selectedPackage = creditsPackage(trigger.tasks) ? await packages.selectFor(event) : undefined;
+    const input = runInputFor(trigger, event, options, selectedPackage);
     if (trigger.throttle || trigger.singleton) {
       const decision = await gates.admit({ triggerId: trigger.id, ...(trigger.throttle ? { throttle: trigger.throttle } : {}), ...(trigger.singleton ? { singleton: trigger.singleton } : {}), event, workflowId, input });
       if ('throttled' in decision) return decision;

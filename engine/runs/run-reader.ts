@@ -34,6 +34,8 @@ export interface RunDetail extends RunSummary {
   cause?: RunState['cause'];
   /** Why the run failed before any task ran (`chain_too_deep`). */
   error?: RunState['error'];
+  /** The package the run credits, as it was when its event matched. */
+  package?: RunState['package'];
 }
 
 const Status = temporal.api.enums.v1.WorkflowExecutionStatus;
@@ -170,6 +172,7 @@ export function createRunReader(deps: { client: Client; namespace: string; tempo
         lateCancellations: state.lateCancellations,
         ...(state.cause ? { cause: state.cause } : {}),
         ...(state.error ? { error: state.error } : {}),
+        ...(state.package ? { package: state.package } : {}),
       };
     },
   };

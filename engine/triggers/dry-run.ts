@@ -10,7 +10,8 @@ import { ScriptFailure } from '../../tasks/task-errors';
 import type { Projection, SimulationDependencies } from '../../tasks/task-kind';
 import { initialContext, interpretTasks, type TaskExecutor } from '../../workflows/run-control';
 import { TaskInputError } from '../../workflows/task-inputs';
-import type { EventEnvelope, TaskError, TaskState } from '../../workflows/types';
+import { creditsPackage } from '../../tasks/account';
+import type { EventEnvelope, PackageSelection, TaskError, TaskState } from '../../workflows/types';
 import { FilterCache, matchTriggers, type FilterError } from './matcher';
 import type { TriggerRecord } from './trigger-store';
 
@@ -53,6 +54,8 @@ export interface DryRunDependencies {
   clock?: () => Date;
   /** The same owner context a real run of the event gets (`customer`, `account`). */
   ownerContext?: OwnerContextLoader;
+  /** The package a real run of the event would credit (`amountFrom: "package"`), chosen the way ingestion chooses it. */
+  selectPackage?: (event: EventEnvelope) => Promise<PackageSelection>;
 }
 
 function keyOf(trigger: TriggerRecord): { triggerKey?: string } {
@@ -124,7 +127,8 @@ export function createDryRun(deps: DryRunDependencies) {
     };
     const states: TaskState[] = trigger.tasks.map((task) => ({ id: task.id, type: task.type, status: 'pending' }));
     const owner = deps.ownerContext ? await deps.ownerContext(event) : {};
-    await interpretTasks({ tasks: trigger.tasks, context: initialContext(trigger, event, undefined, owner.account, owner.customer), effectKeyBase: `dry-run:${trigger.id}:${event.id}`, states }, execute, readError);
+    const selectedPackage = deps.selectPackage && creditsPackage(trigger.tasks) ? await deps.selectPackage(event) : undefined;
+    await interpretTasks({ tasks: trigger.tasks, context: initialContext(trigger, event, undefined, owner.account, owner.customer, selectedPackage), effectKeyBase: `dry-run:${trigger.id}:${event.id}`, states }, execute, readError);
     const tasks = states.map((state): DryRunTask => ({
       id: state.id,
       type: state.type,

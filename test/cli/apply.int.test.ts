@@ -112,7 +112,7 @@ describe('creditflow apply', () => {
 
   it('refuses a file without a kind, a trigger without a key, and a path that does not exist', async () => {
     const noKind = stack.write('no-kind.yaml', 'name: Something\non:\n  types: [request.created]\n');
-    expect(await stack.cf(['apply', noKind])).toMatchObject({ code: 1, stderr: expect.stringContaining('error: no-kind.yaml: cannot be applied\n  no-kind.yaml:1: kind: must be "trigger", "template" or "group" (it has none)') });
+    expect(await stack.cf(['apply', noKind])).toMatchObject({ code: 1, stderr: expect.stringContaining('error: no-kind.yaml: cannot be applied\n  no-kind.yaml:1: kind: must be "trigger", "template", "group" or "package" (it has none)') });
     const noKey = stack.write('no-key.yaml', 'kind: trigger\nname: Something\n');
     expect((await stack.cf(['apply', noKey])).stderr).toContain('error: no-key.yaml: trigger: cannot be applied\n  no-key.yaml:1: key: a trigger file needs a key');
     expect(await stack.cf(['apply', 'nowhere/'])).toMatchObject({ code: 1, stderr: expect.stringContaining('error: nowhere/: no such file or folder') });
