@@ -1,6 +1,6 @@
-import type { PackageRecord, PackageStore } from '../../engine/packages/package-store';
+import { repricePackages, type PackageRecord, type PackageStore } from '../../engine/packages/package-store';
 import type { RouteModule } from '../app';
-import { packagePageSchema, packageParamsSchema, packageSchema, packagesQuerySchema, packageVersionsSchema, putPackageBodySchema } from './schemas';
+import { packagePageSchema, packageParamsSchema, packageSchema, packagesQuerySchema, packageVersionsSchema, putPackageBodySchema, repriceBodySchema, repriceResultSchema } from './schemas';
 
 function packageView(record: PackageRecord) {
   return { ...record, match: record.match ?? null, createdAt: record.createdAt.toISOString(), updatedAt: record.updatedAt.toISOString() };
@@ -13,6 +13,17 @@ function packageView(record: PackageRecord) {
  */
 export function packageRoutes(packages: PackageStore): RouteModule {
   return (routes) => {
+    routes.add({
+      method: 'post', path: '/v1/packages/reprice', scope: 'admin', tags: ['Packages'],
+      summary: 'Switch every package\'s price to a new unit (the currency switch)',
+      description: 'Each package not yet priced in `unit` gets a new version: its price converted at `rate` and rounded to whole units of `unit` (below 1 becomes 1, otherwise half up; a free package stays free). Packages already in `unit` are left alone, so a retry changes nothing. Runs in flight keep the versions they matched.',
+      body: repriceBodySchema,
+      responses: { 200: { description: 'What was repriced.', schema: repriceResultSchema } },
+      handler: async ({ body, principal }) => {
+        const result = await repricePackages(packages, body.unit, body.rate, principal!.keyId);
+        return { status: 200, body: { unit: body.unit, rate: body.rate, ...result } };
+      },
+    });
     routes.add({
       method: 'put', path: '/v1/packages/:packageId', scope: 'admin', tags: ['Packages'],
       summary: 'Create a credit package or write its next version',

@@ -1,3 +1,4 @@
+import { RATE_PATTERN } from '../../engine/packages/credit-rounding';
 import { pageQuerySchema } from '../schemas';
 import { z } from '../zod';
 
@@ -44,6 +45,25 @@ export const packageSchema = z.object({
 export const packagePageSchema = z.object({ items: z.array(packageSchema), nextCursor: z.string().nullable() }).openapi('PackagePage');
 
 export const packageVersionsSchema = z.object({ items: z.array(packageSchema) }).openapi('PackageVersions');
+
+export const repriceBodySchema = z.strictObject({
+  unit: z.string().min(1).max(16).openapi({ description: 'The unit prices move to: CREDIT, or an ISO 4217 currency this server knows.', example: 'CREDIT' }),
+  rate: z.string().regex(RATE_PATTERN, 'must be a decimal such as 1 or 0.8 (up to 9 integer and 6 fraction digits)').refine((rate) => !/^0(\.0*)?$/.test(rate), 'must be above 0').default('1')
+    .openapi({ description: 'Units of `unit` per major unit of a package\'s current currency (e.g. 1 credit per dollar), as a decimal string so it is exact.', example: '1' }),
+}).openapi('RepriceInput');
+
+const repricedSchema = z.object({
+  id: z.string(), fromVersion: z.number().int(), version: z.number().int(),
+  before: z.object({ amount: z.number().int(), currency: z.string() }),
+  after: z.object({ amount: z.number().int(), currency: z.string() }),
+});
+
+export const repriceResultSchema = z.object({
+  unit: z.string(),
+  rate: z.string(),
+  repriced: z.array(repricedSchema).openapi({ description: 'Packages given a new version priced in `unit`.' }),
+  unchanged: z.array(z.string()).openapi({ description: 'Ids of packages already priced in `unit`.' }),
+}).openapi('RepriceResult');
 
 export const packagesQuerySchema = pageQuerySchema.extend({
   active: z.enum(['true', 'false']).optional().openapi({ description: 'Only active (true) or inactive (false) packages.' }),

@@ -3,7 +3,8 @@ import { DomainError } from '../errors';
 import { driverCollection, isDuplicateKeyError, modelOn } from '../store';
 import { compileFilter } from '../triggers/matcher';
 import type { EventEnvelope, PackageSelection, PackageSnapshot } from '../../workflows/types';
-import { packageProblems, type PackageDefinition } from './package-rules';
+import { minorDigitsOf, priceInWholeCredits } from './credit-rounding';
+import { isKnownCurrency, packageProblems, type PackageDefinition } from './package-rules';
 
 /** A package as the API returns it: its current version's definition plus identity. */
 export type PackageRecord = PackageDefinition & { id: string; version: number; createdAt: Date; updatedAt: Date; createdBy: string };
@@ -184,3 +185,38 @@ export function createPackageStore(connection: Connection, clock: () => Date = (
 }
 
 export type PackageStore = ReturnType<typeof createPackageStore>;
+
+/** One package a currency switch gave a new version. */
+export interface RepricedPackage {
+  id: string;
+  fromVersion: number;
+  version: number;
+  before: { amount: number; currency: string };
+  after: { amount: number; currency: string };
+}
+
+/**
+ * The currency switch (seed 003): every package not yet priced in `unit`
+ * gets a new version whose price is its old one converted at `rate` (units
+ * of `unit` per major unit of the old currency, a decimal string) and
+ * rounded to whole units of `unit` (credit-rounding.ts: below 1 becomes 1,
+ * otherwise half up; 0 stays 0). Packages already in `unit` are left as they
+ * are, so running it again changes nothing.
+ */
+export async function repricePackages(store: PackageStore, unit: string, rate: string, actor: string): Promise<{ repriced: RepricedPackage[]; unchanged: string[] }> {
+  if (!isKnownCurrency(unit)) throw new DomainError('currency_unknown', 'invalid', `"${unit}" is no ISO 4217 currency this server knows (or CREDIT).`, [{ path: 'unit', message: 'must be an ISO 4217 currency this server knows, or CREDIT' }]);
+  const repriced: RepricedPackage[] = [];
+  const unchanged: string[] = [];
+  const scale = 10 ** minorDigitsOf(unit);
+  for (const record of await store.all()) {
+    if (record.price.currency === unit) {
+      unchanged.push(record.id);
+      continue;
+    }
+    const after = { amount: priceInWholeCredits(record.price.amount, record.price.currency, rate) * scale, currency: unit };
+    const { id: _id, version: _version, createdAt: _createdAt, updatedAt: _updatedAt, createdBy: _createdBy, ...definition } = record;
+    const saved = await store.put(record.id, { ...definition, price: after }, actor);
+    repriced.push({ id: record.id, fromVersion: record.version, version: saved.record.version, before: record.price, after: saved.record.price });
+  }
+  return { repriced, unchanged };
+}

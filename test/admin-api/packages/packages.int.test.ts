@@ -83,3 +83,35 @@ describe('packages', () => {
     expect((await api.request('PUT', '/v1/packages/extra', { ...hundred, colour: 'red' })).status).toBe(422);
   });
 });
+
+describe('the currency switch (POST /v1/packages/reprice)', () => {
+  it('gives every package not in the unit a new version priced in whole credits, and changes nothing when run again', async () => {
+    const basic = { ...hundred, match: { type: 'reprice.test' } };
+    await api.request('PUT', '/v1/packages/rp-cents', { ...basic, price: { amount: 50, currency: 'USD' } });
+    await api.request('PUT', '/v1/packages/rp-half', { ...basic, price: { amount: 4950, currency: 'USD' } });
+    await api.request('PUT', '/v1/packages/rp-below-half', { ...basic, price: { amount: 4949, currency: 'USD' } });
+    await api.request('PUT', '/v1/packages/rp-free', { ...basic, price: { amount: 0, currency: 'USD' } });
+    const switched = await api.request('POST', '/v1/packages/reprice', { unit: 'CREDIT' });
+    expect(switched.status).toBe(200);
+    const byId = new Map((switched.body.repriced as Array<{ id: string; after: { amount: number } }>).map((item) => [item.id, item]));
+    expect(byId.get('rp-cents')).toMatchObject({ fromVersion: 1, version: 2, before: { amount: 50, currency: 'USD' }, after: { amount: 1, currency: 'CREDIT' } });
+    expect(byId.get('rp-half')!.after.amount).toBe(50);
+    expect(byId.get('rp-below-half')!.after.amount).toBe(49);
+    expect(byId.get('rp-free')!.after.amount).toBe(0);
+    expect((await api.request('GET', '/v1/packages/rp-half')).body).toMatchObject({ version: 2, price: { amount: 50, currency: 'CREDIT' }, credits: hundred.credits });
+    expect((await api.request('GET', '/v1/packages/rp-half/versions')).body.items[1]).toMatchObject({ version: 1, price: { amount: 4950, currency: 'USD' } });
+
+    const again = await api.request('POST', '/v1/packages/reprice', { unit: 'CREDIT' });
+    expect(again.body.repriced).toEqual([]);
+    expect(again.body.unchanged).toEqual(expect.arrayContaining(['rp-cents', 'rp-half', 'rp-below-half', 'rp-free']));
+  });
+
+  it.each([
+    ['an unknown unit', { unit: 'XYZ' }, 'unit'],
+    ['a zero rate', { unit: 'CREDIT', rate: '0' }, 'rate'],
+    ['a rate that is no decimal', { unit: 'CREDIT', rate: '1e3' }, 'rate'],
+  ])('refuses %s with 422 naming the field', async (_case, body, path) => {
+    const response = await api.request('POST', '/v1/packages/reprice', body);
+    expect(response).toMatchObject({ status: 422, body: { errors: [{ path }] } });
+  });
+});
