@@ -4,6 +4,8 @@ import { createEventWaits } from '../engine/events/event-waits';
 import type { Ledger } from '../engine/ledger';
 import type { Mailer } from '../engine/mail/mailer';
 import { createRecordStore } from '../engine/records/record-store';
+import { createPaymentRequests } from '../engine/payments/payment-requests';
+import type { PaymentGateways } from '../engine/payments/gateway';
 import { createFiringActivities, type FiringDependencies } from '../engine/schedules/fire';
 import type { TemplateCatalog } from '../engine/mail/templates';
 import type { Sandbox } from '../scripts-sandbox';
@@ -25,6 +27,8 @@ export interface ActivityDependencies {
   webhookSecret?: ExecutionDependencies['webhookSecret'];
   /** What schedule firings need (the trigger store, the ledger's sweep, an ingestor); without it a firing fails as unavailable. */
   firings?: Omit<FiringDependencies, 'connection'>;
+  /** The payment gateways payment_request tasks submit to (PAYMENT_GATEWAYS); without them such a task fails with gateway_unknown. */
+  gateways?: PaymentGateways;
 }
 
 /**
@@ -41,6 +45,8 @@ export function createActivities(deps: ActivityDependencies) {
       sendEmail: sendEmailTask,
       eventWaits: createEventWaits(deps.connection, createCancelIndex(deps.connection)),
       records: createRecordStore(deps.connection),
+      paymentRequests: createPaymentRequests(deps.connection),
+      ...(deps.gateways ? { gateways: deps.gateways } : {}),
       ...(deps.webhooks ? { webhooks: deps.webhooks } : {}),
       ...(deps.webhookSecret ? { webhookSecret: deps.webhookSecret } : {}),
     }),

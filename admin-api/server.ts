@@ -29,9 +29,11 @@ import { adminKeyResolver, chainResolvers } from './auth';
 import { accountRoutes } from './accounts/routes';
 import { adjustmentRoutes } from './adjustments/routes';
 import { customerRoutes } from './customers/routes';
-import { recordRoutes } from './records/routes';
 import { packageRoutes } from './packages/routes';
 import { createPackageStore } from '../engine/packages/package-store';
+import { recordRoutes } from './records/routes';
+import { paymentRequestRoutes } from './payment-requests/routes';
+import { createPaymentRequests } from '../engine/payments/payment-requests';
 import { eventRoutes } from './events/routes';
 import { runRoutes } from './runs/routes';
 import { scriptRoutes } from './scripts/routes';
@@ -79,6 +81,7 @@ export function buildApi(deps: ApiDependencies) {
   const schedules = createScheduleSync({ client: temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger });
   const firings = createFiringStore(store);
   const records = createRecordStore(store);
+  const paymentRequests = createPaymentRequests(store);
   const apiKeys = createApiKeyStore({ connection: store, config, logger });
   const runs = createRunReader({ client: temporal, namespace: config.TEMPORAL_NAMESPACE, temporalUiUrl: config.TEMPORAL_UI_URL });
   const { app, routes } = createApp({
@@ -102,8 +105,9 @@ export function buildApi(deps: ApiDependencies) {
       adjustmentRoutes({ ledger }),
       apiKeyRoutes(apiKeys),
       customerRoutes(customers),
-      recordRoutes(records),
       packageRoutes(packages),
+      recordRoutes(records),
+      paymentRequestRoutes(paymentRequests),
     ],
     ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
     ...(metrics ? { metrics } : {}),
@@ -122,7 +126,7 @@ export function buildApi(deps: ApiDependencies) {
     schedules,
     records,
     async ensureIndexes(): Promise<void> {
-      await Promise.all([triggers.ensureIndexes(), events.ensureIndexes(), templates.ensureIndexes(), ledger.ensureIndexes(), apiKeys.ensureIndexes(), webhookSecrets.ensureIndexes(), firings.ensureIndexes(), customers.ensureIndexes(), packages.ensureIndexes(), records.ensureIndexes()]);
+      await Promise.all([triggers.ensureIndexes(), events.ensureIndexes(), templates.ensureIndexes(), ledger.ensureIndexes(), apiKeys.ensureIndexes(), webhookSecrets.ensureIndexes(), firings.ensureIndexes(), customers.ensureIndexes(), records.ensureIndexes(), paymentRequests.ensureIndexes(), packages.ensureIndexes()]);
     },
   };
 }

@@ -1,3 +1,4 @@
+import { paymentGatewaysSchema } from './payments/gateway';
 import { webhookAllowedHostsSchema } from './webhooks';
 import { z } from './zod';
 
@@ -71,6 +72,8 @@ export const configSchema = z.object({
   BALANCE_EVENTS_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(500),
   /** Hosts (`host` or `host:port`, comma-separated) webhook tasks may call although they resolve to loopback, private or link-local addresses. */
   WEBHOOK_ALLOWED_HOSTS: webhookAllowedHostsSchema.default([]),
+  /** Payment gateways as JSON, `{ "<name>": { "url", "secret" } }`: where payment_request tasks submit, signed with the secret. A loopback or private URL's host must be in WEBHOOK_ALLOWED_HOSTS. */
+  PAYMENT_GATEWAYS: paymentGatewaysSchema.default({}),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;

@@ -21,6 +21,7 @@ import { createScheduleSync, reconcileSchedulesPeriodically } from './schedules/
 import { createTriggerStore } from './triggers/trigger-store';
 import { createWebhookSecrets } from './triggers/webhook-secrets';
 import { createWebhookSender } from './webhooks';
+import { httpGateways } from './payments/gateway';
 import { bundleWorkflows, createEngineWorker, installTemporalRuntime } from './worker';
 
 /** Which task type each activity executes, for the task duration series (with the previous release's three). */
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
     mailer: meteredMailer(mailer, metrics),
     templates: createTemplateStore(store, fileTemplateCatalog(BUNDLED_TEMPLATES_DIR)).catalog,
     webhooks: createWebhookSender({ allowedHosts: config.WEBHOOK_ALLOWED_HOSTS }),
+    gateways: httpGateways(config.PAYMENT_GATEWAYS, createWebhookSender({ allowedHosts: config.WEBHOOK_ALLOWED_HOSTS })),
     webhookSecret: (triggerId) => webhookSecrets.current(triggerId),
     firings: { triggers, ledger, ingestor, logger, customers },
   });

@@ -13,6 +13,7 @@ import type { TaskSpec } from '../workflows/types';
 import { accountKind } from './account';
 import { emailKind } from './email';
 import { recordKind } from './record';
+import { paymentRequestKind } from './payment-request';
 import { contextPath, taskIdSchema } from './fields';
 import { scriptKind } from './script';
 import { transferKind } from './transfer';
@@ -20,7 +21,7 @@ import { waitForEventKind } from './wait-for-event';
 import { webhookKind } from './webhook';
 import { executionOf, type NormalizeDefaults, type TaskKind, type ValidationContext } from './task-kind';
 
-export const TASK_KINDS: readonly TaskKind[] = [scriptKind, accountKind, emailKind, transferKind, webhookKind, waitForEventKind, recordKind] as unknown as readonly TaskKind[];
+export const TASK_KINDS: readonly TaskKind[] = [scriptKind, accountKind, emailKind, transferKind, webhookKind, waitForEventKind, recordKind, paymentRequestKind] as unknown as readonly TaskKind[];
 
 /** Every task `type`, for enums (OpenAPI, the runs API). */
 export const TASK_TYPES = TASK_KINDS.map((kind) => kind.type) as [string, ...string[]];

@@ -1,6 +1,6 @@
 /**
  * What one task kind (script, account, email, transfer, webhook,
- * wait_for_event, record) owns, end to end: its schema, its save-time checks and
+ * wait_for_event, record, payment_request) owns, end to end: its schema, its save-time checks and
  * defaults, how the workflow runs it, the activity that executes it, and the
  * simulation the dry run uses. Execution and simulation start from the same
  * `prepare`, so a dry run and a real run resolve a task's inputs, and refuse
@@ -17,6 +17,8 @@ import type { Sandbox } from '../scripts-sandbox';
 import type { WebhookSender } from '../engine/webhooks';
 import type { EventWaits } from '../engine/events/event-waits';
 import type { RecordStore } from '../engine/records/record-store';
+import type { PaymentGateways } from '../engine/payments/gateway';
+import type { PaymentRequests } from '../engine/payments/payment-requests';
 import type { EmailRequest } from './email';
 import type { RetryPlan, RunContext, TaskExecution, TaskSpec } from '../workflows/types';
 
@@ -59,6 +61,9 @@ export interface ExecutionDependencies {
   eventWaits: Pick<EventWaits, 'register'>;
   /** Records of external objects (engine/records); without it a record task fails as unavailable. */
   records?: Pick<RecordStore, 'put'>;
+  /** Payment requests and the gateways they are sent to (engine/payments); without them a payment_request task fails. */
+  paymentRequests?: Pick<PaymentRequests, 'create' | 'finish'>;
+  gateways?: PaymentGateways;
 }
 
 /** Balances as a dry run projects them across the tasks of one simulated run. */

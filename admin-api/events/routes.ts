@@ -3,6 +3,7 @@ import { jsonLimitProblem } from '../../engine/json-depth';
 import type { Connection } from 'mongoose';
 import { listEvents } from '../../engine/events/event-store';
 import type { EventIngestor } from '../../engine/events/ingest';
+import { createPaymentRequests, GATEWAY_EVENT_STATES } from '../../engine/payments/payment-requests';
 import { eventTypeSchema } from '../../engine/triggers/trigger-schema';
 import { isReservedEventType, RESERVED_EVENT_PREFIXES } from '../../engine/triggers/event-sources';
 import type { RouteModule } from '../app';
@@ -81,6 +82,7 @@ function present(doc: EventView) {
 
 /** Event ingestion from booking and billing systems, and the event log. */
 export function eventRoutes(ingestor: EventIngestor, connection: Connection): RouteModule {
+  const paymentRequests = createPaymentRequests(connection);
   return (routes) => {
     routes.add({
       method: 'post', path: '/v1/events', scope: 'events:write', rateLimit: 'ingestion', tags: ['events'],
@@ -89,6 +91,12 @@ export function eventRoutes(ingestor: EventIngestor, connection: Connection): Ro
       body: eventBodySchema,
       responses: { 202: { description: 'Accepted; runs started.', schema: ingestResultSchema }, 200: { description: 'A duplicate; nothing new started.', schema: ingestResultSchema }, 409: { description: 'The id was used with a different body.' } },
       handler: async ({ body, principal }) => {
+        // A gateway's event moves its payment request on before the event reaches the runs waiting for it.
+        const requestId = (body.data.paymentRequest as { id?: unknown } | undefined)?.id;
+        if (body.type in GATEWAY_EVENT_STATES && typeof requestId === 'string') {
+          const reason = (body.data.paymentRequest as { reason?: unknown }).reason;
+          await paymentRequests.applyGatewayEvent({ id: body.id, type: body.type as keyof typeof GATEWAY_EVENT_STATES, requestId, reason: typeof reason === 'string' ? reason.slice(0, 500) : undefined });
+        }
         const result = await ingestor.ingest(body, principal?.keyId ?? 'unknown');
         return { status: result.duplicate ? 200 : 202, body: result };
       },

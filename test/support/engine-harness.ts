@@ -12,6 +12,7 @@ import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../engine/mail/te
 import { createTriggerStore } from '../../engine/triggers/trigger-store';
 import { createWebhookSecrets } from '../../engine/triggers/webhook-secrets';
 import { createWebhookSender } from '../../engine/webhooks';
+import { httpGateways, type GatewayConfig } from '../../engine/payments/gateway';
 import { createSandbox } from '../../scripts-sandbox';
 import { startTestApi, TEST_ADMIN_KEY, type TestApi } from './api';
 import { firingDependencies } from './firings';
@@ -48,8 +49,10 @@ export interface EngineHarness {
  * API_KEY_PEPPER is unset. With `balanceEvents`, a balance pump runs beside
  * the worker as in engine/worker-main.ts (polling every
  * `balancePollMs`, default 200, and at once after the worker's postings).
+ * With `gateways`, payment_request tasks submit to those gateways (loopback
+ * allowed).
  */
-export async function startEngineHarness(label: string, options: { webhooksTo?: string[]; balanceEvents?: boolean; balancePollMs?: number } = {}): Promise<EngineHarness> {
+export async function startEngineHarness(label: string, options: { webhooksTo?: string[]; balanceEvents?: boolean; balancePollMs?: number; gateways?: GatewayConfig } = {}): Promise<EngineHarness> {
   const store = await openTestStore(label);
   let balancePump: BalancePump | undefined;
   // As the worker does: the customer group is the middle layer of each account's policy.
@@ -61,8 +64,10 @@ export async function startEngineHarness(label: string, options: { webhooksTo?: 
   const webhooks = options.webhooksTo
     ? { webhooks: createWebhookSender({ allowedHosts: options.webhooksTo }), webhookSecret: (triggerId: string) => secrets.current(triggerId) }
     : {};
+  // Gateways on this machine (the tests' stubs) are called as the dev stack calls them: loopback allowed.
+  const gateways = options.gateways ? { gateways: httpGateways(options.gateways, createWebhookSender({ allowedHosts: ['127.0.0.1'] })) } : {};
   const scheduling = await firingDependencies(store.connection, ledger);
-  const worker = await startTestWorker(createActivities({ connection: store.connection, sandbox, ledger, mailer, templates: createTemplateStore(store.connection, fileTemplateCatalog(BUNDLED_TEMPLATES_DIR)).catalog, ...webhooks, firings: scheduling.firings }), scheduling.taskQueue);
+  const worker = await startTestWorker(createActivities({ connection: store.connection, sandbox, ledger, mailer, templates: createTemplateStore(store.connection, fileTemplateCatalog(BUNDLED_TEMPLATES_DIR)).catalog, ...webhooks, ...gateways, firings: scheduling.firings }), scheduling.taskQueue);
   // The API checks webhook addresses at save against the same allowed hosts the worker sends to.
   const api = await startTestApi({ store: store.connection, temporal: worker.client, taskQueue: worker.taskQueue, ...(options.webhooksTo ? { env: { WEBHOOK_ALLOWED_HOSTS: options.webhooksTo.join(',') } } : {}) });
   if (options.balanceEvents) {

@@ -1,0 +1,126 @@
+// The payment_request task on a real API, worker and store, against the
+// local gateway stub over HTTP: one request per open reference (also when
+// two runs race), states driven by the gateway's events, a refusal, an
+// expiry, and bad input.
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PaymentGatewayStub } from '../../devstack/payment-gateway-stub';
+import { startEngineHarness, type EngineHarness } from '../support/engine-harness';
+
+let engine: EngineHarness;
+let gateway: PaymentGatewayStub;
+let type: string;
+
+beforeAll(async () => {
+  gateway = await PaymentGatewayStub.start(async (event) => {
+    const response = await engine.api.request('POST', '/v1/events', event);
+    if (response.status >= 300) throw new Error(`the gateway's event answered ${response.status}`);
+  }, { refuse: (request) => (request.reference.startsWith('declined-') ? 'card_expired' : undefined) });
+  engine = await startEngineHarness('payment_requests', { gateways: { card: { url: gateway.url(), secret: 'gwsec_test_0123456789abcdef' } } });
+  type = `bill${randomUUID().slice(0, 6)}.due`;
+  await engine.createTrigger({
+    name: 'Pay the bill', on: { types: [type] },
+    tasks: [{ id: 'pay', type: 'payment_request', gateway: 'card', amountFrom: 'data.amount', unit: 'EUR', ownerId: '{{data.ownerId}}', reference: '{{data.bill}}', timeoutSeconds: 600 }],
+  });
+});
+afterAll(async () => {
+  await engine?.close();
+  await gateway?.stop();
+});
+
+async function until<T>(probe: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(100);
+  }
+}
+
+const send = (data: Record<string, unknown>, eventType = type) => engine.api.request('POST', '/v1/events', { id: `evt_${randomUUID()}`, type: eventType, data });
+const requestsFor = async (reference: string) => (await engine.api.request('GET', `/v1/payment-requests?reference=${encodeURIComponent(reference)}`)).body.items as Array<Record<string, unknown>>;
+const atGateway = (reference: string) => until(() => gateway.requests.find((request) => request.reference === reference));
+
+describe('payment_request', () => {
+  it('creates a pending request, submits it signed with the request id as Idempotency-Key, and follows the gateway to succeeded', async () => {
+    const bill = `B-${randomUUID().slice(0, 8)}`;
+    const sent = await send({ bill, ownerId: 'cust-1', amount: 4_200 });
+    const submitted = await atGateway(bill);
+    expect(submitted).toMatchObject({ reference: bill, ownerId: 'cust-1', amount: 4_200, unit: 'EUR', idempotencyKey: submitted.paymentRequestId });
+    expect(submitted.signature).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
+    expect(await requestsFor(bill)).toEqual([expect.objectContaining({ id: submitted.paymentRequestId, state: 'pending', amount: 4_200, gateway: 'card' })]);
+
+    await gateway.process(submitted.paymentRequestId);
+    expect((await engine.api.request('GET', `/v1/payment-requests/${submitted.paymentRequestId}`)).body).toMatchObject({ state: 'under_processing' });
+    await gateway.succeed(submitted.paymentRequestId);
+    const run = await engine.settledRun(sent.body.runs[0].workflowId);
+    expect(run.status).toBe('completed');
+    expect(run.tasks[0].output).toMatchObject({ type: 'payment_request.succeeded', data: { paymentRequest: { id: submitted.paymentRequestId } } });
+    expect((await engine.api.request('GET', `/v1/payment-requests/${submitted.paymentRequestId}`)).body).toMatchObject({ state: 'succeeded', reason: null, processingAt: expect.any(String), finishedAt: expect.any(String) });
+    expect((await engine.api.request('GET', `/v1/payment-requests?reference=${bill}&state=succeeded`)).body.items).toHaveLength(1);
+  });
+
+  it('skips a second request for a reference while one is open (request_open), also when two runs race, and allows one after the first failed', async () => {
+    const bill = `B-${randomUUID().slice(0, 8)}`;
+    const [first, second] = await Promise.all([send({ bill, ownerId: 'cust-2', amount: 900 }), send({ bill, ownerId: 'cust-2', amount: 900 })]);
+    const skippedRun = await until(async () => {
+      for (const sent of [first, second]) {
+        const view = (await engine.api.request('GET', `/v1/runs/${encodeURIComponent(sent.body.runs[0].workflowId)}`)).body;
+        if (view.tasks?.[0]?.status === 'skipped') return view;
+      }
+      return undefined;
+    });
+    expect(skippedRun.tasks[0]).toMatchObject({ status: 'skipped', skipReason: 'request_open' });
+    const [open] = await requestsFor(bill);
+    expect(await requestsFor(bill)).toHaveLength(1);
+    expect(gateway.requests.filter((request) => request.reference === bill)).toHaveLength(1);
+
+    await gateway.fail(open!.id as string, 'insufficient_funds');
+    const failedRun = await engine.settledRun(open!.workflowId as string);
+    expect(failedRun.tasks[0].output).toMatchObject({ type: 'payment_request.failed' });
+    expect((await engine.api.request('GET', `/v1/payment-requests/${open!.id}`)).body).toMatchObject({ state: 'failed', reason: 'insufficient_funds' });
+
+    // The failed request no longer holds the bill: the next run creates a new one.
+    await send({ bill, ownerId: 'cust-2', amount: 900 });
+    await until(() => gateway.requests.filter((request) => request.reference === bill).length === 2);
+    expect((await requestsFor(bill)).map((request) => request.state).sort()).toEqual(['failed', 'pending']);
+  });
+
+  it('fails with gateway_refused and the gateway\'s reason when the gateway answers 4xx, the request failed', async () => {
+    const bill = `declined-${randomUUID().slice(0, 8)}`;
+    const sent = await send({ bill, ownerId: 'cust-3', amount: 500 });
+    const run = await engine.settledRun(sent.body.runs[0].workflowId);
+    expect(run.tasks[0]).toMatchObject({ status: 'failed', error: { code: 'gateway_refused', message: expect.stringContaining('card_expired') } });
+    expect(await requestsFor(bill)).toEqual([expect.objectContaining({ state: 'failed', reason: 'card_expired' })]);
+  });
+
+  it('expires the request when the gateway reports nothing in time, failing the task with wait_timeout', async () => {
+    const eventType = `bill${randomUUID().slice(0, 6)}.due`;
+    await engine.createTrigger({ name: 'Quick', on: { types: [eventType] }, tasks: [{ id: 'pay', type: 'payment_request', gateway: 'card', amount: 100, unit: 'EUR', ownerId: 'cust-4', reference: '{{data.bill}}', timeoutSeconds: 2 }] });
+    const bill = `B-${randomUUID().slice(0, 8)}`;
+    const sent = await send({ bill }, eventType);
+    const run = await engine.settledRun(sent.body.runs[0].workflowId);
+    expect(run.tasks[0]).toMatchObject({ status: 'failed', error: { code: 'wait_timeout' } });
+    expect(await requestsFor(bill)).toEqual([expect.objectContaining({ state: 'expired' })]);
+    // A confirmation after the expiry changes nothing.
+    const [expired] = await requestsFor(bill);
+    await gateway.succeed(expired!.id as string);
+    expect((await engine.api.request('GET', `/v1/payment-requests/${expired!.id}`)).body.state).toBe('expired');
+  });
+
+  it('refuses a zero amount at save and at run time, and an unknown gateway at run time, creating nothing', async () => {
+    const zero = await engine.api.request('POST', '/v1/triggers', { name: 'Zero', on: { types: ['x.y'] }, tasks: [{ id: 'pay', type: 'payment_request', gateway: 'card', amount: 0, unit: 'EUR', ownerId: 'o', reference: 'r' }] });
+    expect(zero.status).toBe(422);
+    expect(zero.body.errors).toEqual([expect.objectContaining({ path: 'tasks.0.amount' })]);
+
+    const eventType = `bill${randomUUID().slice(0, 6)}.due`;
+    await engine.createTrigger({ name: 'Odd', on: { types: [eventType] }, tasks: [{ id: 'pay', type: 'payment_request', gateway: 'paypal', amountFrom: 'data.amount', unit: 'EUR', ownerId: 'cust-5', reference: '{{data.bill}}' }] });
+    const negative = await engine.settledRun((await send({ bill: 'n-1', amount: -5 }, eventType)).body.runs[0].workflowId);
+    expect(negative.tasks[0]).toMatchObject({ status: 'failed', error: { code: 'amount_invalid' } });
+    const unknown = await engine.settledRun((await send({ bill: 'n-2', amount: 5 }, eventType)).body.runs[0].workflowId);
+    expect(unknown.tasks[0]).toMatchObject({ status: 'failed', error: { code: 'gateway_unknown' } });
+    expect(await requestsFor('n-1')).toEqual([]);
+    expect(await requestsFor('n-2')).toEqual([]);
+  });
+});
