@@ -90,7 +90,7 @@ export function accountRoutes(deps: { ledger: Ledger; statements: Statements; de
     routes.add({
       method: 'post', path: '/v1/accounts/:ownerId/entries', scope: 'accounts:write', tags: TAGS,
       summary: 'Credit or debit an account (admin adjustment)',
-      description: 'Exactly once per idempotencyKey: the same key and body again returns the original entry with 200; the same key with another body is 409. Keys posted here live in a namespace of their own (stored as `api:<key>`, shown as sent), apart from the keys of trigger runs and transfers. A debit the policy forbids is 422 insufficient_funds (or negative_balance_expired).',
+      description: 'Exactly once per idempotencyKey: the same key and body again returns the original entry with 200; the same key with another body is 409. Keys posted here live in a namespace of their own (stored as `api:<key>`, shown as sent), apart from the keys of trigger runs and transfers. A debit the policy forbids is 422 insufficient_funds (or negative_balance_expired); a credit it forbids is 422 credit_too_small (under minCredit) or balance_limit (over maxBalance), unless an admin-scoped key sends adminOverride. The policy is the account\'s own values over its customer group\'s over the unit default.',
       params: ownerParamsSchema, body: postEntryBodySchema,
       responses: {
         201: { description: 'Posted.', schema: entrySchema },
