@@ -10,13 +10,15 @@
 //
 // `npm run demo -- <example>` plays one of the event-source examples instead
 // (devstack/demo-event-sources.ts): low-balance-reminder, auto-top-up or
-// wallet-top-up-run.
+// wallet-top-up-run; or bill-run (devstack/demo-bill-run.ts).
 import { describeResult } from '../cli/commands/apply';
 import { adminKey } from '../cli/settings';
 import type { ApiClient as CliApi } from '../cli/api';
 import { topUpEvent } from '../engine/triggers/documented-top-up';
 import { apiClient, type ApiClient } from './api-client';
 import { GATEWAY_STUB_URL, GatewayStub, playAutoTopUp, playLowBalance, playWalletRun } from './demo-event-sources';
+import { playBillRun } from './demo-bill-run';
+import { DEV_CARD_GATEWAY, PaymentGatewayStub } from './payment-gateway-stub';
 import {
   adminApi, applyDemoTrigger, applyPartnerWallet, CLI_NEXT_STEPS, DEMO_WAIT_SECONDS, exampleTriggerKeys, listTriggers, PARTNER_MASTER_ID, PARTNER_WALLET_FILE,
   partnerTopUpEvent, signatureProblem, WebhookReceiver,
@@ -185,6 +187,21 @@ const EXAMPLES: Record<string, { title: string; play(api: ApiClient, cli: CliApi
         console.log('\nBalances (EUR):');
         for (const [wallet, balance] of Object.entries(outcome.balances)) console.log(`  ${wallet.padEnd(24)} ${balance === null ? '-' : (balance / 100).toFixed(2)}`);
         console.log(`\nFirings: npm run cf -- runs --trigger wallet-top-up-run, or GET /v1/triggers/${outcome.triggerId}/firings`);
+      } finally {
+        await gateway.stop();
+      }
+    },
+  },
+  'bill-run': {
+    title: 'Bill payment run (examples/bill-payment-run, seed 001): a daily sweep of unsettled bills asks the card gateway for each, once per open bill',
+    async play(api, cli, stamp) {
+      const gateway = await PaymentGatewayStub.start(async (event) => {
+        const response = await api.call('POST', '/v1/events', event);
+        if (response.status >= 300) throw new Error(`the gateway's event answered ${response.status}`);
+      }, { port: Number(new URL(DEV_CARD_GATEWAY.url).port) });
+      try {
+        const outcome = await playBillRun(api, cli, stamp, gateway, console.log);
+        console.log(`\nPayment requests: GET /v1/payment-requests?reference=${outcome.bills.due}; bills: GET /v1/records?kind=bill; the email is in MailDev (${MAILDEV_URL}).`);
       } finally {
         await gateway.stop();
       }

@@ -13,6 +13,7 @@ import { SERVICE_STOP_GRACE_MS } from './services';
 import { Layer, Supervisor } from './supervisor';
 import { answersHttp, waitUntilReady } from './wait-ready';
 import { DEMO_WAIT_SECONDS, demoCurl, seedDemoTrigger } from './demo-seed';
+import { DEV_CARD_GATEWAY } from './payment-gateway-stub';
 
 /** The two processes the dev stack runs on top of the services. */
 const APP_ENTRIES = { api: 'admin-api/main.ts', worker: 'engine/worker-main.ts' } as const;
@@ -132,6 +133,8 @@ function appEnv(env: DevEnv, endpoints: Endpoints, adminKey: string): NodeJS.Pro
     ADMIN_API_KEY: adminKey,
     // The demo's webhook receiver listens on this machine, which the address guard refuses unless listed.
     WEBHOOK_ALLOWED_HOSTS: process.env.WEBHOOK_ALLOWED_HOSTS || '127.0.0.1,localhost',
+    // Gateway "card" is the demo's stub (npm run demo -- bill-run) unless you give your own.
+    PAYMENT_GATEWAYS: process.env.PAYMENT_GATEWAYS || JSON.stringify({ card: DEV_CARD_GATEWAY }),
     ...(endpoints.temporalUiUrl ? { TEMPORAL_UI_URL: endpoints.temporalUiUrl } : {}),
   };
 }

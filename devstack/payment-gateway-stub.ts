@@ -7,6 +7,9 @@
 import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+/** Where the dev stack's worker sends gateway "card" (PAYMENT_GATEWAYS in devstack/dev-command.ts); `npm run demo -- bill-run` listens here. */
+export const DEV_CARD_GATEWAY = { url: 'http://127.0.0.1:4011/payment-requests', secret: 'gwsec_dev_card_gateway_stub' } as const;
+
 /** A request as the stub received it. */
 export interface SubmittedRequest {
   paymentRequestId: string;
