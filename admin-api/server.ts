@@ -30,6 +30,8 @@ import { accountRoutes } from './accounts/routes';
 import { adjustmentRoutes } from './adjustments/routes';
 import { customerRoutes } from './customers/routes';
 import { packageRoutes } from './packages/routes';
+import { subscriptionRoutes } from './subscriptions/routes';
+import { createSubscriptionStore } from '../engine/subscriptions/subscription-store';
 import { createPackageStore } from '../engine/packages/package-store';
 import { recordRoutes } from './records/routes';
 import { paymentRequestRoutes } from './payment-requests/routes';
@@ -75,6 +77,7 @@ export function buildApi(deps: ApiDependencies) {
   const ownerContext = createOwnerContextLoader({ profileOf: customers.profileOf, ledger, defaultUnit: config.DEFAULT_UNIT });
   const triggers = createTriggerStore(store);
   const packages = createPackageStore(store);
+  const subscriptions = createSubscriptionStore({ connection: store, ledger, ownerKnown: async (ownerId) => (await customers.profileOf(ownerId)) !== null });
   const webhookSecrets = createWebhookSecrets({ connection: store, pepper: pepperOf(config) });
   const events = createEventIngestor({ connection: store, triggers, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger, ownerContext, ...(metrics ? { metrics } : {}) });
   const dryRun = createDryRun({ sandbox, ledger, policyDefaults: config.LEDGER_POLICY_DEFAULTS, templates: templates.catalog, cancelIndex: events.cancelIndex, ownerContext, selectPackage: packages.selectFor });
@@ -106,6 +109,7 @@ export function buildApi(deps: ApiDependencies) {
       apiKeyRoutes(apiKeys),
       customerRoutes(customers),
       packageRoutes(packages),
+      subscriptionRoutes(subscriptions),
       recordRoutes(records),
       paymentRequestRoutes(paymentRequests),
     ],
@@ -120,13 +124,14 @@ export function buildApi(deps: ApiDependencies) {
     ledger,
     customers,
     packages,
+    subscriptions,
     templates,
     apiKeys,
     webhookSecrets,
     schedules,
     records,
     async ensureIndexes(): Promise<void> {
-      await Promise.all([triggers.ensureIndexes(), events.ensureIndexes(), templates.ensureIndexes(), ledger.ensureIndexes(), apiKeys.ensureIndexes(), webhookSecrets.ensureIndexes(), firings.ensureIndexes(), customers.ensureIndexes(), records.ensureIndexes(), paymentRequests.ensureIndexes(), packages.ensureIndexes()]);
+      await Promise.all([triggers.ensureIndexes(), events.ensureIndexes(), templates.ensureIndexes(), ledger.ensureIndexes(), apiKeys.ensureIndexes(), webhookSecrets.ensureIndexes(), firings.ensureIndexes(), customers.ensureIndexes(), records.ensureIndexes(), paymentRequests.ensureIndexes(), packages.ensureIndexes(), subscriptions.ensureIndexes()]);
     },
   };
 }

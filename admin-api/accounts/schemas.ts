@@ -77,7 +77,7 @@ export const entrySchema = z.object({
   idempotencyKey: z.string(),
   comment: z.string().optional(),
   source: z.object({
-    kind: z.enum(['trigger', 'api', 'opening']).openapi({ description: '`trigger`: a run\'s task; `api`: a client (an admin adjustment); `opening`: a customer\'s opening balance, granted by its group (`groupId`).' }),
+    kind: z.enum(['trigger', 'api', 'opening', 'subscription']).openapi({ description: '`trigger`: a run\'s task; `api`: a client (an admin adjustment); `opening`: a customer\'s opening balance, granted by its group (`groupId`); `subscription`: a renewal (`subscriptionId`, `periodEnd`).' }),
     triggerId: z.string().optional(),
     workflowId: z.string().optional(),
     taskId: z.string().optional(),
@@ -85,6 +85,8 @@ export const entrySchema = z.object({
     keyId: z.string().optional(),
     adminOverride: z.boolean().optional().openapi({ description: 'On API entries posted with adminOverride: exempt from minCredit and maxBalance.' }),
     groupId: z.string().optional(),
+    subscriptionId: z.string().optional(),
+    periodEnd: z.string().optional().openapi({ description: 'On a renewal: the end of the period it paid for (ISO 8601).' }),
     depth: z.number().int().optional().openapi({ description: 'On a run\'s entries: the run\'s chain depth (0 for a run a client\'s event started); the balance change this entry causes starts runs one deeper.' }),
   }),
   transferId: z.string().optional().openapi({ description: 'Only on the entries of a transfer: the transfer they belong to. Its debit, credit and reversal carry the idempotency keys `<transferId>:debit`, `:credit` and `:reversal`.' }),

@@ -21,6 +21,7 @@ function sourceOf(entry: LedgerEntry): string {
   const source = entry.source;
   if (source.kind === 'trigger') return `trigger:${source.triggerId}`;
   if (source.kind === 'opening') return `opening:${source.groupId}`;
+  if (source.kind === 'subscription') return `subscription:${source.subscriptionId}`;
   return `api:${source.keyId}`;
 }
 

@@ -9,7 +9,9 @@ export type EntrySource =
   | { kind: 'trigger'; triggerId: string; workflowId: string; taskId: string; eventId: string; depth?: number }
   | { kind: 'api'; keyId: string; adminOverride?: true }
   /** A customer's opening balance (engine/customers/opening-balance.ts): the group whose amount was granted. */
-  | { kind: 'opening'; groupId: string };
+  | { kind: 'opening'; groupId: string }
+  /** A subscription's renewal (engine/subscriptions): the subscription and the period end it paid for (ISO). */
+  | { kind: 'subscription'; subscriptionId: string; periodEnd: string };
 
 export type Direction = 'credit' | 'debit';
 

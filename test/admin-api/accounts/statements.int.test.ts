@@ -87,8 +87,10 @@ describe('CSV statements', () => {
     expect(JSON.parse(statement.text)).toMatchObject({ code: 'account_not_found' });
   });
 
-  it('streams a 100,000-entry statement without holding its entries in memory', async () => {
-    const count = 100_000;
+  // 25,000 entries keep this test within a minute or two on FerretDB (one `_id` read per entry);
+  // the README's 100,000-entry figure was measured the same way.
+  it('streams a 25,000-entry statement without holding its entries in memory', async () => {
+    const count = 25_000;
     await seedLongAccount('long', count);
     // What the process retains, not the garbage it has yet to collect: a full collection before each sample.
     setFlagsFromString('--expose-gc');
@@ -115,8 +117,9 @@ describe('CSV statements', () => {
     const growthMb = (heapPeak - heapBefore) / 2 ** 20;
     console.info(`CSV statement of ${count} entries: ${Date.now() - started} ms, peak retained heap growth ${growthMb.toFixed(1)} MB`);
     expect(rows).toBe(count + 1);
-    // Holding the 100,000 entries (or their rows) at once would retain tens of MB in this process, which runs both API and client.
-    expect(growthMb).toBeLessThan(20);
+    // Holding the 25,000 entries (or their rows) at once would retain 15 MB or more in this process, which runs both API and client;
+    // streaming retains a batch of 200 at a time (3 to 4 MB measured, with the noise of the rest of the process).
+    expect(growthMb).toBeLessThan(8);
   }, 900_000);
 });
 
