@@ -70,6 +70,7 @@ export function buildApi(deps: ApiDependencies) {
     templates: templates.catalog,
     defaultUnit: config.DEFAULT_UNIT,
     webhookAllowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
+    paymentGateways: Object.keys(config.PAYMENT_GATEWAYS),
   };
   const plainLedger = createLedger({ connection: store, policyDefaults: config.LEDGER_POLICY_DEFAULTS, policyLayer: groupPolicyLayer(store) });
   const ledger = metrics ? meteredLedger(plainLedger, metrics) : plainLedger;

@@ -65,7 +65,7 @@ export function paymentRequestIdOf(effectKey: string): string {
 export const paymentRequestKind: TaskKind<PaymentRequestTask, PreparedPaymentRequest> = {
   type: 'payment_request',
   fields: z.object({
-    gateway: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'must be a gateway name such as card').openapi({ description: 'A gateway the workers know (PAYMENT_GATEWAYS); an unknown one fails the task with `gateway_unknown`.', example: 'card' }),
+    gateway: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'must be a gateway name such as card').openapi({ description: 'A gateway in PAYMENT_GATEWAYS: checked at save when the API has gateways configured (422), and at run time by the worker (`gateway_unknown`).', example: 'card' }),
     amount: z.number().int().min(1).max(MAX_AMOUNT).optional().openapi({ description: 'Minor units, at least 1.' }),
     amountFrom: contextPath.optional().openapi({ description: 'A context path to the amount in minor units, e.g. `record.amount`; zero or negative fails the task with `amount_invalid`.' }),
     unit: unitSchema.optional(),
@@ -74,8 +74,9 @@ export const paymentRequestKind: TaskKind<PaymentRequestTask, PreparedPaymentReq
     reference: z.string().min(1).max(200).openapi({ description: 'What the request pays: a literal or one whole `{{path}}`, e.g. `{{record.id}}`. While a request for it is pending or under processing, no other is created.' }),
     timeoutSeconds: z.number().int().min(1).max(MAX_WAIT_SECONDS).default(DEFAULT_PAYMENT_REQUEST_TIMEOUT_SECONDS).openapi({ description: 'How long the run waits for the gateway\'s outcome; the request expires then.' }),
   }),
-  validate(task, { at }) {
+  validate(task, { at, paymentGateways = [] }) {
     const problems: FieldProblem[] = [];
+    if (paymentGateways.length > 0 && !paymentGateways.includes(task.gateway)) problems.push({ path: at('gateway'), message: `unknown gateway "${task.gateway}"; known: ${paymentGateways.join(', ')}` });
     for (const field of ['ownerId', 'reference'] as const) {
       if (isMalformedReference(task[field])) problems.push({ path: at(field), message: 'must be a literal or one whole {{path}} reference' });
     }

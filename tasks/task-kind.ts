@@ -40,6 +40,8 @@ export interface ValidationContext {
   templates: TemplateCatalog;
   /** Hosts a webhook may call although they resolve to private addresses (WEBHOOK_ALLOWED_HOSTS). */
   webhookAllowedHosts: readonly string[];
+  /** The payment gateways this process knows (PAYMENT_GATEWAYS); empty: none configured here, so names are checked at run time only. */
+  paymentGateways?: readonly string[];
 }
 
 /** Server-level defaults a kind may fill in at save time. */

@@ -17,6 +17,8 @@ export interface TriggerCheckers {
   defaultUnit: string;
   /** Hosts a webhook may call although they resolve to private addresses (WEBHOOK_ALLOWED_HOSTS). */
   webhookAllowedHosts?: readonly string[];
+  /** Payment gateway names (PAYMENT_GATEWAYS), for payment_request tasks. */
+  paymentGateways?: readonly string[];
 }
 
 /** A definition that passed validation, with every default filled in. */
@@ -66,7 +68,7 @@ export async function validateTrigger(definition: TriggerDefinition, checkers: T
   const throttleZoneError = definition.throttle && 'per' in definition.throttle ? timezoneProblem(definition.throttle.timezone) : undefined;
   if (throttleZoneError) problems.push({ path: 'throttle.timezone', message: throttleZoneError });
   const tasks = definition.tasks as TaskSpec[];
-  problems.push(...(await taskProblems(tasks, { checkScript: checkers.checkScript, checkScriptLimits: checkers.checkScriptLimits, templates: checkers.templates, webhookAllowedHosts: checkers.webhookAllowedHosts ?? [] })));
+  problems.push(...(await taskProblems(tasks, { checkScript: checkers.checkScript, checkScriptLimits: checkers.checkScriptLimits, templates: checkers.templates, webhookAllowedHosts: checkers.webhookAllowedHosts ?? [], paymentGateways: checkers.paymentGateways ?? [] })));
   if (problems.length > 0) throw new DomainError('trigger_invalid', 'invalid', `The trigger has ${problems.length} problem(s).`, problems);
   return {
     ...(definition.key !== undefined ? { key: definition.key } : {}),

@@ -69,7 +69,12 @@ export async function startEngineHarness(label: string, options: { webhooksTo?: 
   const scheduling = await firingDependencies(store.connection, ledger);
   const worker = await startTestWorker(createActivities({ connection: store.connection, sandbox, ledger, mailer, templates: createTemplateStore(store.connection, fileTemplateCatalog(BUNDLED_TEMPLATES_DIR)).catalog, ...webhooks, ...gateways, firings: scheduling.firings }), scheduling.taskQueue);
   // The API checks webhook addresses at save against the same allowed hosts the worker sends to.
-  const api = await startTestApi({ store: store.connection, temporal: worker.client, taskQueue: worker.taskQueue, ...(options.webhooksTo ? { env: { WEBHOOK_ALLOWED_HOSTS: options.webhooksTo.join(',') } } : {}) });
+  const env = {
+    ...(options.webhooksTo ? { WEBHOOK_ALLOWED_HOSTS: options.webhooksTo.join(',') } : {}),
+    // The API checks payment_request gateways at save against the same names the worker submits to.
+    ...(options.gateways ? { PAYMENT_GATEWAYS: JSON.stringify(options.gateways) } : {}),
+  };
+  const api = await startTestApi({ store: store.connection, temporal: worker.client, taskQueue: worker.taskQueue, ...(Object.keys(env).length > 0 ? { env } : {}) });
   if (options.balanceEvents) {
     const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
     // As the API does: runs of balance events see the owner's customer profile.

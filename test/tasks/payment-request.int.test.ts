@@ -109,17 +109,21 @@ describe('payment_request', () => {
     expect((await engine.api.request('GET', `/v1/payment-requests/${expired!.id}`)).body.state).toBe('expired');
   });
 
-  it('refuses a zero amount at save and at run time, and an unknown gateway at run time, creating nothing', async () => {
+  it('refuses a zero amount or an unknown gateway at save, and a negative amount at run time, creating nothing', async () => {
     const zero = await engine.api.request('POST', '/v1/triggers', { name: 'Zero', on: { types: ['x.y'] }, tasks: [{ id: 'pay', type: 'payment_request', gateway: 'card', amount: 0, unit: 'EUR', ownerId: 'o', reference: 'r' }] });
     expect(zero.status).toBe(422);
     expect(zero.body.errors).toEqual([expect.objectContaining({ path: 'tasks.0.amount' })]);
 
+    const paypal = await engine.api.request('POST', '/v1/triggers', { name: 'PayPal', on: { types: ['x.y'] }, tasks: [{ id: 'pay', type: 'payment_request', gateway: 'paypal', amount: 5, unit: 'EUR', ownerId: 'o', reference: 'r' }] });
+    expect(paypal.status).toBe(422);
+    expect(paypal.body.errors).toEqual([expect.objectContaining({ path: 'tasks.0.gateway', message: expect.stringContaining('card') })]);
+
     const eventType = `bill${randomUUID().slice(0, 6)}.due`;
-    await engine.createTrigger({ name: 'Odd', on: { types: [eventType] }, tasks: [{ id: 'pay', type: 'payment_request', gateway: 'paypal', amountFrom: 'data.amount', unit: 'EUR', ownerId: 'cust-5', reference: '{{data.bill}}' }] });
+    await engine.createTrigger({ name: 'Odd', on: { types: [eventType] }, tasks: [{ id: 'pay', type: 'payment_request', gateway: 'card', amountFrom: 'data.amount', unit: 'EUR', ownerId: 'cust-5', reference: '{{data.bill}}' }] });
     const negative = await engine.settledRun((await send({ bill: 'n-1', amount: -5 }, eventType)).body.runs[0].workflowId);
     expect(negative.tasks[0]).toMatchObject({ status: 'failed', error: { code: 'amount_invalid' } });
-    const unknown = await engine.settledRun((await send({ bill: 'n-2', amount: 5 }, eventType)).body.runs[0].workflowId);
-    expect(unknown.tasks[0]).toMatchObject({ status: 'failed', error: { code: 'gateway_unknown' } });
+    const zeroRun = await engine.settledRun((await send({ bill: 'n-2', amount: 0 }, eventType)).body.runs[0].workflowId);
+    expect(zeroRun.tasks[0]).toMatchObject({ status: 'failed', error: { code: 'amount_invalid' } });
     expect(await requestsFor('n-1')).toEqual([]);
     expect(await requestsFor('n-2')).toEqual([]);
   });
