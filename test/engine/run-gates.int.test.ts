@@ -3,63 +3,29 @@
  * store and one Temporal, 50 concurrent matching events per key, and exactly
  * one run per key and window.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { createActivities } from '../../activities';
 import { createLedger } from '../../engine/ledger';
 import { createSmtpMailer } from '../../engine/mail/mailer';
 import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../engine/mail/templates';
-import { freeLoopbackPort } from '../../engine/metrics-server';
 import { endOfLocalDay } from '../../engine/events/run-gates';
 import { createSandbox } from '../../scripts-sandbox';
-import { TEST_ADMIN_KEY } from '../support/api';
+import { startApiProcess, type ApiProcess } from '../support/api-process';
 import { openTestStore } from '../support/store';
 import { startTestWorker, type TestWorker } from '../support/temporal';
 
 jest.setTimeout(180_000);
 
-const REPO_DIR = path.resolve(__dirname, '..', '..');
 const EVENTS_PER_KEY = 50;
 
 let store: Awaited<ReturnType<typeof openTestStore>>;
 let worker: TestWorker;
 let sandbox: ReturnType<typeof createSandbox>;
 let mailer: ReturnType<typeof createSmtpMailer>;
-const apis: Array<{ child: ChildProcess; baseUrl: string }> = [];
-
-/** `npm run start:api` as production runs it: its own process, this test's database and task queue. */
-async function startApiProcess(): Promise<{ child: ChildProcess; baseUrl: string }> {
-  const port = await freeLoopbackPort();
-  const storeUri = new URL(store.uri);
-  storeUri.pathname = `/${store.dbName}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_DIR, 'admin-api', 'main.ts')], {
-    cwd: REPO_DIR,
-    env: {
-      ...process.env,
-      HOST: '127.0.0.1', PORT: String(port), ADMIN_API_KEY: TEST_ADMIN_KEY, MONGODB_URI: storeUri.toString(),
-      TEMPORAL_TASK_QUEUE: worker.taskQueue, LOG_LEVEL: 'error', RATE_LIMIT_EVENTS_PER_MINUTE: '1000000',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const baseUrl = `http://127.0.0.1:${port}`;
-  for (let attempt = 0; attempt < 300; attempt += 1) {
-    if (child.exitCode !== null) throw new Error(`the API process exited (${child.exitCode})`);
-    const ready = await fetch(`${baseUrl}/readyz`).then((response) => response.ok, () => false);
-    if (ready) return { child, baseUrl };
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('the API process did not become ready');
-}
+const apis: ApiProcess[] = [];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function request(apiIndex: number, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${apis[apiIndex]!.baseUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  return apis[apiIndex]!.request(method, path, body);
 }
 
 async function createTrigger(body: unknown): Promise<string> {
@@ -89,15 +55,12 @@ beforeAll(async () => {
   sandbox = createSandbox();
   mailer = createSmtpMailer(process.env.SMTP_URL ?? '', 'Creditflow <no-reply@creditflow.test>');
   worker = await startTestWorker(createActivities({ connection: store.connection, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR) }));
-  apis.push(...(await Promise.all([startApiProcess(), startApiProcess()])));
+  const where = { storeUri: store.uri, dbName: store.dbName, taskQueue: worker.taskQueue };
+  apis.push(...(await Promise.all([startApiProcess(where), startApiProcess(where)])));
 });
 
 afterAll(async () => {
-  await Promise.all(apis.map(({ child }) => new Promise<void>((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  })));
+  await Promise.all(apis.map((api) => api.stop()));
   await worker?.stop();
   sandbox?.dispose();
   mailer?.close();

@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { connectStore } from '../../../engine/store';
 import { createLedger } from '../../../engine/ledger';
 import { startTestApi, type TestApi } from '../../support/api';
+import { startApiProcess, type ApiProcess } from '../../support/api-process';
 import { openTestStore } from '../../support/store';
 
 let store: Awaited<ReturnType<typeof openTestStore>>;
 let api: TestApi;
-// A second API on its own store connection: another process as far as the store can tell.
-let secondConnection: Awaited<ReturnType<typeof connectStore>>;
-let second: TestApi;
+// A second API replica: the API entry in a process of its own, on the same database.
+let second: ApiProcess;
 
 const lazyTemporal = () => new Client({ connection: Connection.lazy({ address: process.env.TEMPORAL_ADDRESS ?? '' }) });
 
@@ -17,12 +16,10 @@ beforeAll(async () => {
   store = await openTestStore('customers');
   const taskQueue = `test-${randomUUID()}`;
   api = await startTestApi({ store: store.connection, temporal: lazyTemporal(), taskQueue });
-  secondConnection = await connectStore(store.uri, { dbName: store.dbName });
-  second = await startTestApi({ store: secondConnection, temporal: lazyTemporal(), taskQueue });
+  second = await startApiProcess({ storeUri: store.uri, dbName: store.dbName, taskQueue });
 });
 afterAll(async () => {
-  await second?.close();
-  await secondConnection?.close();
+  await second?.stop();
   await api?.close();
   await store?.close();
 });
