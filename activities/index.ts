@@ -5,6 +5,9 @@ import type { Ledger } from '../engine/ledger';
 import type { Mailer } from '../engine/mail/mailer';
 import { createRecordStore } from '../engine/records/record-store';
 import { createPaymentRequests } from '../engine/payments/payment-requests';
+import { customerModels } from '../engine/customers/models';
+import { createRenewalSweep } from '../engine/subscriptions/renewal-sweep';
+import { createSubscriptionStore } from '../engine/subscriptions/subscription-store';
 import type { PaymentGateways } from '../engine/payments/gateway';
 import { createFiringActivities, type FiringDependencies } from '../engine/schedules/fire';
 import type { TemplateCatalog } from '../engine/mail/templates';
@@ -46,6 +49,7 @@ export function createActivities(deps: ActivityDependencies) {
       eventWaits: createEventWaits(deps.connection, createCancelIndex(deps.connection)),
       records: createRecordStore(deps.connection),
       paymentRequests: createPaymentRequests(deps.connection),
+      renewDueSubscriptions: renewalSweep(deps, sendEmailTask),
       ...(deps.gateways ? { gateways: deps.gateways } : {}),
       ...(deps.webhooks ? { webhooks: deps.webhooks } : {}),
       ...(deps.webhookSecret ? { webhookSecret: deps.webhookSecret } : {}),
@@ -55,6 +59,16 @@ export function createActivities(deps: ActivityDependencies) {
     sendEmailTask,
     ...firingActivities(deps),
   };
+}
+
+/** The renewal sweep: subscriptions renewed through the worker's ledger, notices sent through its outbox. */
+function renewalSweep(deps: ActivityDependencies, sendEmail: ExecutionDependencies['sendEmail']) {
+  const { Customer } = customerModels(deps.connection);
+  return createRenewalSweep({
+    subscriptions: createSubscriptionStore({ connection: deps.connection, ledger: deps.ledger }),
+    emailOf: async (ownerId) => (await Customer.findById(ownerId, { email: 1 }).lean<{ email: string | null }>())?.email ?? null,
+    sendEmail,
+  });
 }
 
 /** The firing activities; a worker built without their dependencies registers ones that fail, so a stray firing says why. */

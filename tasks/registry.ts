@@ -19,9 +19,10 @@ import { scriptKind } from './script';
 import { transferKind } from './transfer';
 import { waitForEventKind } from './wait-for-event';
 import { webhookKind } from './webhook';
+import { subscriptionRenewalsKind } from './subscription-renewals';
 import { executionOf, type NormalizeDefaults, type TaskKind, type ValidationContext } from './task-kind';
 
-export const TASK_KINDS: readonly TaskKind[] = [scriptKind, accountKind, emailKind, transferKind, webhookKind, waitForEventKind, recordKind, paymentRequestKind] as unknown as readonly TaskKind[];
+export const TASK_KINDS: readonly TaskKind[] = [scriptKind, accountKind, emailKind, transferKind, webhookKind, waitForEventKind, recordKind, paymentRequestKind, subscriptionRenewalsKind] as unknown as readonly TaskKind[];
 
 /** Every task `type`, for enums (OpenAPI, the runs API). */
 export const TASK_TYPES = TASK_KINDS.map((kind) => kind.type) as [string, ...string[]];

@@ -20,6 +20,7 @@ import type { RecordStore } from '../engine/records/record-store';
 import type { PaymentGateways } from '../engine/payments/gateway';
 import type { PaymentRequests } from '../engine/payments/payment-requests';
 import type { EmailRequest } from './email';
+import type { RenewDue } from '../engine/subscriptions/renewal-sweep';
 import type { RetryPlan, RunContext, TaskExecution, TaskSpec } from '../workflows/types';
 
 /** Who a task's effect belongs to: its idempotency key and the run. A dry run uses a key of its own. */
@@ -66,6 +67,8 @@ export interface ExecutionDependencies {
   /** Payment requests and the gateways they are sent to (engine/payments); without them a payment_request task fails. */
   paymentRequests?: Pick<PaymentRequests, 'create' | 'finish'>;
   gateways?: PaymentGateways;
+  /** The renewal sweep (engine/subscriptions/renewal-sweep.ts); without it a subscription_renewals task fails as unavailable. */
+  renewDueSubscriptions?: RenewDue;
 }
 
 /** Balances as a dry run projects them across the tasks of one simulated run. */

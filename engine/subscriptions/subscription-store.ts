@@ -99,8 +99,8 @@ function renewedId(subscriptionId: string, periodEnd: Date): string {
 export interface SubscriptionDependencies {
   connection: Connection;
   ledger: Pick<Ledger, 'post'>;
-  /** True when the owner has a customer profile: a subscription for an unknown owner is refused. */
-  ownerKnown(ownerId: string): Promise<boolean>;
+  /** True when the owner has a customer profile: a subscription for an unknown owner is refused. Needed by `put` only (a worker that only renews goes without). */
+  ownerKnown?: (ownerId: string) => Promise<boolean>;
   clock?: () => Date;
 }
 
@@ -156,6 +156,7 @@ export function createSubscriptionStore(deps: SubscriptionDependencies) {
       if (problems.length > 0) {
         throw new DomainError(problems[0]!.code, 'invalid', `The subscription breaks a rule: ${problems.map((p) => `${p.path} ${p.message}`).join('; ')}.`, problems.map(({ path, message }) => ({ path, message })));
       }
+      if (!deps.ownerKnown) throw new Error('this subscription store was built without ownerKnown, so it cannot write subscriptions');
       if (!(await deps.ownerKnown(definition.ownerId))) {
         throw new DomainError('owner_unknown', 'invalid', `No customer "${definition.ownerId}": create the customer (PUT /v1/customers/{ownerId}) before subscribing them.`, [{ path: 'ownerId', message: 'no customer with this id' }]);
       }

@@ -1,0 +1,93 @@
+/**
+ * The renewal sweep: one pass over every subscription, renewing each whose
+ * period ends within the horizon (subscription-store.ts `renew`, which is
+ * idempotent per period), emailing an expiry notice to each owner whose
+ * balance did not cover the price, and returning the report the admin gets.
+ * A retried pass renews nothing twice and mails no notice twice (outbox key
+ * `expiry:<subscriptionId>:<periodEnd>`).
+ */
+import type { EmailRequest } from '../../tasks/email';
+import type { SubscriptionStore } from './subscription-store';
+
+/** Subscriptions renewed at once; each renewal is a few store round trips. */
+const CONCURRENCY = 8;
+/** Subscriptions read per page. */
+const PAGE_SIZE = 200;
+/** Refusals and failures the report lists by name; the counts cover all. */
+export const MAX_LISTED = 100;
+
+export interface RenewalReport {
+  /** Subscriptions read. */
+  considered: number;
+  /** Due ones (autoRenew on, period ending within the horizon). */
+  due: number;
+  renewed: number;
+  /** Not renewed because the ledger refused the debit (the owner was told). */
+  refused: number;
+  /** Not renewed because of an error that was no refusal; the next pass tries again. */
+  failed: number;
+  refusals: Array<{ subscriptionId: string; ownerId: string; periodEnd: string; code: string }>;
+  failures: Array<{ subscriptionId: string; message: string }>;
+}
+
+export interface RenewalSweepDependencies {
+  subscriptions: Pick<SubscriptionStore, 'list' | 'renew'>;
+  /** The owner's email address from the customer profile, or null. */
+  emailOf(ownerId: string): Promise<string | null>;
+  /** Sends one email at most once per outbox key. */
+  sendEmail(request: EmailRequest): Promise<unknown>;
+  clock?: () => Date;
+}
+
+async function inPool<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next]!;
+      next += 1;
+      await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
+}
+
+export function createRenewalSweep(deps: RenewalSweepDependencies) {
+  const clock = deps.clock ?? (() => new Date());
+  return async function renewDue(options: { horizonMs: number }): Promise<RenewalReport> {
+    const report: RenewalReport = { considered: 0, due: 0, renewed: 0, refused: 0, failed: 0, refusals: [], failures: [] };
+    const cutoff = clock().getTime() + options.horizonMs;
+    let cursor: string | undefined;
+    do {
+      const page = await deps.subscriptions.list({ limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) });
+      report.considered += page.items.length;
+      const due = page.items.filter((subscription) => subscription.autoRenew && subscription.currentPeriodEnd.getTime() <= cutoff);
+      report.due += due.length;
+      await inPool(due, async (subscription) => {
+        try {
+          const outcome = await deps.subscriptions.renew(subscription.id, options);
+          if (outcome.outcome === 'renewed') report.renewed += 1;
+          if (outcome.outcome !== 'refused') return;
+          report.refused += 1;
+          const periodEnd = outcome.periodEnd.toISOString();
+          if (report.refusals.length < MAX_LISTED) report.refusals.push({ subscriptionId: subscription.id, ownerId: subscription.ownerId, periodEnd, code: outcome.code });
+          const to = await deps.emailOf(subscription.ownerId);
+          if (to) {
+            await deps.sendEmail({
+              outboxKey: `expiry:${subscription.id}:${periodEnd}`, to,
+              subject: 'Your {{plan}} subscription could not be renewed',
+              text: 'Your {{plan}} subscription ends on {{periodEnd}}. Renewing it costs {{price}} {{unit}}, which your balance does not cover. Add credits to your account and it will be renewed automatically.',
+              variables: { plan: subscription.plan.name, periodEnd, price: subscription.plan.price.amount, unit: subscription.plan.price.unit },
+            });
+          }
+        } catch (error) {
+          report.failed += 1;
+          if (report.failures.length < MAX_LISTED) report.failures.push({ subscriptionId: subscription.id, message: error instanceof Error ? error.message : String(error) });
+        }
+      });
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return report;
+  };
+}
+
+export type RenewDue = ReturnType<typeof createRenewalSweep>;
