@@ -19,7 +19,7 @@ export const PAYMENT_REQUEST_EVENT_PATH = 'data.paymentRequest.id';
 /** The events that end the task's wait; `payment_request.processing` only moves the state on. */
 const FINAL_EVENT_TYPES = ['payment_request.succeeded', 'payment_request.failed'];
 /** Submitting is retried this often (about 20 minutes) before the request is expired as `gateway_timeout`. */
-const SUBMIT_RETRY: RetryPlan = { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 8 };
+export const SUBMIT_RETRY: RetryPlan = { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 8 };
 
 type PaymentRequestTask = TaskSpec & {
   gateway: string;
@@ -118,7 +118,7 @@ export const paymentRequestKind: TaskKind<PaymentRequestTask, PreparedPaymentReq
     if ('open' in outcome) return { output: { paymentRequest: outcome.open }, skipReason: 'request_open' };
     const request: PaymentRequest = outcome.created;
     if (request.state !== 'pending' && request.state !== 'under_processing') throw ApplicationFailure.nonRetryable(`payment request ${request.id} is already ${request.state}${request.reason ? `: ${request.reason}` : ''}`, request.state === 'failed' ? 'payment_failed' : 'payment_request_expired');
-    const answer = await submitOrExpire(() => gateway.submit(request), async () => deps.paymentRequests!.finish(request.id, 'expired', 'gateway_timeout'));
+    const answer = await submitOrExpire(() => gateway.submit(request), async () => deps.paymentRequests!.finish(request.id, 'expired', 'gateway_timeout'), Context.current().info.attempt);
     if (!answer.accepted) {
       await deps.paymentRequests.finish(request.id, 'failed', answer.reason);
       throw new TaskInputError('gateway_refused', `gateway "${prepared.gateway}" refused payment request ${request.id} (${answer.status}): ${answer.reason}`);
@@ -133,12 +133,15 @@ export const paymentRequestKind: TaskKind<PaymentRequestTask, PreparedPaymentReq
   },
 };
 
-/** Submits; an outage on the last attempt expires the request (`gateway_timeout`) and fails the task for good. */
-async function submitOrExpire<T>(submit: () => Promise<T>, expire: () => Promise<unknown>): Promise<T> {
+/**
+ * Submits; an outage before the last attempt is thrown for the retry, and
+ * on the last (`attempt` of the activity, from 1) it expires the request
+ * (`gateway_timeout`) and fails the task for good.
+ */
+export async function submitOrExpire<T>(submit: () => Promise<T>, expire: () => Promise<unknown>, attempt: number): Promise<T> {
   try {
     return await submit();
   } catch (error) {
-    const attempt = Context.current().info.attempt;
     if (attempt < SUBMIT_RETRY.maximumAttempts) throw error;
     await expire();
     throw ApplicationFailure.nonRetryable(`the gateway did not answer after ${attempt} attempts; the payment request is expired`, 'gateway_timeout');

@@ -5,6 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PaymentGatewayStub } from '../../devstack/payment-gateway-stub';
+import { createPaymentRequests } from '../../engine/payments/payment-requests';
+import { connectStore } from '../../engine/store';
 import { startEngineHarness, type EngineHarness } from '../support/engine-harness';
 
 let engine: EngineHarness;
@@ -41,6 +43,23 @@ async function until<T>(probe: () => Promise<T | undefined | null | false> | T |
 const send = (data: Record<string, unknown>, eventType = type) => engine.api.request('POST', '/v1/events', { id: `evt_${randomUUID()}`, type: eventType, data });
 const requestsFor = async (reference: string) => (await engine.api.request('GET', `/v1/payment-requests?reference=${encodeURIComponent(reference)}`)).body.items as Array<Record<string, unknown>>;
 const atGateway = (reference: string) => until(() => gateway.requests.find((request) => request.reference === reference));
+
+describe('payment requests created by racing processes', () => {
+  it('creates exactly one open request for a reference when twenty creators on two connections race', async () => {
+    const second = await connectStore(process.env.MONGODB_URI!, { dbName: engine.connection.name });
+    try {
+      const stores = [createPaymentRequests(engine.connection), createPaymentRequests(second)];
+      const reference = `B-${randomUUID().slice(0, 8)}`;
+      const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => stores[i % 2]!.create({ id: `pr_race_${reference}_${i}`, reference, gateway: 'card', ownerId: 'cust-r', amount: 100, unit: 'EUR', workflowId: `wf-${i}`, expiresInSeconds: 600 })));
+      const created = outcomes.flatMap((outcome) => ('created' in outcome ? [outcome.created.id] : []));
+      expect(created).toHaveLength(1);
+      expect(outcomes.filter((outcome) => 'open' in outcome).map((outcome) => ('open' in outcome ? outcome.open.id : ''))).toEqual(Array(19).fill(created[0]));
+      expect(await requestsFor(reference)).toEqual([expect.objectContaining({ id: created[0], state: 'pending' })]);
+    } finally {
+      await second.close();
+    }
+  });
+});
 
 describe('payment_request', () => {
   it('creates a pending request, submits it signed with the request id as Idempotency-Key, and follows the gateway to succeeded', async () => {
