@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { DomainError, type FieldProblem } from '../engine/errors';
 import { MAX_AMOUNT } from '../engine/ledger/limits';
-import { GATEWAY_EVENT_STATES, type PaymentRequest } from '../engine/payments/payment-requests';
+import type { PaymentRequest } from '../engine/payments/payment-requests';
 import { z } from '../engine/zod';
 import { isMalformedReference } from '../workflows/references';
 import { resolveField, TaskInputError } from '../workflows/task-inputs';
@@ -147,6 +147,3 @@ export async function submitOrExpire<T>(submit: () => Promise<T>, expire: () => 
     throw ApplicationFailure.nonRetryable(`the gateway did not answer after ${attempt} attempts; the payment request is expired`, 'gateway_timeout');
   }
 }
-
-/** The event types a gateway sends; the API records each on its request before matching it. */
-export const PAYMENT_REQUEST_EVENT_TYPES = Object.keys(GATEWAY_EVENT_STATES) as Array<keyof typeof GATEWAY_EVENT_STATES>;

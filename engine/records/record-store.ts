@@ -127,7 +127,7 @@ export function assertRecord(kind: string, id: string, input: RecordInput): void
   if (input.amount !== undefined && input.unit === undefined) throw invalid('unit_required', 'unit', 'is required with amount');
   if (input.unit !== undefined && !UNIT_PATTERN.test(input.unit)) throw invalid('unit_invalid', 'unit', 'must be an ISO 4217 code (e.g. USD) or CREDIT');
   if (input.ownerId !== undefined && (input.ownerId.length === 0 || input.ownerId.length > 200)) throw invalid('owner_id_invalid', 'ownerId', 'must be 1-200 characters');
-  if (input.attributes !== undefined && JSON.stringify(input.attributes).length > MAX_RECORD_ATTRIBUTES_BYTES) throw invalid('record_attributes_too_large', 'attributes', `must be at most ${MAX_RECORD_ATTRIBUTES_BYTES} bytes as JSON`);
+  if (input.attributes !== undefined && Buffer.byteLength(JSON.stringify(input.attributes), 'utf8') > MAX_RECORD_ATTRIBUTES_BYTES) throw invalid('record_attributes_too_large', 'attributes', `must be at most ${MAX_RECORD_ATTRIBUTES_BYTES} bytes as JSON`);
 }
 
 function sameContent(doc: SlotDoc, next: Omit<SlotDoc, '_id' | 'slot' | 'updatedAt'>): boolean {
