@@ -56,7 +56,9 @@ export function paymentRequestIdOf(effectKey: string): string {
  * task is skipped, `request_open`), submits it to the gateway, and waits
  * until the gateway's `payment_request.succeeded` or `.failed` event names
  * it, at most `timeoutSeconds` (then the request is expired and the task
- * fails with `wait_timeout`). Its output is that event. A gateway that
+ * fails with `wait_timeout`). Its output is `{ paymentRequest: { id,
+ * reference, gateway, ownerId, amount, unit }, event }`, `event` the
+ * gateway's final event. A gateway that
  * refuses the request (4xx) fails it at once (`gateway_refused`, with the
  * gateway's reason); one that never answers is retried, then the request
  * is expired (`gateway_timeout`). Storage and states:
@@ -124,12 +126,13 @@ export const paymentRequestKind: TaskKind<PaymentRequestTask, PreparedPaymentReq
       throw new TaskInputError('gateway_refused', `gateway "${prepared.gateway}" refused payment request ${request.id} (${answer.status}): ${answer.reason}`);
     }
     const event = await deps.eventWaits.register({ types: FINAL_EVENT_TYPES, path: PAYMENT_REQUEST_EVENT_PATH, value: request.id, notBefore: prepared.notBefore, workflowId: prepared.workflowId, effectKey: prepared.effectKey });
-    const registered: WaitRegistered = { path: PAYMENT_REQUEST_EVENT_PATH, value: request.id, types: FINAL_EVENT_TYPES, ...(event ? { event } : {}) };
+    const paymentRequest = { id: request.id, reference: request.reference, gateway: request.gateway, ownerId: request.ownerId, amount: request.amount, unit: request.unit };
+    const registered: WaitRegistered = { path: PAYMENT_REQUEST_EVENT_PATH, value: request.id, types: FINAL_EVENT_TYPES, outputWith: { paymentRequest }, ...(event ? { event } : {}) };
     return { output: registered };
   },
   async simulate(prepared) {
     const request = { id: prepared.id, gateway: prepared.gateway, ownerId: prepared.ownerId, reference: prepared.reference, amount: prepared.amount, unit: prepared.unit, state: 'pending' };
-    return { output: null, preview: { paymentRequest: request } };
+    return { output: { paymentRequest: request, event: null }, preview: { paymentRequest: request } };
   },
 };
 

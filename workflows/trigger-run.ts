@@ -139,7 +139,9 @@ const taskExecutor = (arrivals: Arrivals): TaskExecutor => async (task, context,
   const outcome = await activities[execution.activity]!.executeWithOptions({ summary }, [{ task, context, effectKey }]);
   // A kind that waits may find nothing to wait for (payment_request: `request_open`); its skip stands as it is.
   if (execution.mode !== 'wait_for_event' || outcome.skipReason !== undefined) return outcome;
-  return { output: await awaitEvent(arrivals, outcome.output as WaitRegistered, execution.timeoutSeconds) };
+  const registered = outcome.output as WaitRegistered;
+  const event = await awaitEvent(arrivals, registered, execution.timeoutSeconds);
+  return { output: registered.outputWith ? { ...registered.outputWith, event } : event };
 };
 
 /**

@@ -87,6 +87,12 @@ export interface WaitRegistered {
   types: string[];
   /** The event, when it had already arrived. */
   event?: EventEnvelope;
+  /**
+   * What the task outputs beside the event (payment_request: the request it
+   * created). Absent (wait_for_event, and every run recorded before it
+   * existed): the output is the event itself.
+   */
+  outputWith?: Record<string, unknown>;
 }
 
 /** The legacy task shapes, as runs started before task kinds were modules carry them. */

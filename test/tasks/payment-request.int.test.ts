@@ -75,7 +75,10 @@ describe('payment_request', () => {
     await gateway.succeed(submitted.paymentRequestId);
     const run = await engine.settledRun(sent.body.runs[0].workflowId);
     expect(run.status).toBe('completed');
-    expect(run.tasks[0].output).toMatchObject({ type: 'payment_request.succeeded', data: { paymentRequest: { id: submitted.paymentRequestId } } });
+    expect(run.tasks[0].output).toMatchObject({
+      paymentRequest: { id: submitted.paymentRequestId, reference: bill, gateway: 'card', ownerId: 'cust-1', amount: 4_200, unit: 'EUR' },
+      event: { type: 'payment_request.succeeded', data: { paymentRequest: { id: submitted.paymentRequestId } } },
+    });
     expect((await engine.api.request('GET', `/v1/payment-requests/${submitted.paymentRequestId}`)).body).toMatchObject({ state: 'succeeded', reason: null, processingAt: expect.any(String), finishedAt: expect.any(String) });
     expect((await engine.api.request('GET', `/v1/payment-requests?reference=${bill}&state=succeeded`)).body.items).toHaveLength(1);
   });
@@ -97,7 +100,7 @@ describe('payment_request', () => {
 
     await gateway.fail(open!.id as string, 'insufficient_funds');
     const failedRun = await engine.settledRun(open!.workflowId as string);
-    expect(failedRun.tasks[0].output).toMatchObject({ type: 'payment_request.failed' });
+    expect(failedRun.tasks[0].output).toMatchObject({ paymentRequest: { id: open!.id }, event: { type: 'payment_request.failed' } });
     expect((await engine.api.request('GET', `/v1/payment-requests/${open!.id}`)).body).toMatchObject({ state: 'failed', reason: 'insufficient_funds' });
 
     // The failed request no longer holds the bill: the next run creates a new one.
