@@ -131,6 +131,17 @@ describe('payment_request', () => {
     expect((await engine.api.request('GET', `/v1/payment-requests/${expired!.id}`)).body.state).toBe('expired');
   });
 
+  it('shows in a dry run the request it would make, asking the gateway nothing and storing nothing', async () => {
+    const bill = `B-${randomUUID().slice(0, 8)}`;
+    const submits = gateway.submits;
+    const dry = await engine.api.request('POST', '/v1/triggers/dry-run', { event: { type, data: { bill, ownerId: 'cust-6', amount: 700 } } });
+    expect(dry.status).toBe(200);
+    const [matched] = dry.body.matched.filter((trigger: { name: string }) => trigger.name === 'Pay the bill');
+    expect(matched.tasks[0]).toMatchObject({ id: 'pay', outcome: 'would_complete', paymentRequest: { gateway: 'card', ownerId: 'cust-6', reference: bill, amount: 700, unit: 'EUR', state: 'pending' } });
+    expect(gateway.submits).toBe(submits);
+    expect(await requestsFor(bill)).toEqual([]);
+  });
+
   it('refuses a zero amount or an unknown gateway at save, and a negative amount at run time, creating nothing', async () => {
     const zero = await engine.api.request('POST', '/v1/triggers', { name: 'Zero', on: { types: ['x.y'] }, tasks: [{ id: 'pay', type: 'payment_request', gateway: 'card', amount: 0, unit: 'EUR', ownerId: 'o', reference: 'r' }] });
     expect(zero.status).toBe(422);
