@@ -10,7 +10,8 @@
 //
 // `npm run demo -- <example>` plays one of the event-source examples instead
 // (devstack/demo-event-sources.ts): low-balance-reminder, auto-top-up or
-// wallet-top-up-run; or bill-run (devstack/demo-bill-run.ts).
+// wallet-top-up-run; or bill-run (devstack/demo-bill-run.ts); or
+// subscriptions (devstack/demo-subscriptions.ts).
 import { describeResult } from '../cli/commands/apply';
 import { adminKey } from '../cli/settings';
 import type { ApiClient as CliApi } from '../cli/api';
@@ -18,6 +19,7 @@ import { topUpEvent } from '../engine/triggers/documented-top-up';
 import { apiClient, type ApiClient } from './api-client';
 import { GATEWAY_STUB_URL, GatewayStub, playAutoTopUp, playLowBalance, playWalletRun } from './demo-event-sources';
 import { playBillRun } from './demo-bill-run';
+import { playSubscriptions } from './demo-subscriptions';
 import { DEV_CARD_GATEWAY, PaymentGatewayStub } from './payment-gateway-stub';
 import {
   adminApi, applyDemoTrigger, applyPartnerWallet, CLI_NEXT_STEPS, DEMO_WAIT_SECONDS, exampleTriggerKeys, listTriggers, PARTNER_MASTER_ID, PARTNER_WALLET_FILE,
@@ -190,6 +192,13 @@ const EXAMPLES: Record<string, { title: string; play(api: ApiClient, cli: CliApi
       } finally {
         await gateway.stop();
       }
+    },
+  },
+  subscriptions: {
+    title: 'Packages and subscriptions (seed 003): buy a credit package, subscribe, renew, run out, get notified',
+    async play(api, cli, stamp) {
+      const outcome = await playSubscriptions(api, cli, stamp, console.log);
+      console.log(`\nRenewals: GET /v1/subscriptions/${outcome.subscriptionId}/renewals; the emails are in MailDev (${MAILDEV_URL}); \`npm run cf -- apply examples/package-top-up\` gives the trigger its 30-minute window back.`);
     },
   },
   'bill-run': {
