@@ -154,10 +154,21 @@ export async function listTriggers(api: ApiClient): Promise<TriggerSummary[]> {
   return (await api.expect<{ items: TriggerSummary[] }>([200], 'listing triggers', 'GET', '/v1/triggers?limit=200')).body.items;
 }
 
+/** The renewal sweep the product ships (examples/subscription-renewals), as `apply` reads it. */
+export const RENEWALS_TRIGGER_FILE = 'examples/subscription-renewals/trigger.yaml';
+
+/** Applies the renewal sweep's trigger through the CLI's apply. */
+export async function applyRenewalSweep(api: ApiClient): Promise<ApplyResult> {
+  const outcome = await applyAll(api, loadResources(REPO_DIR, [RENEWALS_TRIGGER_FILE]));
+  if (outcome.failure) throw outcome.failure.error;
+  return outcome.results[0]!;
+}
+
 /**
  * On an empty database, installs the example top-up trigger with the demo's
- * short window, so a new user has something to send events to. Returns its
- * id, or null when the database has triggers of its own (a trigger already
+ * short window, so a new user has something to send events to, and the
+ * renewal sweep the product ships (examples/subscription-renewals). Returns
+ * the top-up trigger's id, or null when the database has triggers of its own (a trigger already
  * holding the key with another window, e.g. after `apply examples/`, is left
  * as it is, and null is returned too).
  */
@@ -167,7 +178,10 @@ export async function seedDemoTrigger(apiUrl: string, adminKey: string): Promise
   const demo = existing.find((trigger) => trigger.key === DEMO_TRIGGER_KEY);
   if (demo) return demo.wait?.seconds === DEMO_WAIT_SECONDS ? demo.id : null;
   if (existing.length > 0) return null;
-  return (await applyDemoTrigger(api)).id ?? null;
+  const id = (await applyDemoTrigger(api)).id ?? null;
+  // The product's renewal sweep comes with a fresh database, like the documented top-up.
+  await applyRenewalSweep(api);
+  return id;
 }
 
 /** A curl line that posts one $50 purchase, ready to paste. */

@@ -28,13 +28,15 @@ async function withApi(label: string, test: (api: TestApi) => Promise<void>): Pr
 }
 
 describe('the dev stack seeding', () => {
-  it('applies the example trigger with the demo window on an empty database, once', async () => {
+  it('applies the example trigger with the demo window, and the renewal sweep, on an empty database, once', async () => {
     await withApi('seed_empty', async (api) => {
       const id = await seedDemoTrigger(api.baseUrl, TEST_ADMIN_KEY);
       const found = (await api.request('GET', `/v1/triggers?key=${DEMO_TRIGGER_KEY}`)).body.items;
       expect(found).toEqual([expect.objectContaining({ id, version: 1, wait: { seconds: DEMO_WAIT_SECONDS }, name: 'Account top-up' })]);
       expect(await seedDemoTrigger(api.baseUrl, TEST_ADMIN_KEY)).toBe(id);
       expect((await api.request('GET', `/v1/triggers/${id}`)).body.version).toBe(1);
+      // The renewal sweep the product ships comes with it.
+      expect((await api.request('GET', '/v1/triggers?key=subscription-renewals')).body.items).toEqual([expect.objectContaining({ name: 'Subscription renewals', version: 1 })]);
     });
   });
 
