@@ -4,7 +4,10 @@
 // latency, beside a baseline measured in the same run on the same server and
 // worker: a bare workflow with three no-op activities. The two alternate in
 // rounds (A B, then B A, ...), so a machine whose speed drifts during the run
-// moves both alike and the ratio stays meaningful.
+// moves both alike and the ratio stays meaningful. The worker is set up as
+// engine/worker-main.ts sets it up: scripts at most one per sandbox process,
+// the ledger with its group policy layer, and the balance pump turning every
+// posting into an account.balance_changed event.
 import { runSinks } from '../engine/worker';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -15,11 +18,16 @@ import pino from 'pino';
 import { createActivities } from '../activities';
 import { buildApi } from '../admin-api/server';
 import { loadConfig } from '../engine/config';
+import { createCustomerDirectory, groupPolicyLayer } from '../engine/customers';
+import { createOwnerContextLoader } from '../engine/customers/run-context';
+import { BalancePump } from '../engine/events/balance-pump';
+import { createEventIngestor } from '../engine/events/ingest';
 import { createLedger } from '../engine/ledger';
 import { createSmtpMailer } from '../engine/mail/mailer';
 import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../engine/mail/templates';
 import { connectStore } from '../engine/store';
 import { documentedTopUpTrigger, topUpEvent } from '../engine/triggers/documented-top-up';
+import { createTriggerStore } from '../engine/triggers/trigger-store';
 import { createSandbox } from '../scripts-sandbox';
 import type { triggerRun } from '../workflows';
 import { apiClient } from './api-client';
@@ -102,15 +110,25 @@ async function main(): Promise<void> {
     const storeProfile = PROFILE_STORE ? profileStore(store) : undefined;
     const connection = await Connection.connect({ address: stack.env.TEMPORAL_ADDRESS });
     const client = new Client({ connection });
-    const sandbox = createSandbox();
-    const ledger = createLedger({ connection: store });
+    const sandbox = createSandbox({ processes: config.SCRIPT_SANDBOX_PROCESSES });
+    const pumpWake = { wake: (): void => undefined };
+    const ledger = createLedger({ connection: store, policyLayer: groupPolicyLayer(store), onEntryInserted: () => pumpWake.wake() });
     await ledger.ensureIndexes();
     const mailer = createSmtpMailer(stack.env.SMTP_URL, 'bench@creditflow.local');
     const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./bench-workflows'), logger: new DefaultLogger('WARN') });
     const activities = { ...createActivities({ connection: store, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR) }), noop: async () => undefined };
-    const worker = await Worker.create({ connection: await NativeConnection.connect({ address: stack.env.TEMPORAL_ADDRESS }), taskQueue: TASK_QUEUE, workflowBundle: { code }, activities, sinks: runSinks(undefined) });
+    const worker = await Worker.create({
+      connection: await NativeConnection.connect({ address: stack.env.TEMPORAL_ADDRESS }), taskQueue: TASK_QUEUE, workflowBundle: { code }, activities, sinks: runSinks(undefined),
+      maxConcurrentLocalActivityExecutions: config.SCRIPT_SANDBOX_PROCESSES,
+    });
     const running = worker.run();
-    stopAll.unshift(async () => { worker.shutdown(); await running; sandbox.dispose(); mailer.close(); await store.close(); await connection.close(); });
+    const logger = pino({ level: 'warn' });
+    const ownerContext = createOwnerContextLoader({ profileOf: createCustomerDirectory({ connection: store, ledger }).profileOf, ledger, defaultUnit: config.DEFAULT_UNIT });
+    const ingestor = createEventIngestor({ connection: store, triggers: createTriggerStore(store), temporal: client, taskQueue: TASK_QUEUE, logger, ownerContext });
+    const pump = new BalancePump({ outbox: ledger.balanceChanges, ingest: ingestor.ingest, logger, pollIntervalMs: config.BALANCE_EVENTS_POLL_MS });
+    pumpWake.wake = () => pump.wake();
+    pump.start();
+    stopAll.unshift(async () => { await pump.stop(); worker.shutdown(); await running; sandbox.dispose(); mailer.close(); await store.close(); await connection.close(); });
 
     const api = buildApi({ config, logger: pino({ level: 'silent' }), store, temporal: client, sandbox });
     await api.ensureIndexes();
