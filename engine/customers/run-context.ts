@@ -59,16 +59,16 @@ export function customerContextOf(customer: Customer): CustomerContext {
   };
 }
 
-export function createOwnerContextLoader(deps: { profileOf: (ownerId: string) => Promise<Customer | null>; ledger: Pick<Ledger, 'getAccount'>; defaultUnit: string }): OwnerContextLoader {
+export function createOwnerContextLoader(deps: { profileOf: (ownerId: string) => Promise<Customer | null>; ledger: Pick<Ledger, 'balanceOf'>; defaultUnit: string }): OwnerContextLoader {
   return async (event, account) => {
     const ownerId = account?.ownerId ?? ownerNamedBy(event.data);
     if (ownerId === undefined) return {};
     const unit = typeof event.data.unit === 'string' && UNIT_PATTERN.test(event.data.unit) ? event.data.unit : deps.defaultUnit;
-    const [customer, found] = await Promise.all([
+    const [customer, balance] = await Promise.all([
       deps.profileOf(ownerId),
-      account ? Promise.resolve(null) : deps.ledger.getAccount(ownerId, unit),
+      account ? Promise.resolve(null) : deps.ledger.balanceOf(ownerId, unit),
     ]);
-    const accountContext = account ?? (found ? { ownerId, unit: found.unit, balance: found.balance } : undefined);
+    const accountContext = account ?? (balance !== null ? { ownerId, unit, balance } : undefined);
     return { ...(accountContext ? { account: accountContext } : {}), ...(customer ? { customer: customerContextOf(customer) } : {}) };
   };
 }

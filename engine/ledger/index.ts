@@ -4,7 +4,7 @@ import type { FaultPoints, LedgerContext } from './context';
 import { groupInsert } from '../group-insert';
 import { ledgerModels, type LedgerModels } from './models';
 import { post } from './post';
-import { getAccount, listAccounts, listEntries, policyOf, setPolicy } from './queries';
+import { balanceOf, getAccount, listAccounts, listEntries, policyOf, setPolicy } from './queries';
 import { sweepAccounts, type SweepOptions } from './sweep';
 import { transfer } from './transfer';
 import type { Account, AccountFilter, PolicyLayer, LedgerEntry, Page, PolicyDefaults, PolicyPatch, PostRequest, PostResult, TransferProblem, TransferRequest, TransferResult, VerifyProblem, VerifyReport } from './types';
@@ -38,6 +38,8 @@ export interface Ledger {
   transfer(request: TransferRequest): Promise<TransferResult>;
   /** The account with its balance as of its latest entry, or null. */
   getAccount(ownerId: string, unit: string): Promise<Account | null>;
+  /** The balance as of the latest entry, or null: what a run's `account` context needs, without reading the policy's group layer. */
+  balanceOf(ownerId: string, unit: string): Promise<number | null>;
   /** The policy the account has, or would have once opened (a dry run's projection), and the layer each value came from. */
   policyOf(ownerId: string, unit: string): Promise<Pick<Account, 'policy' | 'policySources' | 'policyGroupId'>>;
   /** Accounts newest first, filtered; `limit` 1-200. */
@@ -148,6 +150,7 @@ export function createLedger(deps: LedgerDependencies): Ledger {
     post: ready((request: PostRequest) => post(context, request)),
     transfer: ready((request: TransferRequest) => transfer(context, request)),
     getAccount: ready((ownerId: string, unit: string) => getAccount(context, ownerId, unit)),
+    balanceOf: ready((ownerId: string, unit: string) => balanceOf(context, ownerId, unit)),
     policyOf: ready((ownerId: string, unit: string) => policyOf(context, ownerId, unit)),
     listAccounts: ready((filter: AccountFilter, page: { limit: number; cursor?: string }) => listAccounts(context, filter, page)),
     async *sweepAccounts(unit: string, options?: SweepOptions) {

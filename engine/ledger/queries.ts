@@ -32,6 +32,14 @@ export async function getAccount(context: LedgerContext, ownerId: string, unit: 
   return doc ? toAccount((await catchUp(context, doc)).account, context, layer) : null;
 }
 
+/** The account's balance as of its latest entry, or null when it does not exist: getAccount without the policy (no group read). */
+export async function balanceOf(context: LedgerContext, ownerId: string, unit: string): Promise<number | null> {
+  assertOwnerId(ownerId);
+  assertUnit(unit);
+  const doc = await findAccountDoc(context, ownerId, unit);
+  return doc ? (await catchUp(context, doc)).account.balance : null;
+}
+
 /** The policy an account of this owner and unit has, or would have once opened, and the layer of each value. */
 export async function policyOf(context: LedgerContext, ownerId: string, unit: string): Promise<Pick<Account, 'policy' | 'policySources' | 'policyGroupId'>> {
   assertOwnerId(ownerId);
