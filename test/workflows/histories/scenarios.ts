@@ -4,6 +4,9 @@ import pino from 'pino';
 import { createActivities } from '../../../activities';
 import { BalancePump } from '../../../engine/events/balance-pump';
 import { createEventIngestor } from '../../../engine/events/ingest';
+import { httpGateways } from '../../../engine/payments/gateway';
+import { createWebhookSender } from '../../../engine/webhooks';
+import { PaymentGatewayStub } from '../../../devstack/payment-gateway-stub';
 import { createLedger } from '../../../engine/ledger';
 import { createSmtpMailer } from '../../../engine/mail/mailer';
 import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../../engine/mail/templates';
@@ -21,7 +24,10 @@ import { purchaseEvent, topUpTrigger } from '../../support/top-up';
  * matches no package (the credit skipped), a script error, a forEach with a
  * refusal that onError lets pass, a wait_for_event released by a later
  * event, a run of a balance change (cause and account in its input), and
- * the run past the chain depth limit (chain_too_deep). Returns each
+ * the run past the chain depth limit (chain_too_deep), and payment_request
+ * runs against the gateway stub: confirmed (succeeded), failed by the
+ * gateway's event (an email follows), and refused at submit
+ * (gateway_refused). Returns each
  * scenario's workflow id once the run has closed.
  */
 export async function recordScenarios(): Promise<Record<string, string>> {
@@ -29,8 +35,15 @@ export async function recordScenarios(): Promise<Record<string, string>> {
   const sandbox = createSandbox();
   const mailer = createSmtpMailer(process.env.SMTP_URL!, 'Creditflow <no-reply@creditflow.test>');
   const ledger = createLedger({ connection: store.connection });
-  const worker = await startTestWorker(createActivities({ connection: store.connection, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR) }));
+  // The gateway stub posts its outcomes to the API, started below.
+  let postEvent: (event: unknown) => Promise<unknown> = async () => undefined;
+  const gatewayStub = await PaymentGatewayStub.start(async (event) => {
+    await postEvent(event);
+  }, { refuse: (request) => (request.reference.startsWith('declined-') ? 'card_expired' : undefined) });
+  const gateways = httpGateways({ card: { url: gatewayStub.url(), secret: 'gwsec_histories_0123456789' } }, createWebhookSender({ allowedHosts: ['127.0.0.1'] }));
+  const worker = await startTestWorker(createActivities({ connection: store.connection, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR), gateways }));
   const api = await startTestApi({ store: store.connection, temporal: worker.client, taskQueue: worker.taskQueue });
+  postEvent = (event) => api.request('POST', '/v1/events', event);
   const silent = pino({ level: 'silent' });
   const ingestor = createEventIngestor({ connection: store.connection, triggers: createTriggerStore(store.connection), temporal: worker.client, taskQueue: worker.taskQueue, logger: silent });
   const balancePump = new BalancePump({ outbox: ledger.balanceChanges, ingest: ingestor.ingest, logger: silent, pollIntervalMs: 100 });
@@ -86,9 +99,36 @@ export async function recordScenarios(): Promise<Record<string, string>> {
     const chainRun = (seq: number) => `${loop}:bal:USD:${looping}:${seq}`;
     await untilStarted(worker.client, chainRun(MAX_CHAIN_DEPTH + 1));
 
+    // Payment requests: one confirmed, one failed by the gateway (the customer is emailed), one refused at submit.
+    const due = `bill${randomUUID().slice(0, 8)}.due`;
+    await api.request('POST', '/v1/triggers', {
+      name: 'Pay the bill', on: { types: [due] },
+      tasks: [
+        { id: 'pay', type: 'payment_request', gateway: 'card', amountFrom: 'data.amount', unit: 'EUR', ownerId: '{{data.ownerId}}', reference: '{{data.bill}}', timeoutSeconds: 600, onError: 'continue' },
+        { id: 'tell', type: 'email', when: { 'tasks.pay.event.type': 'payment_request.failed' }, to: 'customer@example.com', subject: 'Your payment failed', text: 'Please check your card.' },
+      ],
+    });
+    const payment = async (bill: string) => {
+      const workflowId = await runOf({ id: `evt_${randomUUID()}`, type: due, data: { bill, ownerId: `cust_${randomUUID().slice(0, 8)}`, amount: 4_200 } });
+      if (bill.startsWith('declined-')) return { workflowId, id: '' };
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const submitted = gatewayStub.requests.find((request) => request.reference === bill);
+        if (submitted) return { workflowId, id: submitted.paymentRequestId };
+        if (Date.now() > deadline) throw new Error(`the gateway never got the request for ${bill}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
+    const succeeded = await payment(`B-${randomUUID().slice(0, 8)}`);
+    await gatewayStub.succeed(succeeded.id);
+    const failedPayment = await payment(`B-${randomUUID().slice(0, 8)}`);
+    await gatewayStub.fail(failedPayment.id, 'insufficient_funds');
+    const refused = await payment(`declined-${randomUUID().slice(0, 8)}`);
+
     const runs = {
       'top-up': topUp, 'unmatched-price': unmatched, 'script-error': failing, cancelled, 'for-each-on-error': controlled, 'wait-for-event': waiting,
       'balance-event': chainRun(1), 'chain-too-deep': chainRun(MAX_CHAIN_DEPTH + 1),
+      'payment-request-succeeded': succeeded.workflowId, 'payment-request-failed': failedPayment.workflowId, 'payment-request-refused': refused.workflowId,
     };
     for (const workflowId of Object.values(runs)) await worker.client.workflow.getHandle(workflowId).result().catch(() => undefined);
     return runs;
@@ -96,6 +136,7 @@ export async function recordScenarios(): Promise<Record<string, string>> {
     await balancePump.stop();
     await api.close();
     await worker.stop();
+    await gatewayStub.stop();
     sandbox.dispose();
     mailer.close();
     await store.close();
