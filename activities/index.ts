@@ -10,6 +10,7 @@ import { createRenewalSweep } from '../engine/subscriptions/renewal-sweep';
 import { createSubscriptionStore } from '../engine/subscriptions/subscription-store';
 import type { PaymentGateways } from '../engine/payments/gateway';
 import { createFiringActivities, type FiringDependencies } from '../engine/schedules/fire';
+import { createFiringStore } from '../engine/schedules/firing-store';
 import type { TemplateCatalog } from '../engine/mail/templates';
 import type { Sandbox } from '../scripts-sandbox';
 import { createPostAccountTask } from './account-task';
@@ -50,6 +51,7 @@ export function createActivities(deps: ActivityDependencies) {
       records: createRecordStore(deps.connection),
       paymentRequests: createPaymentRequests(deps.connection),
       renewDueSubscriptions: renewalSweep(deps, sendEmailTask),
+      firingReports: createFiringStore(deps.connection),
       ...(deps.gateways ? { gateways: deps.gateways } : {}),
       ...(deps.webhooks ? { webhooks: deps.webhooks } : {}),
       ...(deps.webhookSecret ? { webhookSecret: deps.webhookSecret } : {}),

@@ -1,5 +1,6 @@
 import { z } from '../engine/zod';
 import { MAX_PERIOD_DAYS } from '../engine/subscriptions/subscription-rules';
+import { SCHEDULE_FIRED } from '../engine/triggers/event-sources';
 import { TaskInputError } from '../workflows/task-inputs';
 import type { TaskSpec } from '../workflows/types';
 import type { TaskKind } from './task-kind';
@@ -14,7 +15,9 @@ const DAY_MS = 86_400_000;
  * (examples/subscription-renewals). Renews every subscription whose period
  * ends within `horizonDays`, emails an expiry notice to each owner whose
  * balance does not cover the price, and outputs the report (counts, the
- * first 100 refusals and failures) for a later email task to send the admin.
+ * first 100 refusals and failures) for a later email task to send the admin;
+ * in a run a firing started, the counts also go on the firing's summary
+ * (`report` on GET /v1/triggers/{id}/firings/{firingId}).
  * Every renewal is idempotent per period, so a retried task is safe.
  */
 export const subscriptionRenewalsKind: TaskKind<RenewalTask, { horizonMs: number }> = {
@@ -33,10 +36,18 @@ export const subscriptionRenewalsKind: TaskKind<RenewalTask, { horizonMs: number
   },
   summary: (task) => `renew subscriptions ending within ${task.horizonDays} days`,
   prepare: (task) => ({ horizonMs: task.horizonDays * DAY_MS }),
-  async execute(prepared, deps) {
+  async execute(prepared, deps, task, context) {
     const renewDue = deps.renewDueSubscriptions;
     if (!renewDue) throw new TaskInputError('subscriptions_unavailable', 'this worker was built without subscription renewals');
-    return { output: await renewDue(prepared) };
+    const report = await renewDue(prepared);
+    // A run a firing started: its event id is the firing id, and the firing summary shows the counts.
+    if (context.event.type === SCHEDULE_FIRED && deps.firingReports) {
+      const { considered, due, renewed, refused, failed, notified, alreadyNotified } = report;
+      await deps.firingReports.recordReport(context.event.id, context.trigger.id, {
+        taskId: task.id, type: 'subscription_renewals', considered, due, renewed, refused, failed, notified, alreadyNotified, finishedAt: new Date().toISOString(),
+      });
+    }
+    return { output: report };
   },
   async simulate() {
     return { output: null, skipReason: 'a dry run does not renew subscriptions' };

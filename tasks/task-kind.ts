@@ -16,6 +16,7 @@ import type { TemplateCatalog } from '../engine/mail/templates';
 import type { Sandbox } from '../scripts-sandbox';
 import type { WebhookSender } from '../engine/webhooks';
 import type { EventWaits } from '../engine/events/event-waits';
+import type { FiringStore } from '../engine/schedules/firing-store';
 import type { RecordStore } from '../engine/records/record-store';
 import type { PaymentGateways } from '../engine/payments/gateway';
 import type { PaymentRequests } from '../engine/payments/payment-requests';
@@ -69,6 +70,8 @@ export interface ExecutionDependencies {
   gateways?: PaymentGateways;
   /** The renewal sweep (engine/subscriptions/renewal-sweep.ts); without it a subscription_renewals task fails as unavailable. */
   renewDueSubscriptions?: RenewDue;
+  /** Puts a subscription_renewals report on the firing whose run it is (engine/schedules/firing-store.ts); without it nothing is put. */
+  firingReports?: Pick<FiringStore, 'recordReport'>;
 }
 
 /** Balances as a dry run projects them across the tasks of one simulated run. */

@@ -25,6 +25,21 @@ const firingSchema = z
     finishedAt: z.string().nullable(),
     reason: z.enum(['trigger_disabled', 'trigger_deleted', 'trigger_not_scheduled']).optional(),
     error: z.string().optional(),
+    report: z
+      .object({
+        taskId: z.string().openapi({ description: 'The id of the task in the trigger that reported.' }),
+        type: z.literal('subscription_renewals'),
+        considered: z.number().int().openapi({ description: 'Subscriptions read.' }),
+        due: z.number().int().openapi({ description: 'Due ones (autoRenew on, period ending within the horizon).' }),
+        renewed: z.number().int().openapi({ description: 'Renewed: the price debited once for the period and the period extended.' }),
+        refused: z.number().int().openapi({ description: 'Not renewed: the balance did not cover the price (`insufficient_funds` and the other refusals).' }),
+        failed: z.number().int().openapi({ description: 'Not renewed because of an error that was no refusal; the next firing tries again.' }),
+        notified: z.number().int().openapi({ description: 'Expiry notices this firing emailed.' }),
+        alreadyNotified: z.number().int().openapi({ description: 'Refused owners whose notice for the period an earlier firing had emailed (once per period: not emailed again).' }),
+        finishedAt: z.string().openapi({ description: 'When the task finished (ISO 8601, UTC).' }),
+      })
+      .optional()
+      .openapi('FiringReport', { description: 'The renewal counts of the `subscription_renewals` task of the firing\'s run (the report the admin is emailed, without the lists: those are in the run\'s task output, and per subscription under `GET /v1/subscriptions/{id}/renewals`). Absent until that task has finished (the firing completes when its run has started, the report comes when the task ends), and on firings whose run has no such task.' }),
   })
   .openapi('Firing', { description: 'One firing of a scheduled trigger and what it started.' });
 

@@ -35,6 +35,32 @@ export interface FiringSummary {
   finishedAt: string | null;
   reason?: 'trigger_disabled' | 'trigger_deleted' | 'trigger_not_scheduled';
   error?: string;
+  /** What the firing's run reported, once a task that reports (subscription_renewals) has finished in it. */
+  report?: FiringReport;
+}
+
+/**
+ * The counts a `subscription_renewals` task of the firing's run output,
+ * copied onto the firing when the task finishes (a retried task overwrites
+ * them with its own). Absent until then, and on firings whose run has no
+ * such task.
+ */
+export interface FiringReport {
+  /** The task's id in the trigger. */
+  taskId: string;
+  type: 'subscription_renewals';
+  considered: number;
+  due: number;
+  renewed: number;
+  /** Not renewed: the balance did not cover the price. */
+  refused: number;
+  failed: number;
+  /** Expiry notices this pass emailed. */
+  notified: number;
+  /** Refused owners whose notice for the period an earlier pass had emailed (not emailed again). */
+  alreadyNotified: number;
+  /** ISO time the task finished. */
+  finishedAt: string;
 }
 
 /** The counts a firing adds up; a sweep checkpoints them with its position. */
@@ -60,6 +86,7 @@ interface FiringDoc extends FiringCounts {
   finishedAt: Date | null;
   reason?: FiringSummary['reason'];
   error?: string;
+  report?: FiringReport;
   createdAt: Date;
 }
 
@@ -80,6 +107,7 @@ const firingSchema = new Schema<FiringDoc>(
     finishedAt: { type: Date, default: null },
     reason: { type: String },
     error: { type: String },
+    report: { type: Schema.Types.Mixed },
     createdAt: { type: Date, required: true },
   },
   { collection: 'schedule_firings', versionKey: false },
@@ -106,6 +134,7 @@ function viewOf(doc: FiringDoc): FiringSummary {
     finishedAt: doc.finishedAt ? doc.finishedAt.toISOString() : null,
     ...(doc.reason ? { reason: doc.reason } : {}),
     ...(doc.error ? { error: doc.error } : {}),
+    ...(doc.report ? { report: doc.report } : {}),
   };
 }
 
@@ -192,6 +221,16 @@ export function createFiringStore(connection: Connection, clock: () => Date = ()
     /** Marks a firing failed once its retries are spent; a firing already finished is left as it is. */
     async fail(firingId: string, message: string): Promise<void> {
       await firings.updateOne({ _id: firingId, status: { $in: ['pending', 'running'] } }, { $set: { status: 'failed', error: message.slice(0, 1000), finishedAt: clock() } });
+    },
+
+    /**
+     * Puts a run's report on its firing (`firingId` is the id of the run's
+     * `schedule.fired` event); an event that is no firing of `triggerId`
+     * changes nothing. Leaves status and counts alone, so it does not
+     * matter whether the firing has completed by then.
+     */
+    async recordReport(firingId: string, triggerId: string, report: FiringReport): Promise<void> {
+      await firings.updateOne({ _id: firingId, triggerId }, { $set: { report } });
     },
 
     async get(triggerId: string, firingId: string): Promise<FiringSummary> {

@@ -26,6 +26,10 @@ export interface RenewalReport {
   refused: number;
   /** Not renewed because of an error that was no refusal; the next pass tries again. */
   failed: number;
+  /** Expiry notices this pass emailed. */
+  notified: number;
+  /** Refused owners whose notice for the period an earlier pass had emailed (outbox key), so not emailed again. */
+  alreadyNotified: number;
   refusals: Array<{ subscriptionId: string; ownerId: string; periodEnd: string; code: string }>;
   failures: Array<{ subscriptionId: string; message: string }>;
 }
@@ -34,7 +38,7 @@ export interface RenewalSweepDependencies {
   subscriptions: Pick<SubscriptionStore, 'list' | 'renew'>;
   /** The owner's email address from the customer profile, or null. */
   emailOf(ownerId: string): Promise<string | null>;
-  /** Sends one email at most once per outbox key. */
+  /** Sends one email at most once per outbox key; `alreadySent: true` when the key had been sent before. */
   sendEmail(request: EmailRequest): Promise<unknown>;
   clock?: () => Date;
 }
@@ -54,7 +58,7 @@ async function inPool<T>(items: readonly T[], work: (item: T) => Promise<void>):
 export function createRenewalSweep(deps: RenewalSweepDependencies) {
   const clock = deps.clock ?? (() => new Date());
   return async function renewDue(options: { horizonMs: number }): Promise<RenewalReport> {
-    const report: RenewalReport = { considered: 0, due: 0, renewed: 0, refused: 0, failed: 0, refusals: [], failures: [] };
+    const report: RenewalReport = { considered: 0, due: 0, renewed: 0, refused: 0, failed: 0, notified: 0, alreadyNotified: 0, refusals: [], failures: [] };
     const cutoff = clock().getTime() + options.horizonMs;
     let cursor: string | undefined;
     do {
@@ -72,12 +76,14 @@ export function createRenewalSweep(deps: RenewalSweepDependencies) {
           if (report.refusals.length < MAX_LISTED) report.refusals.push({ subscriptionId: subscription.id, ownerId: subscription.ownerId, periodEnd, code: outcome.code });
           const to = await deps.emailOf(subscription.ownerId);
           if (to) {
-            await deps.sendEmail({
+            const sent = await deps.sendEmail({
               outboxKey: `expiry:${subscription.id}:${periodEnd}`, to,
               subject: 'Your {{plan}} subscription could not be renewed',
               text: 'Your {{plan}} subscription ends on {{periodEnd}}. Renewing it costs {{price}} {{unit}}, which your balance does not cover. Add credits to your account and it will be renewed automatically.',
               variables: { plan: subscription.plan.name, periodEnd, price: subscription.plan.price.amount, unit: subscription.plan.price.unit },
             });
+            if ((sent as { alreadySent?: unknown } | null | undefined)?.alreadySent === true) report.alreadyNotified += 1;
+            else report.notified += 1;
           }
         } catch (error) {
           report.failed += 1;

@@ -34,13 +34,14 @@ async function subscriber(credits: number, periodEnd: Date, autoRenew = true) {
   return { ownerId, email, id };
 }
 
-async function fireAndSettle(): Promise<Record<string, unknown>> {
+async function fireAndSettle(): Promise<Record<string, unknown> & { firingId: string }> {
   const fired = await stack.api.request('POST', `/v1/triggers/${triggerId}/fire`, {});
   expect(fired.status).toBe(202);
-  const workflowId = `${triggerId}:${fired.body.firingId}`;
+  const firingId = fired.body.firingId as string;
+  const workflowId = `${triggerId}:${firingId}`;
   for (;;) {
     const response = await stack.api.request('GET', `/v1/runs/${encodeURIComponent(workflowId)}`);
-    if (response.status === 200 && response.body.status !== 'running') return response.body;
+    if (response.status === 200 && response.body.status !== 'running') return { ...response.body, firingId };
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
@@ -54,6 +55,13 @@ async function reportNaming(text: string) {
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
+
+/** The firing summary, as the API shows it. */
+const firingOf = async (firingId: string) => {
+  const response = await stack.api.request('GET', `/v1/triggers/${triggerId}/firings/${encodeURIComponent(firingId)}`);
+  expect(response.status).toBe(200);
+  return response.body as Record<string, unknown>;
+};
 
 const balanceOf = async (ownerId: string) => (await stack.api.request('GET', `/v1/accounts/${ownerId}?unit=CREDIT`)).body.balance as number;
 
@@ -76,6 +84,14 @@ describe('the subscription-renewals example', () => {
     const report = (run.tasks as Array<{ output: Record<string, unknown> }>)[0]!.output;
     expect(report).toMatchObject({ failed: 0 });
     expect(report.refusals).toEqual(expect.arrayContaining([expect.objectContaining({ subscriptionId: poor.id, code: 'insufficient_funds' })]));
+    // The firing summary carries the same counts as the run's task output (the lists stay in the run and the admin's email).
+    const counts = (output: Record<string, unknown>) => ({ considered: output.considered, due: output.due, renewed: output.renewed, refused: output.refused, failed: output.failed, notified: output.notified, alreadyNotified: output.alreadyNotified });
+    const firing = await firingOf(run.firingId);
+    expect(firing).toMatchObject({ status: 'completed', matched: 1, started: 1, report: { taskId: 'renew', type: 'subscription_renewals', ...counts(report), finishedAt: expect.any(String) } });
+    expect(report).toMatchObject({ renewed: expect.any(Number), notified: expect.any(Number), alreadyNotified: expect.any(Number) });
+    expect(report.renewed as number).toBeGreaterThanOrEqual(1);
+    expect(report.notified as number).toBeGreaterThanOrEqual(1);
+    expect(firing.report).not.toHaveProperty('refusals');
 
     expect(await balanceOf(rich.ownerId)).toBe(70);
     expect(await balanceOf(poor.ownerId)).toBe(10);
@@ -94,6 +110,11 @@ describe('the subscription-renewals example', () => {
     // A second firing: the renewed period is not due again, and the owner not covered is not mailed again.
     const again = await fireAndSettle();
     expect(again.status).toBe('completed');
+    // Its summary: the owner not covered is refused again, and counted as notified before, not as a notice sent.
+    const againOutput = (again.tasks as Array<{ output: Record<string, unknown> }>)[0]!.output;
+    expect((againOutput.refusals as Array<{ subscriptionId: string }>).map((r) => r.subscriptionId)).toContain(poor.id);
+    expect(againOutput.alreadyNotified as number).toBeGreaterThanOrEqual(1);
+    expect((await firingOf(again.firingId)).report).toMatchObject({ ...counts(againOutput) });
     expect(await balanceOf(rich.ownerId)).toBe(70);
     expect(await waitForMails(poor.email, 2, 2_000)).toHaveLength(1);
   }, 120_000);
