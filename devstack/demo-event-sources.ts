@@ -132,22 +132,35 @@ export async function playLowBalance(api: ApiClient, cli: CliApi, stamp: string,
 
 export interface AutoTopUpOutcome {
   customer: string;
+  /** A customer whose auto top-up is switched off. */
+  optedOut: string;
   first: { event: EventView; run: RunView; balanceAfterTopUp: number | null };
   second: { event: EventView; balance: number | null };
+  optedOutEvent: EventView;
 }
 
+/** The settings the example reads from each customer's profile: top up $50.00 when the USD balance goes below $10.00. */
+export const AUTO_TOP_UP_SETTINGS = { threshold: 1000, amount: 5000, unit: 'USD' } as const;
+
 /**
- * The partner funds its master wallet; a customer with $20.00 spends $12.00
- * ($8.00 left: below the $10.00 threshold), and the master wallet tops them
- * up with $50.00. The same day they spend $50.00 and cross again: the
- * once-a-day rule holds it back, and the event says until when.
+ * The partner funds its master wallet. A customer with auto top-up on
+ * (threshold $10.00, amount $50.00 in their profile) has $20.00 and spends
+ * $12.00: $8.00 left, below their threshold, so the master wallet tops them
+ * up with their $50.00. The same day they spend $50.00 and cross again: the
+ * once-a-day rule holds it back, and the event says until when. A customer
+ * who switched auto top-up off crosses too, and nothing happens.
  */
 export async function playAutoTopUp(api: ApiClient, cli: CliApi, stamp: string, log: (line: string) => void = () => undefined): Promise<AutoTopUpOutcome> {
   const applied = await applyResources(cli, exampleResources(AUTO_TOP_UP_FOLDER));
   for (const result of applied) log(`  ${result.kind} ${result.name}: ${result.action}`);
   await post(api, { ownerId: PARTNER_MASTER_ID, unit: 'USD', direction: 'credit', amount: 100_000, key: `demo-${stamp}-master`, comment: 'The partner pays into its master wallet' });
   const customer = `cust_${stamp}`;
-  await post(api, { ownerId: customer, unit: 'USD', direction: 'credit', amount: 2000, key: `demo-${stamp}-opening`, comment: 'Opening credit' });
+  const optedOut = `cust_${stamp}_off`;
+  await ok(api, [200, 201], 'PUT', `/v1/customers/${customer}`, { name: 'Grace', autoTopUp: { enabled: true, ...AUTO_TOP_UP_SETTINGS } });
+  await ok(api, [200, 201], 'PUT', `/v1/customers/${optedOut}`, { name: 'Ivan', autoTopUp: { enabled: false, ...AUTO_TOP_UP_SETTINGS } });
+  log(`  ${customer}: auto top-up on (below $10.00, top up $50.00); ${optedOut}: the same settings, switched off`);
+  for (const owner of [customer, optedOut]) await post(api, { ownerId: owner, unit: 'USD', direction: 'credit', amount: 2000, key: `demo-${stamp}-opening-${owner}`, comment: 'Opening credit' });
+
   const spend = await post(api, { ownerId: customer, unit: 'USD', direction: 'debit', amount: 1200, key: `demo-${stamp}-spend-1`, comment: 'Calls' });
   const firstEvent = await balanceEventOf(api, spend.id);
   if (firstEvent.runs.length !== 1) throw new Error(`crossing the threshold started ${firstEvent.runs.length} runs, not 1`);
@@ -158,7 +171,11 @@ export async function playAutoTopUp(api: ApiClient, cli: CliApi, stamp: string, 
   const secondEvent = await balanceEventOf(api, again.id);
   const throttled = secondEvent.throttled[0];
   log(`  ${customer} spent $50.00: balance $${(again.balanceAfter / 100).toFixed(2)}, below again the same day: ${throttled ? `no top-up (at most one a day; the next may run after ${throttled.until})` : `${secondEvent.runs.length} run(s)`}`);
-  return { customer, first: { event: firstEvent, run, balanceAfterTopUp }, second: { event: secondEvent, balance: await balanceOf(api, customer, 'USD') } };
+
+  const offSpend = await post(api, { ownerId: optedOut, unit: 'USD', direction: 'debit', amount: 1200, key: `demo-${stamp}-spend-off`, comment: 'Calls' });
+  const optedOutEvent = await balanceEventOf(api, offSpend.id);
+  log(`  ${optedOut} spent $12.00: balance $${(offSpend.balanceAfter / 100).toFixed(2)}, auto top-up off: ${optedOutEvent.runs.length} run(s)`);
+  return { customer, optedOut, first: { event: firstEvent, run, balanceAfterTopUp }, second: { event: secondEvent, balance: await balanceOf(api, customer, 'USD') }, optedOutEvent };
 }
 
 // ---------------------------------------------------------------------------

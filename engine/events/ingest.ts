@@ -6,7 +6,7 @@ import { groupInsert } from '../group-insert';
 import { driverCollection, isDuplicateKeyError } from '../store';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
-import { FilterCache, matchTriggers, type FilterError } from '../triggers/matcher';
+import { FilterCache, filterReadsOwner, matchSubject, matchTriggers, type FilterError } from '../triggers/matcher';
 import { snapshotOf, type TriggerRecord, type TriggerStore } from '../triggers/trigger-store';
 import { eventIdKey, triggerIdKey } from '../../workflows/search-attributes';
 import { eventRoutesOf, planTasks } from '../../tasks/registry';
@@ -185,10 +185,13 @@ export function createEventIngestor(deps: IngestDependencies) {
    */
   async function startRuns(event: EventEnvelope, options: RunOptions): Promise<{ runs: RunRef[]; throttled: ThrottledMatch[]; skipped: SkippedMatch[]; filterErrors: FilterError[] }> {
     const listening = await deps.triggers.listeningTo(event.type);
-    const { matched, errors } = matchTriggers(listening, event, filters);
+    // The owner's profile and account are read once per event: before matching when a filter reads
+    // them (`customer.autoTopUp.threshold`), else only when a run will carry them.
+    const loadOwner = async () => (deps.ownerContext && !options.customer ? deps.ownerContext(event, options.account) : {});
+    let owner = listening.some((trigger) => filterReadsOwner(trigger.on.filter)) ? await loadOwner() : undefined;
+    const { matched, errors } = matchTriggers(listening, owner ? matchSubject(event, { ...owner, ...options }) : event, filters);
     for (const error of errors) deps.logger.warn({ eventId: event.id, ...error }, 'trigger filter not evaluated to a match');
-    // The owner's profile and account are read once per event, and only when a run will carry them.
-    const owner = matched.length > 0 && deps.ownerContext && !options.customer ? await deps.ownerContext(event, options.account) : {};
+    owner ??= matched.length > 0 ? await loadOwner() : {};
     const outcomes = await Promise.all(matched.map((trigger) => startFor(trigger, event, { ...owner, ...options })));
     return {
       runs: outcomes.flatMap((outcome) => ('run' in outcome ? [outcome.run] : [])),

@@ -12,7 +12,7 @@ import { initialContext, interpretTasks, type TaskExecutor } from '../../workflo
 import { TaskInputError } from '../../workflows/task-inputs';
 import { creditsPackage } from '../../tasks/account';
 import type { EventEnvelope, PackageSelection, TaskError, TaskState } from '../../workflows/types';
-import { FilterCache, matchTriggers, type FilterError } from './matcher';
+import { FilterCache, filterReadsOwner, matchSubject, matchTriggers, type FilterError } from './matcher';
 import type { TriggerRecord } from './trigger-store';
 
 export interface DryRunTask {
@@ -147,7 +147,9 @@ export function createDryRun(deps: DryRunDependencies) {
       const notMatched: DryRunResult['notMatched'] = [];
       // The same matching as ingestion (matcher.ts): a throwing filter, or the budget spent, is no match for that trigger alone.
       const listening = candidates.filter((trigger) => trigger.enabled && trigger.on.types.includes(event.type));
-      const filtered = matchTriggers(listening, event, filters);
+      // A filter over `customer` or `account` sees the owner's, as ingestion's does.
+      const owner = deps.ownerContext && listening.some((trigger) => filterReadsOwner(trigger.on.filter)) ? await deps.ownerContext(event) : {};
+      const filtered = matchTriggers(listening, matchSubject(event, owner), filters);
       const passed = new Set(filtered.matched.map((trigger) => trigger.id));
       const errors = new Map(filtered.errors.map((error) => [error.triggerId, error]));
       for (const trigger of candidates) {

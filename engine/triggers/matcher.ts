@@ -1,5 +1,5 @@
 import { Query } from 'mingo';
-import type { EventEnvelope } from '../../workflows/types';
+import type { AccountContext, CustomerContext, EventEnvelope } from '../../workflows/types';
 import { jsonDepthExceeds } from '../json-depth';
 import { filterRuleProblem } from './filter-rules';
 
@@ -39,6 +39,23 @@ export function filterProblem(filter: Record<string, unknown> | undefined): stri
 }
 
 /** Why a trigger was not matched although it listens to the event's type. */
+/** A field path or `$expr` operand that starts at the owner's `customer` or `account` (e.g. `customer.autoTopUp.threshold`, `$account.balance`). */
+const OWNER_REFERENCE = /"\$?(?:customer|account)(?:\.|")/;
+
+/** True when the filter reads the owner's `customer` or `account`, which are then matched beside the event. */
+export function filterReadsOwner(filter: Record<string, unknown> | undefined): boolean {
+  return filter !== undefined && OWNER_REFERENCE.test(JSON.stringify(filter));
+}
+
+/**
+ * What a trigger's filter is matched against: the event, and beside it
+ * (for filters that read them) the profile and account of the owner it
+ * names, as the run's context will hold them.
+ */
+export function matchSubject(event: EventEnvelope, owner: { customer?: CustomerContext; account?: AccountContext }): EventEnvelope {
+  return { ...event, ...(owner.customer ? { customer: owner.customer } : {}), ...(owner.account ? { account: owner.account } : {}) };
+}
+
 export interface FilterError {
   triggerId: string;
   /** `filter_failed`: the filter threw (bad data for `$toInt`, division by zero, a filter refused by today's rules). `match_budget_exceeded`: not evaluated. */

@@ -52,7 +52,7 @@ describe('examples/low-balance-reminder (seed 003)', () => {
 });
 
 describe('examples/auto-top-up (seed 002)', () => {
-  it('tops a customer up from the partner master wallet when they cross below $10, at most once per calendar day', async () => {
+  it('tops a customer up from the partner master wallet when they cross below their threshold, at most once per calendar day', async () => {
     const before = new Date();
     const outcome = await playAutoTopUp(api, cli, stamp());
     const after = new Date();
@@ -71,6 +71,17 @@ describe('examples/auto-top-up (seed 002)', () => {
     expect(outcome.second.balance).toBe(800);
     // The top-up's own credit (crossing upwards) and the master wallet's debit started nothing.
     expect(await engine.balanceOf(PARTNER_MASTER_ID)).toBe(100_000 - 5000);
+    // A customer with the same settings but auto top-up switched off crosses too: no run, no money moved.
+    expect(outcome.optedOutEvent.runs).toEqual([]);
+    expect(outcome.optedOutEvent.throttled).toEqual([]);
+    expect(await engine.balanceOf(outcome.optedOut)).toBe(800);
+
+    // The dry run matches the filter on the customer's settings as ingestion does.
+    const crossing = (ownerId: string) => ({ id: `dry-${ownerId}`, type: 'account.balance_changed', data: { account: { ownerId, unit: 'USD' }, before: 1500, after: 900, entry: { id: 'x', direction: 'debit', amount: 600, source: { kind: 'api', keyId: 'k' } } } });
+    const dryOn = await engine.api.request('POST', '/v1/triggers/dry-run', { event: crossing(outcome.customer) });
+    expect(dryOn.body.matched.map((match: { triggerKey?: string }) => match.triggerKey)).toEqual(['auto-top-up']);
+    const dryOff = await engine.api.request('POST', '/v1/triggers/dry-run', { event: crossing(outcome.optedOut) });
+    expect(dryOff.body.matched).toEqual([]);
   });
 });
 
