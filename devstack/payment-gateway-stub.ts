@@ -30,6 +30,8 @@ export interface GatewayStubOptions {
   port?: number;
   /** Refuse requests for these references with 422 and this reason (a card declined at once). */
   refuse?: (request: SubmittedRequest) => string | undefined;
+  /** Never answer requests for which this is true (a gateway that is down behind an open port): the connection stays open until the caller gives up. */
+  hold?: (request: SubmittedRequest) => boolean;
   /** Settle each accepted request on its own this long after it arrives; absent: only when told to. */
   autoSettle?: { outcome: 'succeeded' | 'failed'; afterMs: number };
 }
@@ -39,6 +41,8 @@ export class PaymentGatewayStub {
   readonly requests: SubmittedRequest[] = [];
   /** Every submit, retries included. */
   submits = 0;
+  /** Submits left unanswered (`hold`), each retry again. */
+  readonly held: SubmittedRequest[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
 
   private constructor(private readonly server: Server, private readonly post: PostEvent, private readonly options: GatewayStubOptions) {}
@@ -56,6 +60,10 @@ export class PaymentGatewayStub {
           body = { ...(JSON.parse(Buffer.concat(chunks).toString('utf8')) as SubmittedRequest), idempotencyKey: String(request.headers['idempotency-key'] ?? ''), signature: String(request.headers['creditflow-signature'] ?? '') };
         } catch {
           response.writeHead(400).end();
+          return;
+        }
+        if (stub.options.hold?.(body)) {
+          stub.held.push(body);
           return;
         }
         const refusal = stub.options.refuse?.(body);

@@ -72,7 +72,7 @@ export const configSchema = z.object({
   BALANCE_EVENTS_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(500),
   /** Hosts (`host` or `host:port`, comma-separated) webhook tasks may call although they resolve to loopback, private or link-local addresses. */
   WEBHOOK_ALLOWED_HOSTS: webhookAllowedHostsSchema.default([]),
-  /** Payment gateways as JSON, `{ "<name>": { "url", "secret" } }`: where payment_request tasks submit, signed with the secret. A loopback or private URL's host must be in WEBHOOK_ALLOWED_HOSTS. */
+  /** Payment gateways as JSON, `{ "<name>": { "url", "secret", "submit"? } }`: where payment_request tasks submit, signed with the secret, and (`submit`) each call's timeout and the retries before the request expires. A loopback or private URL's host must be in WEBHOOK_ALLOWED_HOSTS. */
   PAYMENT_GATEWAYS: paymentGatewaysSchema.default({}),
 });
 

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { DomainError, type FieldProblem } from '../engine/errors';
+import { DomainError, isDomainError, type FieldProblem } from '../engine/errors';
 import { MAX_AMOUNT } from '../engine/ledger/limits';
+import { DEFAULT_SUBMIT_SCHEDULE, MAX_SUBMIT_ATTEMPTS, submitRetryDelayMs, type SubmitSchedule } from '../engine/payments/gateway';
 import type { PaymentRequest } from '../engine/payments/payment-requests';
 import { z } from '../engine/zod';
 import { isMalformedReference } from '../workflows/references';
@@ -18,8 +19,14 @@ export const DEFAULT_PAYMENT_REQUEST_TIMEOUT_SECONDS = 259_200;
 export const PAYMENT_REQUEST_EVENT_PATH = 'data.paymentRequest.id';
 /** The events that end the task's wait; `payment_request.processing` only moves the state on. */
 const FINAL_EVENT_TYPES = ['payment_request.succeeded', 'payment_request.failed'];
-/** Submitting is retried this often (about 20 minutes) before the request is expired as `gateway_timeout`. */
-export const SUBMIT_RETRY: RetryPlan = { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 8 };
+/**
+ * The retry policy of the task's activity: 8 attempts, 2 s doubling up to 5
+ * minutes (about 20 minutes), the same as DEFAULT_SUBMIT_SCHEDULE. A
+ * gateway's own `submit` schedule in PAYMENT_GATEWAYS sets the wait before
+ * each retry and may end sooner, never later: its attempts are at most
+ * these.
+ */
+export const SUBMIT_RETRY: RetryPlan = { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: MAX_SUBMIT_ATTEMPTS };
 
 type PaymentRequestTask = TaskSpec & {
   gateway: string;
@@ -60,8 +67,9 @@ export function paymentRequestIdOf(effectKey: string): string {
  * reference, gateway, ownerId, amount, unit }, event }`, `event` the
  * gateway's final event. A gateway that
  * refuses the request (4xx) fails it at once (`gateway_refused`, with the
- * gateway's reason); one that never answers is retried, then the request
- * is expired (`gateway_timeout`). Storage and states:
+ * gateway's reason); one that never answers is retried on the gateway's
+ * submit schedule (PAYMENT_GATEWAYS), then the request is expired
+ * (`gateway_timeout`). Storage and states:
  * engine/payments/payment-requests.ts; gateways: engine/payments/gateway.ts.
  */
 export const paymentRequestKind: TaskKind<PaymentRequestTask, PreparedPaymentRequest> = {
@@ -90,7 +98,7 @@ export const paymentRequestKind: TaskKind<PaymentRequestTask, PreparedPaymentReq
   execution: {
     mode: 'wait_for_event',
     local: false,
-    // One gateway call (at most 15 s) and a few inserts; the wait itself is a durable timer in the workflow.
+    // One gateway call (the gateway's timeoutMs: 15 s by default, at most 45 s) and a few inserts; the wait itself is a durable timer in the workflow.
     startToCloseTimeout: '60 seconds',
     retry: SUBMIT_RETRY,
   },
@@ -120,7 +128,8 @@ export const paymentRequestKind: TaskKind<PaymentRequestTask, PreparedPaymentReq
     if ('open' in outcome) return { output: { paymentRequest: outcome.open }, skipReason: 'request_open' };
     const request: PaymentRequest = outcome.created;
     if (request.state !== 'pending' && request.state !== 'under_processing') throw ApplicationFailure.nonRetryable(`payment request ${request.id} is already ${request.state}${request.reason ? `: ${request.reason}` : ''}`, request.state === 'failed' ? 'payment_failed' : 'payment_request_expired');
-    const answer = await submitOrExpire(() => gateway.submit(request), async () => deps.paymentRequests!.finish(request.id, 'expired', 'gateway_timeout'), Context.current().info.attempt);
+    const { attempt, retryPolicy } = Context.current().info;
+    const answer = await submitOrExpire(() => gateway.submit(request), async () => deps.paymentRequests!.finish(request.id, 'expired', 'gateway_timeout'), attempt, gateway.schedule, retryPolicy?.maximumAttempts);
     if (!answer.accepted) {
       await deps.paymentRequests.finish(request.id, 'failed', answer.reason);
       throw new TaskInputError('gateway_refused', `gateway "${prepared.gateway}" refused payment request ${request.id} (${answer.status}): ${answer.reason}`);
@@ -137,16 +146,29 @@ export const paymentRequestKind: TaskKind<PaymentRequestTask, PreparedPaymentReq
 };
 
 /**
- * Submits; an outage before the last attempt is thrown for the retry, and
- * on the last (`attempt` of the activity, from 1) it expires the request
- * (`gateway_timeout`) and fails the task for good.
+ * Submits; an outage before the last attempt is thrown for the retry, after
+ * the gateway's schedule's wait, and on the last (`attempt` of the
+ * activity, from 1; the last is the schedule's `maximumAttempts` or the
+ * activity's retry policy's, whichever is fewer) it expires the request
+ * (`gateway_timeout`) and fails the task for good. A failure that is final
+ * anyway (not an outage) is thrown as it is before the last attempt.
  */
-export async function submitOrExpire<T>(submit: () => Promise<T>, expire: () => Promise<unknown>, attempt: number): Promise<T> {
+export async function submitOrExpire<T>(submit: () => Promise<T>, expire: () => Promise<unknown>, attempt: number, schedule: SubmitSchedule = DEFAULT_SUBMIT_SCHEDULE, policyAttempts: number = SUBMIT_RETRY.maximumAttempts): Promise<T> {
   try {
     return await submit();
   } catch (error) {
-    if (attempt < SUBMIT_RETRY.maximumAttempts) throw error;
+    // 0 in a retry policy: unlimited.
+    const last = Math.min(schedule.maximumAttempts, policyAttempts > 0 ? policyAttempts : Number.POSITIVE_INFINITY);
+    if (attempt < last) throw retryLater(error, submitRetryDelayMs(schedule, attempt));
     await expire();
     throw ApplicationFailure.nonRetryable(`the gateway did not answer after ${attempt} attempts; the payment request is expired`, 'gateway_timeout');
   }
+}
+
+/** An outage as a retryable failure whose next attempt comes after `delayMs`; a final failure as it is. */
+function retryLater(error: unknown, delayMs: number): unknown {
+  if (error instanceof ApplicationFailure) return error.nonRetryable ? error : ApplicationFailure.create({ message: error.message, type: error.type ?? undefined, nextRetryDelay: delayMs, cause: error });
+  const { retryable, code } = error as { retryable?: unknown; code?: unknown };
+  if (retryable === false || (isDomainError(error) && error.kind !== 'unavailable')) return error;
+  return ApplicationFailure.create({ message: (error as Error).message ?? String(error), type: typeof code === 'string' ? code : 'gateway_unavailable', nextRetryDelay: delayMs, cause: error instanceof Error ? error : undefined });
 }

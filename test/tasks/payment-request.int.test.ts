@@ -1,8 +1,10 @@
 // The payment_request task on a real API, worker and store, against the
 // local gateway stub over HTTP: one request per open reference (also when
 // two runs race), states driven by the gateway's events, a refusal, an
-// expiry, and bad input.
+// expiry, a gateway that never answers (retried on its own short schedule,
+// then expired), and bad input.
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PaymentGatewayStub } from '../../devstack/payment-gateway-stub';
 import { createPaymentRequests } from '../../engine/payments/payment-requests';
@@ -17,8 +19,16 @@ beforeAll(async () => {
   gateway = await PaymentGatewayStub.start(async (event) => {
     const response = await engine.api.request('POST', '/v1/events', event);
     if (response.status >= 300) throw new Error(`the gateway's event answered ${response.status}`);
-  }, { refuse: (request) => (request.reference.startsWith('declined-') ? 'card_expired' : undefined) });
-  engine = await startEngineHarness('payment_requests', { gateways: { card: { url: gateway.url(), secret: 'gwsec_test_0123456789abcdef' } } });
+  }, { refuse: (request) => (request.reference.startsWith('declined-') ? 'card_expired' : undefined), hold: (request) => request.reference.startsWith('silent-') });
+  engine = await startEngineHarness('payment_requests', {
+    gateways: {
+      card: { url: gateway.url(), secret: 'gwsec_test_0123456789abcdef' },
+      // Gateways that are down, on schedules of seconds rather than the default 20 minutes:
+      // the stub holding the connection (each call times out), and a closed port (refused at once).
+      silent: { url: gateway.url(), secret: 'gwsec_test_0123456789abcdef', submit: { timeoutMs: 1_000, maximumAttempts: 3, initialIntervalMs: 500, maximumIntervalMs: 1_000 } },
+      closed: { url: `http://127.0.0.1:${await closedPort()}/payment-requests`, secret: 'gwsec_test_0123456789abcdef', submit: { maximumAttempts: 2, initialIntervalMs: 200 } },
+    },
+  });
   type = `bill${randomUUID().slice(0, 6)}.due`;
   await engine.createTrigger({
     name: 'Pay the bill', on: { types: [type] },
@@ -29,6 +39,15 @@ afterAll(async () => {
   await engine?.close();
   await gateway?.stop();
 });
+
+/** A port nothing listens on: taken, then given back. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 async function until<T>(probe: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -129,6 +148,34 @@ describe('payment_request', () => {
     const [expired] = await requestsFor(bill);
     await gateway.succeed(expired!.id as string);
     expect((await engine.api.request('GET', `/v1/payment-requests/${expired!.id}`)).body.state).toBe('expired');
+  });
+
+  it.each([
+    ['holds every call open (each times out)', 'silent', 3],
+    ['is a closed port (each call refused)', 'closed', 2],
+  ])('expires the request with gateway_timeout when the gateway %s, after its own number of attempts, and makes one request', async (_, gatewayName, attempts) => {
+    const eventType = `bill${randomUUID().slice(0, 6)}.due`;
+    await engine.createTrigger({ name: `Down ${gatewayName}`, on: { types: [eventType] }, tasks: [{ id: 'pay', type: 'payment_request', gateway: gatewayName, amount: 300, unit: 'EUR', ownerId: 'cust-7', reference: '{{data.bill}}', timeoutSeconds: 600 }] });
+    const bill = `silent-${randomUUID().slice(0, 8)}`;
+    const startedAt = Date.now();
+    const sent = await send({ bill }, eventType);
+    const run = await engine.settledRun(sent.body.runs[0].workflowId);
+    expect(Date.now() - startedAt).toBeLessThan(20_000);
+    expect(run.status).toBe('failed');
+    expect(run.tasks[0]).toMatchObject({ status: 'failed', error: { code: 'gateway_timeout', message: expect.stringContaining(`after ${attempts} attempts`) } });
+
+    const requests = await requestsFor(bill);
+    expect(requests).toEqual([expect.objectContaining({ state: 'expired', reason: 'gateway_timeout', workflowId: sent.body.runs[0].workflowId })]);
+    const id = requests[0]!.id as string;
+    expect((await engine.api.request('GET', `/v1/payment-requests/${id}`)).body).toMatchObject({ id, reference: bill, gateway: gatewayName, state: 'expired', reason: 'gateway_timeout', finishedAt: expect.any(String) });
+    // Every call was the same request to the gateway, and none was accepted.
+    const held = gateway.held.filter((request) => request.reference === bill);
+    expect(held.map((request) => request.idempotencyKey)).toEqual(gatewayName === 'silent' ? Array(attempts).fill(id) : []);
+    expect(gateway.requests.filter((request) => request.reference === bill)).toEqual([]);
+    // A late confirmation changes nothing.
+    await gateway.succeed(id);
+    expect((await engine.api.request('GET', `/v1/payment-requests/${id}`)).body).toMatchObject({ state: 'expired', reason: 'gateway_timeout' });
+    expect(await requestsFor(bill)).toHaveLength(1);
   });
 
   it('shows in a dry run the request it would make, asking the gateway nothing and storing nothing', async () => {
