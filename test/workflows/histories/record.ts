@@ -1,4 +1,4 @@
-// Records the histories the replay test (test/workflows/replay.int.test.ts)
+// Records the histories the replay test (test/workflows/replay.test.ts)
 // replays: real runs of the workflow as it was when they were recorded, on a
 // throwaway stack. Run it when a release changes the workflow, keeping the
 // older files, so every history a running deployment may still hold is
