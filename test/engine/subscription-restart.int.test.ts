@@ -1,6 +1,7 @@
 // The renewal sweep's worker killed between a renewal's debit and its
-// extension: after the restart, the subscription is extended once and its
-// owner debited once.
+// extension, inside a real scheduled firing (POST /v1/triggers/{id}/fire run
+// by a worker process that has the firing activities): after the restart,
+// the subscription is extended once and its owner debited once.
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { createActivities } from '../../activities';
@@ -10,6 +11,7 @@ import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../engine/mail/te
 import { renewalKey } from '../../engine/subscriptions/subscription-rules';
 import { createSandbox } from '../../scripts-sandbox';
 import { startTestApi, type TestApi } from '../support/api';
+import { firingDependencies } from '../support/firings';
 import { processExited, spawnWorkerProcess } from '../support/spawn-worker';
 import { openTestStore } from '../support/store';
 import { startTestWorker, workflowBundle } from '../support/temporal';
@@ -50,32 +52,59 @@ describe('a renewal whose worker is killed between the debit and the extension',
     const id = `sub_${ownerId}`;
     const plan = { name: 'Pro', price: { amount: 30, unit: 'CREDIT' }, periodDays: 30 };
     expect((await api.request('PUT', `/v1/subscriptions/${id}`, { ownerId, plan, currentPeriodEnd: end.toISOString(), autoRenew: true })).status).toBe(201);
-    // The renewal task on an event trigger: the spawned worker runs task activities, not schedule firings.
-    const type = `renewals_${randomUUID().slice(0, 8)}.run`;
-    expect((await api.request('POST', '/v1/triggers', { name: 'Renewals', on: { types: [type] }, tasks: [{ id: 'renew', type: 'subscription_renewals', horizonDays: 0 }] })).status).toBe(201);
+    // The product's renewal sweep: a scheduled trigger (yearly, so only `fire` fires it here).
+    const created = await api.request('POST', '/v1/triggers', { name: 'Renewals', on: { schedule: { cron: '0 6 1 1 *', timezone: 'UTC' } }, tasks: [{ id: 'renew', type: 'subscription_renewals', horizonDays: 0 }] });
+    expect(created.status).toBe(201);
+    const triggerId = created.body.id as string;
+    const firingOf = async (firingId: string) => (await api.request('GET', `/v1/triggers/${triggerId}/firings/${encodeURIComponent(firingId)}`)).body as Record<string, unknown>;
+    /** The firing once it has started its run (or `deadline` has passed). */
+    const startedFiring = async (firingId: string, waitMs: number) => {
+      for (const deadline = Date.now() + waitMs; ; await new Promise((resolve) => setTimeout(resolve, 250))) {
+        const firing = await firingOf(firingId);
+        if (firing.status !== 'pending' && firing.status !== 'running') return firing;
+        if (Date.now() > deadline) return firing;
+      }
+    };
 
-    const child = await spawnWorkerProcess({ dbName: store.dbName, taskQueue, crash: 'after-post' });
-    expect((await api.request('POST', '/v1/events', { id: `evt_${randomUUID()}`, type, data: {} })).status).toBe(202);
+    // The worker process runs the firing, which starts the run, whose renewal task posts the debit and is killed there.
+    const child = await spawnWorkerProcess({ dbName: store.dbName, taskQueue, crash: 'after-post', firings: true });
+    const fired = await api.request('POST', `/v1/triggers/${triggerId}/fire`, {});
+    expect(fired.status).toBe(202);
+    const killedFiring = fired.body.firingId as string;
     await processExited(child);
     expect(child.signalCode).toBe('SIGKILL');
 
-    // The kill landed between the two: the debit is stored, the period not extended.
+    // The kill landed between the two: the debit is stored, the period not extended, and the firing has no report.
     const entries = async () => (await api.request('GET', `/v1/accounts/${ownerId}/entries?unit=CREDIT`)).body.items as Array<{ id: string; direction: string; idempotencyKey: string }>;
     const debits = (await entries()).filter((entry) => entry.direction === 'debit');
     expect(debits).toEqual([expect.objectContaining({ idempotencyKey: renewalKey(id, end) })]);
     expect((await api.request('GET', `/v1/subscriptions/${id}`)).body.currentPeriodEnd).toBe(end.toISOString());
+    expect(await firingOf(killedFiring)).not.toHaveProperty('report');
 
-    // Restarted, the next renewal pass finishes the period: the ledger replays the debit, the extension is recorded.
-    const worker = await startTestWorker(createActivities({ connection: store.connection, sandbox, ledger: createLedger({ connection: store.connection }), mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR) }), taskQueue);
+    // Restarted (with the firing activities), the next firing finishes the period: the ledger replays the debit, the extension is recorded.
+    const scheduling = await firingDependencies(store.connection, createLedger({ connection: store.connection }), taskQueue);
+    const worker = await startTestWorker(createActivities({ connection: store.connection, sandbox, ledger: createLedger({ connection: store.connection }), mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR), firings: scheduling.firings }), taskQueue);
+    let next: Record<string, unknown>;
     try {
-      const accepted = await api.request('POST', '/v1/events', { id: `evt_${randomUUID()}`, type, data: {} });
-      await client.workflow.getHandle(accepted.body.runs[0].workflowId).result();
+      const again = await api.request('POST', `/v1/triggers/${triggerId}/fire`, {});
+      expect(again.status).toBe(202);
+      const nextFiring = again.body.firingId as string;
+      expect(nextFiring).not.toBe(killedFiring);
+      expect(await startedFiring(nextFiring, 30_000)).toMatchObject({ status: 'completed', started: 1 });
+      await client.workflow.getHandle(`${triggerId}:${nextFiring}`).result();
+      next = await firingOf(nextFiring);
+      // The killed firing had started its run before the kill (else its activity, retried on this worker after the heartbeat timeout, starts it now).
+      await startedFiring(killedFiring, 150_000);
     } finally {
       await worker.stop();
+      await scheduling.close();
     }
+    expect(next).toMatchObject({ status: 'completed', started: 1, report: { taskId: 'renew', type: 'subscription_renewals', due: 1, renewed: 1, refused: 0, failed: 0 } });
+    expect(await firingOf(killedFiring)).toMatchObject({ status: 'completed', started: 1 });
     expect((await entries()).filter((entry) => entry.direction === 'debit')).toHaveLength(1);
     expect((await api.request('GET', `/v1/accounts/${ownerId}?unit=CREDIT`)).body.balance).toBe(70);
     expect((await api.request('GET', `/v1/subscriptions/${id}`)).body.currentPeriodEnd).toBe(new Date(end.getTime() + 30 * DAY_MS).toISOString());
     expect((await api.request('GET', `/v1/subscriptions/${id}/renewals`)).body.items).toEqual([expect.objectContaining({ outcome: 'renewed', entryId: debits[0]!.id })]);
-  }, 120_000);
+    expect((await api.request('DELETE', `/v1/triggers/${triggerId}`)).status).toBe(204);
+  }, 240_000);
 });

@@ -12,11 +12,11 @@ import { temporalAddress } from './temporal';
 /**
  * What a test worker needs to run schedule firings: the trigger store, the
  * ledger's sweep and an ingestor on a Temporal client of its own, bound to
- * the task queue the worker will poll (chosen here, since the activities
- * exist before the worker and its client).
+ * the task queue the worker will poll (chosen here unless given, since the
+ * activities exist before the worker and its client).
  */
-export async function firingDependencies(store: StoreConnection, ledger: Ledger): Promise<{ firings: NonNullable<ActivityDependencies['firings']>; taskQueue: string; close: () => Promise<void> }> {
-  const taskQueue = `test-${randomUUID()}`;
+export async function firingDependencies(store: StoreConnection, ledger: Ledger, queue?: string): Promise<{ firings: NonNullable<ActivityDependencies['firings']>; taskQueue: string; close: () => Promise<void> }> {
+  const taskQueue = queue ?? `test-${randomUUID()}`;
   const connection = await Connection.connect({ address: temporalAddress() });
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const triggers = createTriggerStore(store);

@@ -6,9 +6,10 @@ export type CrashPoint = 'none' | 'after-post' | 'after-transfer-debit';
 
 /**
  * A real worker in its own process (test/support/worker-process.ts) on the
- * test's database and task queue; resolves once it polls.
+ * test's database and task queue; resolves once it polls. With `firings`
+ * it also runs schedule firings (as the product's worker does).
  */
-export function spawnWorkerProcess(options: { dbName: string; taskQueue: string; crash: CrashPoint }): Promise<ChildProcess> {
+export function spawnWorkerProcess(options: { dbName: string; taskQueue: string; crash: CrashPoint; firings?: boolean }): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'worker-process.ts')], {
     env: {
       ...process.env,
@@ -16,6 +17,7 @@ export function spawnWorkerProcess(options: { dbName: string; taskQueue: string;
       TEST_TASK_QUEUE: options.taskQueue,
       CRASH_AFTER_POST: options.crash === 'after-post' ? '1' : '0',
       CRASH_AFTER_TRANSFER_DEBIT: options.crash === 'after-transfer-debit' ? '1' : '0',
+      WITH_FIRINGS: options.firings ? '1' : '0',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

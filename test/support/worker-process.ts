@@ -4,7 +4,9 @@
 // moment where a retried activity must not post twice. With
 // CRASH_AFTER_TRANSFER_DEBIT=1 it kills itself right after a transfer's
 // debit is stored, before its credit (the ledger's afterTransferDebit fault
-// point): the moment where a transfer is half done.
+// point): the moment where a transfer is half done. With WITH_FIRINGS=1 it
+// also runs schedule firings (test/support/firings.ts), so a firing of
+// POST /v1/triggers/{id}/fire runs in it end to end.
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { createLedger } from '../../engine/ledger';
@@ -13,6 +15,7 @@ import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../engine/mail/te
 import { connectStore } from '../../engine/store';
 import { createEngineWorker } from '../../engine/worker';
 import { createSandbox } from '../../scripts-sandbox';
+import { firingDependencies } from './firings';
 import { workflowBundle } from './temporal';
 
 async function main(): Promise<void> {
@@ -33,7 +36,10 @@ async function main(): Promise<void> {
     connection: await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS! }),
     namespace: 'default',
     taskQueue: env.TEST_TASK_QUEUE!,
-    activities: createActivities({ connection: store, sandbox: createSandbox(), ledger: { post, transfer: (request) => ledger.transfer(request) }, mailer: createSmtpMailer(env.SMTP_URL!, 'Creditflow <no-reply@creditflow.test>'), templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR) }),
+    activities: createActivities({
+      connection: store, sandbox: createSandbox(), ledger: { post, transfer: (request) => ledger.transfer(request) }, mailer: createSmtpMailer(env.SMTP_URL!, 'Creditflow <no-reply@creditflow.test>'), templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR),
+      ...(env.WITH_FIRINGS === '1' ? { firings: (await firingDependencies(store, ledger, env.TEST_TASK_QUEUE!)).firings } : {}),
+    }),
     workflowBundle: await workflowBundle(),
   });
   process.stdout.write('worker ready\n');
