@@ -7,28 +7,12 @@
 // `subscription_renewals`, as examples/subscription-renewals without the
 // admin email): from POST /v1/triggers/{id}/fire to its run closed. Prints
 // the firing summary's `report` and checks its counts.
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import pino from 'pino';
-import { createActivities } from '../activities';
-import { buildApi } from '../admin-api/server';
-import { loadConfig } from '../engine/config';
-import { createEventIngestor } from '../engine/events/ingest';
-import { createLedger } from '../engine/ledger';
-import { createSmtpMailer } from '../engine/mail/mailer';
-import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../engine/mail/templates';
 import type { FiringSummary } from '../engine/schedules/firing-store';
-import { connectStore } from '../engine/store';
 import { createSubscriptionStore } from '../engine/subscriptions/subscription-store';
-import { createTriggerStore } from '../engine/triggers/trigger-store';
-import { runSinks } from '../engine/worker';
-import { createSandbox } from '../scripts-sandbox';
-import { apiClient } from './api-client';
-import { startTestStack } from './test-stack';
+import { startFiringBenchStack } from './bench-firing-stack';
 
 const COUNT = Number(process.argv[2] ?? 10_000);
 const TASK_QUEUE = 'bench-renewals';
@@ -44,34 +28,8 @@ async function inPool(count: number, limit: number, work: (index: number) => Pro
 }
 
 async function main(): Promise<void> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  const stack = await startTestStack({});
-  const stopAll: Array<() => Promise<unknown>> = [() => stack.stop()];
+  const { store, client, ledger, http, stop } = await startFiringBenchStack({ dbName: 'bench_renewals', taskQueue: TASK_QUEUE, adminKey: ADMIN_KEY });
   try {
-    const config = loadConfig({ ADMIN_API_KEY: ADMIN_KEY, TEMPORAL_ADDRESS: stack.env.TEMPORAL_ADDRESS, TEMPORAL_TASK_QUEUE: TASK_QUEUE, LOG_LEVEL: 'silent' });
-    const logger = pino({ level: 'silent' });
-    const store = await connectStore(stack.env.MONGODB_URI, { dbName: 'bench_renewals' });
-    const connection = await Connection.connect({ address: stack.env.TEMPORAL_ADDRESS });
-    const client = new Client({ connection });
-    const sandbox = createSandbox();
-    const ledger = createLedger({ connection: store });
-    await ledger.ensureIndexes();
-    const mailer = createSmtpMailer(stack.env.SMTP_URL, 'bench@creditflow.local');
-    const triggers = createTriggerStore(store);
-    const ingestor = createEventIngestor({ connection: store, triggers, temporal: client, taskQueue: TASK_QUEUE, logger });
-    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./bench-sweep-workflows'), logger: new DefaultLogger('WARN') });
-    const activities = createActivities({ connection: store, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR), firings: { triggers, ledger, ingestor } });
-    const worker = await Worker.create({ connection: await NativeConnection.connect({ address: stack.env.TEMPORAL_ADDRESS }), taskQueue: TASK_QUEUE, workflowBundle: { code }, activities, sinks: runSinks(undefined) });
-    const running = worker.run();
-    stopAll.unshift(async () => { worker.shutdown(); await running; sandbox.dispose(); mailer.close(); await store.close(); await connection.close(); });
-
-    const api = buildApi({ config, logger, store, temporal: client, sandbox });
-    await api.ensureIndexes();
-    const server = api.app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    stopAll.unshift(async () => new Promise((resolve) => { server.close(resolve); server.closeAllConnections(); }));
-    const http = apiClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, ADMIN_KEY);
-
     console.log(`${COUNT} due subscriptions; one API, one worker, Temporal dev server (in memory), FerretDB on SQLite; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}); node ${process.version}; ${new Date().toISOString()}\n`);
     // Subscriptions are written through the store (the API would check each owner's profile); the refused owners get a profile with an address through the API, so their notices are emailed.
     const subscriptions = createSubscriptionStore({ connection: store, ledger, ownerKnown: async () => true });
@@ -114,7 +72,7 @@ async function main(): Promise<void> {
       throw new Error(`the report is not what the subscriptions call for (${COUNT - refused} renewed, ${refused} refused and notified)`);
     }
   } finally {
-    for (const stop of stopAll) await stop().catch(() => undefined);
+    await stop();
   }
 }
 

@@ -7,27 +7,13 @@
 // started at the sweep's concurrency, and a sweep whose filter matches no
 // account (reading and filtering only). BENCH_SWEEP_SCAN_ONLY=1 runs only
 // that sweep (e.g. over 100,000 accounts) and prints the process's peak RSS.
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import pino from 'pino';
-import { createActivities } from '../activities';
-import { buildApi } from '../admin-api/server';
-import { loadConfig } from '../engine/config';
-import { createEventIngestor } from '../engine/events/ingest';
-import { createLedger, type Ledger } from '../engine/ledger';
-import { createSmtpMailer } from '../engine/mail/mailer';
-import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../engine/mail/templates';
+import { type Ledger } from '../engine/ledger';
 import { SWEEP_START_CONCURRENCY } from '../engine/schedules/fire';
 import type { FiringSummary } from '../engine/schedules/firing-store';
-import { connectStore } from '../engine/store';
-import { createTriggerStore } from '../engine/triggers/trigger-store';
-import { runSinks } from '../engine/worker';
-import { createSandbox } from '../scripts-sandbox';
-import { apiClient, type ApiClient } from './api-client';
-import { startTestStack } from './test-stack';
+import { type ApiClient } from './api-client';
+import { startFiringBenchStack } from './bench-firing-stack';
 
 const ACCOUNTS = Number(process.argv[2] ?? 10_000);
 const BASELINE_STARTS = Math.min(ACCOUNTS, 2_000);
@@ -78,34 +64,8 @@ async function fireAndSettle(http: ApiClient, triggerId: string): Promise<{ firi
 }
 
 async function main(): Promise<void> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  const stack = await startTestStack({});
-  const stopAll: Array<() => Promise<unknown>> = [() => stack.stop()];
+  const { client, ledger, http, stop } = await startFiringBenchStack({ dbName: 'bench_sweep', taskQueue: TASK_QUEUE, adminKey: ADMIN_KEY });
   try {
-    const config = loadConfig({ ADMIN_API_KEY: ADMIN_KEY, TEMPORAL_ADDRESS: stack.env.TEMPORAL_ADDRESS, TEMPORAL_TASK_QUEUE: TASK_QUEUE, LOG_LEVEL: 'silent' });
-    const logger = pino({ level: 'silent' });
-    const store = await connectStore(stack.env.MONGODB_URI, { dbName: 'bench_sweep' });
-    const connection = await Connection.connect({ address: stack.env.TEMPORAL_ADDRESS });
-    const client = new Client({ connection });
-    const sandbox = createSandbox();
-    const ledger = createLedger({ connection: store });
-    await ledger.ensureIndexes();
-    const mailer = createSmtpMailer(stack.env.SMTP_URL, 'bench@creditflow.local');
-    const triggers = createTriggerStore(store);
-    const ingestor = createEventIngestor({ connection: store, triggers, temporal: client, taskQueue: TASK_QUEUE, logger });
-    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./bench-sweep-workflows'), logger: new DefaultLogger('WARN') });
-    const activities = createActivities({ connection: store, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR), firings: { triggers, ledger, ingestor } });
-    const worker = await Worker.create({ connection: await NativeConnection.connect({ address: stack.env.TEMPORAL_ADDRESS }), taskQueue: TASK_QUEUE, workflowBundle: { code }, activities, sinks: runSinks(undefined) });
-    const running = worker.run();
-    stopAll.unshift(async () => { worker.shutdown(); await running; sandbox.dispose(); mailer.close(); await store.close(); await connection.close(); });
-
-    const api = buildApi({ config, logger, store, temporal: client, sandbox });
-    await api.ensureIndexes();
-    const server = api.app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    stopAll.unshift(async () => new Promise((resolve) => { server.close(resolve); server.closeAllConnections(); }));
-    const http = apiClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, ADMIN_KEY);
-
     console.log(`${ACCOUNTS} USD accounts; one API, one worker, Temporal dev server (in memory), FerretDB on SQLite; runs started ${SWEEP_START_CONCURRENCY} at a time; node ${process.version}\n`);
     const openMs = await openAccounts(ledger, ACCOUNTS);
     console.log(`accounts opened in ${(openMs / 1000).toFixed(1)} s`);
@@ -145,7 +105,7 @@ async function main(): Promise<void> {
     const completedMs = performance.now() - sweepStart;
     console.log(`sweep: fire -> all ${ACCOUNTS} runs completed in ${(completedMs / 1000).toFixed(1)} s: ${((ACCOUNTS / completedMs) * 1000).toFixed(0)} accounts/s`);
   } finally {
-    for (const stop of stopAll) await stop().catch(() => undefined);
+    await stop();
   }
 }
 
