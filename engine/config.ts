@@ -1,6 +1,6 @@
 import { paymentGatewaysSchema } from './payments/gateway';
 import { webhookAllowedHostsSchema } from './webhooks';
-import { z } from './zod';
+import { jsonText, z } from './zod';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
@@ -11,16 +11,7 @@ const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' |
  * Amounts (minBalance, maxBalance, minCredit) are in the unit's minor units;
  * a customer group's values win over these, and an account's own over both.
  */
-const ledgerPolicyDefaults = z
-  .string()
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be JSON' });
-      return z.NEVER;
-    }
-  })
+const ledgerPolicyDefaults = jsonText()
   .pipe(z.record(
     z.string().regex(/^([A-Z]{3}|CREDIT|\*)$/, 'keys must be ISO 4217 codes, CREDIT or *'),
     z.strictObject({

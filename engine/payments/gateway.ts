@@ -8,7 +8,7 @@
  * gateway's secret, `Idempotency-Key` the request id, so a retried submit
  * is the same request to the gateway.
  */
-import { z } from '../zod';
+import { jsonText, z } from '../zod';
 import { isWebhookError, type WebhookSender } from '../webhooks';
 
 /** What a gateway is asked to collect. Amounts are minor units of `unit`. */
@@ -83,16 +83,7 @@ const submitScheduleSchema = z.strictObject({
  * PAYMENT_GATEWAYS: `{ "<name>": { "url", "secret", "submit"? } }` as JSON;
  * `submit` overrides parts of DEFAULT_SUBMIT_SCHEDULE for that gateway.
  */
-export const paymentGatewaysSchema = z
-  .string()
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be JSON' });
-      return z.NEVER;
-    }
-  })
+export const paymentGatewaysSchema = jsonText()
   .pipe(z.record(
     z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'gateway names must be lowercase letters, digits, _ and -'),
     z.strictObject({ url: z.url(), secret: z.string().min(16, 'must be at least 16 characters'), submit: submitScheduleSchema.optional() }),

@@ -17,6 +17,7 @@
  * lose a race on FerretDB, so it is a hint: every read follows the slots on
  * from it (one `_id` read when it is current) and repairs it when behind.
  */
+import type { RecordContext } from '../../workflows/types';
 import { Schema, type Connection } from 'mongoose';
 import { DomainError } from '../errors';
 import { MAX_AMOUNT, UNIT_PATTERN } from '../ledger/limits';
@@ -46,19 +47,8 @@ export interface RecordInput {
   version: number;
 }
 
-/** A record as readers, filters and runs (`record`) see it. */
-export interface ExternalRecord {
-  kind: string;
-  id: string;
-  ownerId: string | null;
-  state: string;
-  /** Minor units of `unit`; null when the other system gave none. */
-  amount: number | null;
-  unit: string | null;
-  attributes: Record<string, unknown>;
-  version: number;
-  updatedAt: string;
-}
+/** A record as readers, filters and runs (`record`) see it: the run context's shape (workflows/types.ts). */
+export type ExternalRecord = RecordContext;
 
 /** What a put did: `stale` when the stored version was higher and nothing changed. */
 export interface PutOutcome {
