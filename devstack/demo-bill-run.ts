@@ -5,30 +5,13 @@
 // happened, which the demo prints and the example's end-to-end test checks.
 import type { ApiClient as CliApi } from '../cli/api';
 import type { ApiClient } from './api-client';
-import { applyResources, closedRun, exampleResources, fireNow, type FiringView, type RunView } from './demo-event-sources';
+import { applyResources, closedRun, exampleResources, fireNow, ok, until, type FiringView, type RunView } from './demo-event-sources';
 import type { PaymentGatewayStub, SubmittedRequest } from './payment-gateway-stub';
 
 export const BILL_RUN_FOLDER = 'examples/bill-payment-run';
-const SETTLE_TIMEOUT_MS = 60_000;
 
 interface Bill { id: string; number: string; accountsReceivable: string; state: string; amountDue: number; currency: string; dueDate: string; version: number }
 interface PaymentRequestView { id: string; reference: string; state: string; workflowId: string }
-
-async function ok<T>(api: ApiClient, expected: number[], method: string, path: string, body?: unknown): Promise<T> {
-  const response = await api.call<T>(method, path, body);
-  if (!expected.includes(response.status)) throw new Error(`${method} ${path} answered ${response.status}: ${JSON.stringify(response.body)}`);
-  return response.body;
-}
-
-async function until<T>(what: string, read: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} after ${SETTLE_TIMEOUT_MS / 1000} s`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 /** The billing system tells Creditflow about a bill; the bill-sync trigger records it. */
 async function sendBill(api: ApiClient, bill: Bill): Promise<void> {

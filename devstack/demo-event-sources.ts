@@ -32,13 +32,14 @@ export interface EventView {
 }
 export interface FiringView { firingId: string; status: string; matched: number; started: number; throttled: number; skipped: number }
 
-async function ok<T>(api: ApiClient, expected: number[], method: string, path: string, body?: unknown): Promise<T> {
+export async function ok<T>(api: ApiClient, expected: number[], method: string, path: string, body?: unknown): Promise<T> {
   const response = await api.call<T>(method, path, body);
   if (!expected.includes(response.status)) throw new Error(`${method} ${path} answered ${response.status}: ${JSON.stringify(response.body)}`);
   return response.body;
 }
 
-async function until<T>(what: string, read: () => Promise<T | undefined>): Promise<T> {
+/** Polls `read` until it gives a value, at most SETTLE_TIMEOUT_MS. */
+export async function until<T>(what: string, read: () => Promise<T | undefined> | T | undefined): Promise<T> {
   const deadline = Date.now() + SETTLE_TIMEOUT_MS;
   for (;;) {
     const value = await read();
