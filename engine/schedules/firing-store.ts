@@ -2,6 +2,7 @@ import { Schema, type Connection } from 'mongoose';
 import { olderThan, pageOf } from '../cursor';
 import { DomainError } from '../errors';
 import { driverCollection, isDuplicateKeyError, modelOn } from '../store';
+import type { RenewalCounts } from '../subscriptions/renewal-sweep';
 
 /**
  * What became of one firing of a scheduled trigger. `pending`: fired through
@@ -45,23 +46,13 @@ export interface FiringSummary {
  * them with its own). Absent until then, and on firings whose run has no
  * such task.
  */
-export interface FiringReport {
+export type FiringReport = RenewalCounts & {
   /** The task's id in the trigger. */
   taskId: string;
   type: 'subscription_renewals';
-  considered: number;
-  due: number;
-  renewed: number;
-  /** Not renewed: the balance did not cover the price. */
-  refused: number;
-  failed: number;
-  /** Expiry notices this pass emailed. */
-  notified: number;
-  /** Refused owners whose notice for the period an earlier pass had emailed (not emailed again). */
-  alreadyNotified: number;
   /** ISO time the task finished. */
   finishedAt: string;
-}
+};
 
 /** The counts a firing adds up; a sweep checkpoints them with its position. */
 export interface FiringCounts {

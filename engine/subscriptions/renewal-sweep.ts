@@ -16,6 +16,9 @@ const PAGE_SIZE = 200;
 /** Refusals and failures the report lists by name; the counts cover all. */
 export const MAX_LISTED = 100;
 
+/** The counts of one renewal pass, as its report and the firing summary (FiringReport) carry them. */
+export type RenewalCounts = Pick<RenewalReport, 'considered' | 'due' | 'renewed' | 'refused' | 'failed' | 'notified' | 'alreadyNotified'>;
+
 export interface RenewalReport {
   /** Subscriptions read. */
   considered: number;
