@@ -10,6 +10,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
 import { ManagedChild } from './managed-child';
 import { OrphanReaper } from './orphan-reaper';
 import { REPO_DIR } from './paths';
@@ -86,7 +88,11 @@ function startApi(apiUrl: string, adminKey: string, stackEnv: TestStackEnv, reap
   return new ManagedChild({ name: 'api', command: process.execPath, args, cwd: REPO_DIR, env, echo: false }, reaper);
 }
 
-/** Runs schemathesis with our stdio; its report names each failure with a curl that reproduces it. */
+/**
+ * Runs schemathesis with its report on our stdout and stderr; the report
+ * names each failure with a curl that reproduces it. Its lines pass through
+ * reframeBanner, so that `npm test` closes on its own count line.
+ */
 function runSchemathesis(home: string, apiUrl: string, adminKey: string): Promise<number> {
   const args = [
     '-m', 'schemathesis.cli', 'run', `${apiUrl}/openapi.json`,
@@ -108,16 +114,39 @@ function runSchemathesis(home: string, apiUrl: string, adminKey: string): Promis
   // Schemathesis keeps a cache of crashes in its working folder; a temporary one keeps the clone clean.
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'creditflow-fuzz-'));
   return new Promise<number>((resolve) => {
-    const child = spawn('python3', args, { cwd: workDir, env: { ...process.env, PYTHONPATH: home, PYTHONDONTWRITEBYTECODE: '1' }, stdio: ['ignore', 'inherit', 'inherit'], timeout: FUZZ_TIMEOUT_MS, killSignal: 'SIGKILL' });
+    const child = spawn('python3', args, { cwd: workDir, env: { ...process.env, PYTHONPATH: home, PYTHONDONTWRITEBYTECODE: '1' }, stdio: ['ignore', 'pipe', 'pipe'], timeout: FUZZ_TIMEOUT_MS, killSignal: 'SIGKILL' });
+    const streamsDone = Promise.all([relayLines(child.stdout, process.stdout), relayLines(child.stderr, process.stderr)]);
     child.on('error', (error) => {
       say(`could not start schemathesis: ${error.message}`);
       resolve(1);
     });
     child.on('close', (code, signal) => {
-      if (signal) say(`schemathesis was stopped by ${signal} (limit ${FUZZ_TIMEOUT_MS / 1000} s)`);
-      resolve(code ?? 1);
+      void streamsDone.then(() => {
+        if (signal) say(`schemathesis was stopped by ${signal} (limit ${FUZZ_TIMEOUT_MS / 1000} s)`);
+        resolve(code ?? 1);
+      });
     });
   }).finally(() => fs.rmSync(workDir, { recursive: true, force: true }));
+}
+
+/** Copies a stream line by line through reframeBanner; resolves when the stream ends. */
+function relayLines(from: Readable, to: Writable): Promise<void> {
+  const lines = readline.createInterface({ input: from, crlfDelay: Infinity });
+  lines.on('line', (line) => to.write(`${reframeBanner(line)}\n`));
+  return new Promise((resolve) => lines.once('close', resolve));
+}
+
+/**
+ * Schemathesis frames its section titles and its closing line as pytest
+ * does (`=== 2 warnings in 65.48s ===`). A reader of CI logs takes such a
+ * last line for pytest closing on a run of no tests, although jest's count
+ * follows, so the frames become brackets and the time is written out:
+ * `[2 warnings, after 65.48 s]`. Other lines pass unchanged.
+ */
+export function reframeBanner(line: string): string {
+  const banner = /^=+ (.+?) =+$/.exec(line);
+  if (!banner) return line;
+  return `[${banner[1]!.replace(/ in (\d+(?:\.\d+)?)s$/, ', after $1 s')}]`;
 }
 
 if (require.main === module) {
