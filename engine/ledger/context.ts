@@ -1,6 +1,6 @@
 import type { CachedAccount } from './account-cache';
 import type { GroupInsert } from '../group-insert';
-import type { AccountDoc, BalanceMarkDoc, EntryDoc, LedgerModels, TransferDoc } from './models';
+import type { AccountDoc, BalanceMarkDoc, EntryDoc, KeyClaimDoc, LedgerModels, TransferDoc } from './models';
 import type { LedgerEntry, PolicyDefaults, PolicyLayer } from './types';
 
 /**
@@ -34,6 +34,10 @@ export interface LedgerContext {
   transferWriter: GroupInsert<TransferDoc>;
   /** Inserts balance marks (balance-marks.ts), grouping concurrent ones likewise. */
   markWriter: GroupInsert<BalanceMarkDoc>;
+  /** Inserts key claims (key-claims.ts), grouping concurrent ones likewise. */
+  keyClaimWriter: GroupInsert<KeyClaimDoc>;
+  /** True once this process has seen every entry's key claimed (the backfill finished): only then is a missing claim proof of no entry. */
+  keyClaimsComplete: boolean;
   /** Called after each entry this process inserts (not on replays): wakes a balance-change consumer in this process. */
   onEntryInserted: (entry: LedgerEntry) => void;
   clock: () => Date;

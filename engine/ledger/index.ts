@@ -2,6 +2,7 @@ import type mongoose from 'mongoose';
 import { clearMarks, entryAtSlot, readMarks, type BalanceMark } from './balance-marks';
 import type { FaultPoints, LedgerContext } from './context';
 import { groupInsert } from '../group-insert';
+import { ensureKeyClaims } from './key-claims';
 import { ledgerModels, type LedgerModels } from './models';
 import { post } from './post';
 import { balanceOf, getAccount, listAccounts, listEntries, policyOf, setPolicy } from './queries';
@@ -123,6 +124,8 @@ export function createLedger(deps: LedgerDependencies): Ledger {
     accountWriter: groupInsert(models.accounts),
     transferWriter: groupInsert(models.transfers),
     markWriter: groupInsert(models.marks),
+    keyClaimWriter: groupInsert(models.keyClaims),
+    keyClaimsComplete: false,
     onEntryInserted: deps.onEntryInserted ?? (() => undefined),
     clock: deps.clock ?? (() => new Date()),
     policyDefaults: deps.policyDefaults ?? {},
@@ -136,7 +139,7 @@ export function createLedger(deps: LedgerDependencies): Ledger {
   };
   let indexes: Promise<void> | undefined;
   const ensureIndexes = () => {
-    indexes ??= createIndexes(models).catch((error: unknown) => {
+    indexes ??= createIndexes(models).then(() => ensureKeyClaims(context)).catch((error: unknown) => {
       indexes = undefined;
       throw error;
     });

@@ -123,6 +123,25 @@ const markSchema = new Schema<BalanceMarkDoc>(
 );
 
 /**
+ * A key claim (key-claims.ts): the idempotency key of an entry that may
+ * exist, inserted before that entry's first insert and never removed, so a
+ * refused posting learns from one `_id` read that no entry holds its key.
+ */
+export interface KeyClaimDoc {
+  /** The idempotency key. */
+  _id: string;
+  /** The account the claiming posting was for (a replay on another is a conflict). */
+  accountId: string;
+  createdAt: Date;
+}
+
+/** A one-time migration the ledger has finished, by name (key-claims.ts). */
+export interface MigrationDoc {
+  _id: string;
+  at: Date;
+}
+
+/**
  * What a transfer settled on, keyed by the transfer id and never changed
  * once inserted (the first insert wins; see transfer.ts). `completed` is
  * written after the credit entry, so a retry of a finished transfer is one
@@ -179,6 +198,8 @@ export interface LedgerModels {
   entries: mongo.Collection<EntryDoc>;
   transfers: mongo.Collection<TransferDoc>;
   marks: mongo.Collection<BalanceMarkDoc>;
+  keyClaims: mongo.Collection<KeyClaimDoc>;
+  migrations: mongo.Collection<MigrationDoc>;
 }
 
 /** Registers the models on the given connection (never on the global mongoose). */
@@ -196,6 +217,9 @@ export function ledgerModels(connection: Connection): LedgerModels {
     entries: driverCollection(Entry),
     transfers: driverCollection(Transfer),
     marks: driverCollection(Mark),
+    // Insert and `_id` reads only: no schema or model, the driver's collections as they are.
+    keyClaims: connection.collection<KeyClaimDoc>('ledger_key_claims') as unknown as mongo.Collection<KeyClaimDoc>,
+    migrations: connection.collection<MigrationDoc>('ledger_migrations') as unknown as mongo.Collection<MigrationDoc>,
   };
 }
 

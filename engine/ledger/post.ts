@@ -5,6 +5,7 @@ import { POLICY_LEASE_MS, cachedLayer, knownAccount, noteHint, readAccount, reme
 import type { Head, LedgerContext } from './context';
 import { advanceHint, headOfEntry, probeForward, rememberHead, startingHead } from './head';
 import { dropMark, dropMarkAhead, markFor, placeMarkAhead } from './balance-marks';
+import { claimKey, mayHoldKey } from './key-claims';
 import { assertPostable } from './limits';
 import { accountKey, entryKey, isDuplicateKeyError, type AccountDoc, type EntryDoc } from './models';
 import { toEntry } from './mapping';
@@ -185,6 +186,8 @@ async function opened(context: LedgerContext, target: Target): Promise<Target> {
 async function onRefusal(context: LedgerContext, request: PostRequest, mark: TransferMark | undefined, accountId: string, head: Head, refusal: DomainError): Promise<{ head: Head } | PostResult> {
   const newest = await probeForward(context, accountId, head);
   if (newest.seq > head.seq) return { head: newest };
+  // No claim, no entry with this key: the refusal stands without a lookup by key (a scan of every entry on FerretDB).
+  if (!(await mayHoldKey(context, request.idempotencyKey))) throw refusal;
   const replay = await findReplay(context, request, mark);
   if (replay) return replay;
   throw refusal;
@@ -240,6 +243,7 @@ async function postInQueue(context: LedgerContext, request: PostRequest, mark: T
   // The credit rules (minCredit, maxBalance) do not hold back an admin's override, nor a transfer's reversal, which must land.
   const exempt = request.adminOverride === true || mark?.transferLeg === 'reversal';
   let head = startingHead(context, target.account);
+  let claimed = false;
   for (let attempt = 0; attempt < MAX_POST_ATTEMPTS; attempt += 1) {
     // A debit, and a credit the credit rules apply to, is checked on a policy read within the lease, on every attempt.
     if (request.direction === 'debit' || !exempt) target = await withPolicy(context, target);
@@ -258,8 +262,9 @@ async function postInQueue(context: LedgerContext, request: PostRequest, mark: T
       continue;
     }
     const doc = entryDoc(accountId, account, next, request, mark);
-    // The balance mark goes first, so no entry can exist without one (see balance-marks.ts).
-    const balanceMarkId = await markFor(context, accountId, next.seq);
+    // The balance mark and the key claim go first, so no entry can exist without either (balance-marks.ts, key-claims.ts).
+    const [balanceMarkId] = await Promise.all([markFor(context, accountId, next.seq), claimed ? undefined : claimKey(context, request.idempotencyKey, accountId)]);
+    claimed = true;
     if ((context.queues.get(accountId)?.depth ?? 0) > 1) placeMarkAhead(context, accountId, next.seq + 1);
     try {
       await context.entryWriter.insert(doc);

@@ -18,7 +18,7 @@ async function main(): Promise<number> {
     }, (broken) => {
       process.stdout.write(`BROKEN transfer "${broken.transferId}":\n${broken.problems.map((p) => `  - ${p}\n`).join('')}`);
     });
-    process.stdout.write(`ledger:verify: ${report.accountsChecked} accounts, ${report.entriesChecked} entries, ${report.accountsRepaired} repaired (trailing hint or missing account document), ${report.broken.length} broken; ${report.transfersChecked} transfers, ${report.brokenTransfers.length} broken\n`);
+    process.stdout.write(`ledger:verify: ${report.accountsChecked} accounts, ${report.entriesChecked} entries, ${report.accountsRepaired} repaired (trailing hint or missing account document), ${report.keyClaimsRepaired} key claims put back, ${report.broken.length} broken; ${report.transfersChecked} transfers, ${report.brokenTransfers.length} broken\n`);
     return report.broken.length > 0 || report.brokenTransfers.length > 0 ? 1 : 0;
   } finally {
     await connection.close();

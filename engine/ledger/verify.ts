@@ -1,5 +1,6 @@
 import type { LedgerContext } from './context';
 import { advanceHint, headOfEntry } from './head';
+import { backfillKeyClaims } from './key-claims';
 import { signedAmount } from './mapping';
 import { accountKey, entryKey, type AccountDoc, type EntryDoc } from './models';
 import { findAccountDoc } from './post';
@@ -104,10 +105,11 @@ function strayProblem(accountId: string, entries: StrayEntry[], newest: number |
  * document is not (its first posting stopped between the two writes) is
  * opened from that entry and verified like the others; any other such entry
  * (beyond a gap, or with no entry 1) is reported. Last, every transfer's
- * entries must pair up (verify-transfers.ts).
+ * entries must pair up (verify-transfers.ts), and every entry's key must
+ * be claimed (key-claims.ts; a missing claim is put back and counted).
  */
 export async function verifyLedger(context: LedgerContext, onBroken?: (problem: VerifyProblem) => void, onBrokenTransfer?: (problem: TransferProblem) => void): Promise<VerifyReport> {
-  const report: VerifyReport = { accountsChecked: 0, entriesChecked: 0, transfersChecked: 0, accountsRepaired: 0, broken: [], brokenTransfers: [] };
+  const report: VerifyReport = { accountsChecked: 0, entriesChecked: 0, transfersChecked: 0, accountsRepaired: 0, keyClaimsRepaired: 0, broken: [], brokenTransfers: [] };
   const reached = new Map<string, number>();
   const check = async (account: AccountDoc, repaired: boolean) => {
     const result = await verifyAccount(context, account);
@@ -135,6 +137,7 @@ export async function verifyLedger(context: LedgerContext, onBroken?: (problem: 
       if (left.length > 0) broken(strayProblem(accountId, left, newest));
     }
   }
+  report.keyClaimsRepaired = await backfillKeyClaims(context);
   report.transfersChecked = await verifyTransfers(context, (problem) => {
     report.brokenTransfers.push(problem);
     onBrokenTransfer?.(problem);
