@@ -1,3 +1,5 @@
+import { Context } from '@temporalio/activity';
+import type { RenewalCheckpoint } from '../engine/subscriptions/renewal-sweep';
 import { z } from '../engine/zod';
 import { MAX_PERIOD_DAYS } from '../engine/subscriptions/subscription-rules';
 import { SCHEDULE_FIRED } from '../engine/triggers/event-sources';
@@ -18,7 +20,8 @@ const DAY_MS = 86_400_000;
  * first 100 refusals and failures) for a later email task to send the admin;
  * in a run a firing started, the counts also go on the firing's summary
  * (`report` on GET /v1/triggers/{id}/firings/{firingId}).
- * Every renewal is idempotent per period, so a retried task is safe.
+ * Every renewal is idempotent per period, so a retried task is safe; it
+ * resumes from the checkpoint its last attempt heartbeated.
  */
 export const subscriptionRenewalsKind: TaskKind<RenewalTask, { horizonMs: number }> = {
   type: 'subscription_renewals',
@@ -30,8 +33,10 @@ export const subscriptionRenewalsKind: TaskKind<RenewalTask, { horizonMs: number
   execution: {
     mode: 'activity',
     local: false,
-    // One pass over every subscription: 10,000 take minutes, not hours; a crashed attempt is retried after this.
+    // One pass over every subscription: 10,000 take minutes, not hours.
     startToCloseTimeout: '30 minutes',
+    // The pass heartbeats its checkpoint after each batch of 200: an attempt on a worker that died is retried within this, from its last batch.
+    heartbeatTimeout: '2 minutes',
     retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 5 },
   },
   summary: (task) => `renew subscriptions ending within ${task.horizonDays} days`,
@@ -39,7 +44,10 @@ export const subscriptionRenewalsKind: TaskKind<RenewalTask, { horizonMs: number
   async execute(prepared, deps, task, context) {
     const renewDue = deps.renewDueSubscriptions;
     if (!renewDue) throw new TaskInputError('subscriptions_unavailable', 'this worker was built without subscription renewals');
-    const report = await renewDue(prepared);
+    // A retried attempt goes on after the last batch the one before it finished, with its counts.
+    const activity = Context.current();
+    const resume = activity.info.heartbeatDetails as RenewalCheckpoint | undefined;
+    const report = await renewDue({ ...prepared, ...(resume ? { resume } : {}), onBatch: (checkpoint) => activity.heartbeat(checkpoint) });
     // A run a firing started: its event id is the firing id, and the firing summary shows the counts.
     if (context.event.type === SCHEDULE_FIRED && deps.firingReports) {
       const { considered, due, renewed, refused, failed, notified, alreadyNotified } = report;

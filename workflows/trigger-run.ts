@@ -132,7 +132,8 @@ type Arrivals = Map<string, EventEnvelope[]>;
 const taskExecutor = (arrivals: Arrivals): TaskExecutor => async (task, context, effectKey) => {
   const execution = task.execution!;
   const summary = fillSummary(execution.summary, context);
-  const options = { startToCloseTimeout: execution.startToCloseTimeout, retry: execution.retry };
+  const heartbeat = execution.mode === 'activity' && execution.heartbeatTimeout ? { heartbeatTimeout: execution.heartbeatTimeout } : {};
+  const options = { startToCloseTimeout: execution.startToCloseTimeout, retry: execution.retry, ...heartbeat };
   const activities = execution.local
     ? proxyLocalActivities<Record<string, (input: TaskActivityInput) => Promise<TaskOutcome>>>(options)
     : proxyActivities<Record<string, (input: TaskActivityInput) => Promise<TaskOutcome>>>(options);

@@ -54,6 +54,8 @@ export type TaskExecution =
     /** A local activity runs in the worker without a round trip through the server (pure compute). */
     local: boolean;
     startToCloseTimeout: string;
+    /** Set for a long activity that heartbeats: a worker that died is noticed after this, not after startToCloseTimeout. */
+    heartbeatTimeout?: string;
     retry: RetryPlan;
     /** One line for the Temporal UI; `{{path}}` parts are filled from the run context. */
     summary: string;

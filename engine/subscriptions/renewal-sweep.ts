@@ -5,14 +5,21 @@
  * balance did not cover the price, and returning the report the admin gets.
  * A retried pass renews nothing twice and mails no notice twice (outbox key
  * `expiry:<subscriptionId>:<periodEnd>`).
+ *
+ * The pass reads the subscriptions through one cursor and hands a
+ * checkpoint (the last subscription id of a finished batch, and the report
+ * so far) to `onBatch` after each batch; given back as `resume`, it goes on
+ * after that batch with the counts carried over. The renewal task keeps it
+ * as its activity's heartbeat, so an attempt on a worker that died is
+ * retried from its last batch within the heartbeat timeout.
  */
 import type { EmailRequest } from '../../tasks/email';
 import type { SubscriptionStore } from './subscription-store';
 
 /** Subscriptions renewed at once; each renewal is a few store round trips. */
 const CONCURRENCY = 8;
-/** Subscriptions read per page. */
-const PAGE_SIZE = 200;
+/** Subscriptions read, and renewed, per batch; the checkpoint follows each batch. */
+const BATCH_SIZE = 200;
 /** Refusals and failures the report lists by name; the counts cover all. */
 export const MAX_LISTED = 100;
 
@@ -37,8 +44,22 @@ export interface RenewalReport {
   failures: Array<{ subscriptionId: string; message: string }>;
 }
 
+/** Where a pass stands after a batch: resume after `afterId`, with the report so far. */
+export interface RenewalCheckpoint {
+  afterId: string;
+  report: RenewalReport;
+}
+
+export interface RenewalPassOptions {
+  horizonMs: number;
+  /** A checkpoint of an earlier attempt of the same pass. */
+  resume?: RenewalCheckpoint;
+  /** Called after each batch, e.g. to heartbeat it. */
+  onBatch?: (checkpoint: RenewalCheckpoint) => void;
+}
+
 export interface RenewalSweepDependencies {
-  subscriptions: Pick<SubscriptionStore, 'list' | 'renew'>;
+  subscriptions: Pick<SubscriptionStore, 'sweep' | 'renewRead'>;
   /** The owner's email address from the customer profile, or null. */
   emailOf(ownerId: string): Promise<string | null>;
   /** Sends one email at most once per outbox key; `alreadySent: true` when the key had been sent before. */
@@ -60,18 +81,17 @@ async function inPool<T>(items: readonly T[], work: (item: T) => Promise<void>):
 
 export function createRenewalSweep(deps: RenewalSweepDependencies) {
   const clock = deps.clock ?? (() => new Date());
-  return async function renewDue(options: { horizonMs: number }): Promise<RenewalReport> {
-    const report: RenewalReport = { considered: 0, due: 0, renewed: 0, refused: 0, failed: 0, notified: 0, alreadyNotified: 0, refusals: [], failures: [] };
+  return async function renewDue(options: RenewalPassOptions): Promise<RenewalReport> {
+    const report: RenewalReport = options.resume?.report ?? { considered: 0, due: 0, renewed: 0, refused: 0, failed: 0, notified: 0, alreadyNotified: 0, refusals: [], failures: [] };
     const cutoff = clock().getTime() + options.horizonMs;
-    let cursor: string | undefined;
-    do {
-      const page = await deps.subscriptions.list({ limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) });
-      report.considered += page.items.length;
-      const due = page.items.filter((subscription) => subscription.autoRenew && subscription.currentPeriodEnd.getTime() <= cutoff);
+    const batches = deps.subscriptions.sweep({ batchSize: BATCH_SIZE, ...(options.resume ? { afterId: options.resume.afterId } : {}) });
+    for await (const batch of batches) {
+      report.considered += batch.length;
+      const due = batch.filter((subscription) => subscription.autoRenew && subscription.currentPeriodEnd.getTime() <= cutoff);
       report.due += due.length;
       await inPool(due, async (subscription) => {
         try {
-          const outcome = await deps.subscriptions.renew(subscription.id, options);
+          const outcome = await deps.subscriptions.renewRead(subscription, options);
           if (outcome.outcome === 'renewed') report.renewed += 1;
           if (outcome.outcome !== 'refused') return;
           report.refused += 1;
@@ -93,8 +113,8 @@ export function createRenewalSweep(deps: RenewalSweepDependencies) {
           if (report.failures.length < MAX_LISTED) report.failures.push({ subscriptionId: subscription.id, message: error instanceof Error ? error.message : String(error) });
         }
       });
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor);
+      options.onBatch?.({ afterId: batch.at(-1)!.id, report });
+    }
     return report;
   };
 }

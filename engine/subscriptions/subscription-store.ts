@@ -179,6 +179,29 @@ export function createSubscriptionStore(deps: SubscriptionDependencies) {
       return { items, nextCursor: docs.length > page.limit ? (items.at(-1)?.id ?? null) : null };
     },
 
+    /**
+     * Every subscription in `_id` order, in batches, through one cursor: one
+     * pass over the collection however many there are (a page read by
+     * `_id > cursor` is a scan of the whole collection on FerretDB, so
+     * paging through 10,000 subscriptions read it 50 times). `afterId`
+     * resumes after a subscription id.
+     */
+    async *sweep(options: { batchSize: number; afterId?: string }): AsyncGenerator<Subscription[]> {
+      const cursor = subscriptions.collection.find(options.afterId === undefined ? {} : { _id: { $gt: options.afterId } } as never).sort({ _id: 1 }).batchSize(options.batchSize);
+      let batch: SubscriptionDoc[] = [];
+      try {
+        for await (const doc of cursor as AsyncIterable<SubscriptionDoc>) {
+          batch.push(doc);
+          if (batch.length < options.batchSize) continue;
+          yield await Promise.all(batch.map(view));
+          batch = [];
+        }
+        if (batch.length > 0) yield await Promise.all(batch.map(view));
+      } finally {
+        await cursor.close();
+      }
+    },
+
     /** The outcomes of renewing a subscription, oldest period first. */
     async renewals(id: string): Promise<RenewalRecord[]> {
       await load(id);
@@ -195,24 +218,35 @@ export function createSubscriptionStore(deps: SubscriptionDependencies) {
      */
     async renew(id: string, options: { horizonMs: number }): Promise<RenewalOutcome> {
       const doc = await load(id);
-      const periodEnd = await currentPeriodEnd(doc);
-      if (!doc.autoRenew) return { outcome: 'auto_renew_off', periodEnd };
-      const now = clock();
-      if (periodEnd.getTime() > now.getTime() + options.horizonMs) return { outcome: 'not_due', periodEnd };
-      const { amount, unit } = doc.plan.price;
-      let posted;
-      try {
-        posted = await deps.ledger.post({ ownerId: doc.ownerId, unit, direction: 'debit', amount, idempotencyKey: renewalKey(id, periodEnd), comment: `Renewal of ${doc.plan.name}`, source: { kind: 'subscription', subscriptionId: id, periodEnd: periodEnd.toISOString() } });
-      } catch (error) {
-        if (!isDomainError(error) || !REFUSALS.has(error.code)) throw error;
-        const firstThisPeriod = await insertOnce({ _id: `${renewedId(id, periodEnd)}:refused`, subscriptionId: id, periodEnd, outcome: 'refused', amount, unit, code: error.code, at: now });
-        return { outcome: 'refused', periodEnd, code: error.code, message: error.message, firstThisPeriod };
-      }
-      const newPeriodEnd = nextPeriodEnd(periodEnd, doc.plan.periodDays);
-      await insertOnce({ _id: renewedId(id, periodEnd), subscriptionId: id, periodEnd, outcome: 'renewed', newPeriodEnd, entryId: posted.entry.id, amount, unit, at: now });
-      return { outcome: 'renewed', periodEnd, newPeriodEnd, entryId: posted.entry.id, replayed: posted.replayed };
+      return renewFrom(doc, await currentPeriodEnd(doc), options);
+    },
+
+    /** `renew` for a subscription just read (a sweep's batch): the same steps without reading it again. */
+    async renewRead(subscription: Subscription, options: { horizonMs: number }): Promise<RenewalOutcome> {
+      const { id, currentPeriodEnd: periodEnd, ...rest } = subscription;
+      return renewFrom({ _id: id, currentPeriodEnd: periodEnd, ...rest }, periodEnd, options);
     },
   };
+
+  /** Renews the period ending at `periodEnd` (the current one of `doc`); see `renew`. */
+  async function renewFrom(doc: SubscriptionDoc, periodEnd: Date, options: { horizonMs: number }): Promise<RenewalOutcome> {
+    const id = doc._id;
+    if (!doc.autoRenew) return { outcome: 'auto_renew_off', periodEnd };
+    const now = clock();
+    if (periodEnd.getTime() > now.getTime() + options.horizonMs) return { outcome: 'not_due', periodEnd };
+    const { amount, unit } = doc.plan.price;
+    let posted;
+    try {
+      posted = await deps.ledger.post({ ownerId: doc.ownerId, unit, direction: 'debit', amount, idempotencyKey: renewalKey(id, periodEnd), comment: `Renewal of ${doc.plan.name}`, source: { kind: 'subscription', subscriptionId: id, periodEnd: periodEnd.toISOString() } });
+    } catch (error) {
+      if (!isDomainError(error) || !REFUSALS.has(error.code)) throw error;
+      const firstThisPeriod = await insertOnce({ _id: `${renewedId(id, periodEnd)}:refused`, subscriptionId: id, periodEnd, outcome: 'refused', amount, unit, code: error.code, at: now });
+      return { outcome: 'refused', periodEnd, code: error.code, message: error.message, firstThisPeriod };
+    }
+    const newPeriodEnd = nextPeriodEnd(periodEnd, doc.plan.periodDays);
+    await insertOnce({ _id: renewedId(id, periodEnd), subscriptionId: id, periodEnd, outcome: 'renewed', newPeriodEnd, entryId: posted.entry.id, amount, unit, at: now });
+    return { outcome: 'renewed', periodEnd, newPeriodEnd, entryId: posted.entry.id, replayed: posted.replayed };
+  }
 }
 
 export type SubscriptionStore = ReturnType<typeof createSubscriptionStore>;

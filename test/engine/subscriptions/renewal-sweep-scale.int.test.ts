@@ -1,8 +1,8 @@
 // The renewal sweep over a few thousand subscriptions in one pass: every
 // due one renewed once, the uncovered ones refused, and the time it took
-// (the README quotes it).
+// (the README quotes it); and a pass stopped half-way resumed from its checkpoint.
 import { createLedger, type Ledger } from '../../../engine/ledger';
-import { createRenewalSweep } from '../../../engine/subscriptions/renewal-sweep';
+import { createRenewalSweep, type RenewalCheckpoint } from '../../../engine/subscriptions/renewal-sweep';
 import { createSubscriptionStore, type SubscriptionStore } from '../../../engine/subscriptions/subscription-store';
 import { openTestStore } from '../../support/store';
 
@@ -57,3 +57,35 @@ it(`renews ${COUNT} due subscriptions in one pass, each once`, async () => {
   expect(again).toMatchObject({ due: COUNT * 0.1, renewed: 0, refused: COUNT * 0.1 });
   expect((await ledger.getAccount('owner_00001', 'CREDIT'))!.balance).toBe(70);
 }, 600_000);
+
+it('resumes a pass stopped after a batch from its checkpoint, with the counts carried over and nothing renewed twice', async () => {
+  const own = await openTestStore('renewal_resume');
+  try {
+    const ownLedger = createLedger({ connection: own.connection });
+    const ownSubscriptions = createSubscriptionStore({ connection: own.connection, ledger: ownLedger, ownerKnown: async () => true });
+    const count = 500;
+    const end = new Date(Date.now() - 60_000);
+    await inBatches(count, async (index) => {
+      const ownerId = `resume_${String(index).padStart(4, '0')}`;
+      await ownLedger.post({ ownerId, unit: 'CREDIT', direction: 'credit', amount: index % 10 === 0 ? 10 : 100, idempotencyKey: `fund:${ownerId}`, createIfMissing: true, source: { kind: 'api', keyId: 'test' } });
+      await ownSubscriptions.put(`sub_${String(index).padStart(4, '0')}`, { ownerId, plan, currentPeriodEnd: end, autoRenew: true });
+    });
+    const mails: string[] = [];
+    const renewDue = createRenewalSweep({ subscriptions: ownSubscriptions, emailOf: async (ownerId) => `${ownerId}@example.com`, sendEmail: async (request) => mails.push(request.outboxKey) });
+
+    // The first attempt dies after its first batch, as a worker would; the last checkpoint is what its heartbeat kept.
+    let checkpoint: RenewalCheckpoint | undefined;
+    const died = new Error('worker died');
+    await expect(renewDue({ horizonMs: 0, onBatch: (reached) => { checkpoint = structuredClone(reached); throw died; } })).rejects.toBe(died);
+    expect(checkpoint).toMatchObject({ afterId: 'sub_0199', report: { considered: 200, renewed: 180, refused: 20 } });
+
+    const report = await renewDue({ horizonMs: 0, resume: checkpoint! });
+    expect(report).toMatchObject({ considered: count, due: count, renewed: count * 0.9, refused: count * 0.1, failed: 0, notified: count * 0.1 });
+    expect(new Set(mails).size).toBe(count * 0.1);
+    // One debit each: 100 - 30 for the renewed, 10 untouched for the refused, on both sides of the checkpoint.
+    for (const index of [1, 199, 201, 499]) expect((await ownLedger.getAccount(`resume_${String(index).padStart(4, '0')}`, 'CREDIT'))!.balance).toBe(70);
+    expect((await ownLedger.getAccount('resume_0200', 'CREDIT'))!.balance).toBe(10);
+  } finally {
+    await own.close();
+  }
+}, 300_000);
