@@ -6,13 +6,20 @@
  * lookup by key is a filter on a field other than `_id`, which FerretDB
  * answers by scanning every entry. A refused posting must still return the
  * entry of a replayed key, so before claims every refusal scanned the whole
- * ledger. Now a posting inserts a claim (`_id` = the key) before it first
- * inserts its entry, and claims are never removed: no claim means no entry
- * has the key, and a refusal without a claim is final. A claim without an
- * entry (the poster stopped, or lost every race) only sends that key's
- * refusals back to the scan.
+ * ledger. Now a debit inserts a claim (`_id` = the key) before it first
+ * inserts its entry, and claims are never removed: no claim means no debit
+ * has the key, and a debit's refusal without a claim is final. A claim
+ * without an entry (the poster stopped, or lost every race) only sends that
+ * key's refusals back to the scan.
  *
- * Ledgers written before claims existed are backfilled once, at startup
+ * Only debits claim: they are what balances refuse (insufficient funds,
+ * days in debt), so that is where refusals are many, while credits, most
+ * postings, pay no extra insert. A refused credit (`maxBalance`,
+ * `minCredit`) still looks its key up by scanning. A refused debit whose
+ * key an earlier credit holds is reported as the refusal rather than as
+ * `idempotency_conflict`: either way nothing is posted.
+ *
+ * Ledgers written before claims existed have their debits backfilled once, at startup
  * (`ensureKeyClaims`); until a process has seen the backfill finished, it
  * treats every key as claimed and scans as before.
  */
@@ -26,7 +33,7 @@ export const KEY_CLAIMS_BACKFILLED = 'key-claims-backfilled';
 const BACKFILL_BATCH = 500;
 
 /**
- * Claims the key for a posting about to insert its first entry attempt.
+ * Claims the key for a debit about to insert its first entry attempt.
  * Must complete before that insert is sent. A key claimed before (a replay,
  * or an earlier attempt) is no error: the entry insert settles what it is.
  */
@@ -48,7 +55,7 @@ export async function mayHoldKey(context: LedgerContext, idempotencyKey: string)
 }
 
 /**
- * Inserts the missing claim of every entry, in batches of unordered inserts
+ * Inserts the missing claim of every debit, in batches of unordered inserts
  * (a key already claimed is a duplicate, skipped by the store), and answers
  * how many were missing. One pass over the entries; `ledger:verify` runs it
  * too, so a claim lost by hand is put back.
@@ -61,8 +68,9 @@ export async function backfillKeyClaims(context: LedgerContext): Promise<number>
     inserted += await insertMissing(context, batch);
     batch = [];
   };
-  const cursor = context.models.entries.find({}, { projection: { idempotencyKey: 1, accountId: 1, createdAt: 1 } }).batchSize(BACKFILL_BATCH);
+  const cursor = context.models.entries.find({}, { projection: { idempotencyKey: 1, accountId: 1, direction: 1, createdAt: 1 } }).batchSize(BACKFILL_BATCH);
   for await (const entry of cursor) {
+    if (entry.direction !== 'debit') continue;
     batch.push({ _id: entry.idempotencyKey, accountId: entry.accountId, createdAt: entry.createdAt });
     if (batch.length >= BACKFILL_BATCH) await flush();
   }

@@ -123,9 +123,9 @@ const markSchema = new Schema<BalanceMarkDoc>(
 );
 
 /**
- * A key claim (key-claims.ts): the idempotency key of an entry that may
+ * A key claim (key-claims.ts): the idempotency key of a debit that may
  * exist, inserted before that entry's first insert and never removed, so a
- * refused posting learns from one `_id` read that no entry holds its key.
+ * refused debit learns from one `_id` read that no entry holds its key.
  */
 export interface KeyClaimDoc {
   /** The idempotency key. */

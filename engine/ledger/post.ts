@@ -186,8 +186,8 @@ async function opened(context: LedgerContext, target: Target): Promise<Target> {
 async function onRefusal(context: LedgerContext, request: PostRequest, mark: TransferMark | undefined, accountId: string, head: Head, refusal: DomainError): Promise<{ head: Head } | PostResult> {
   const newest = await probeForward(context, accountId, head);
   if (newest.seq > head.seq) return { head: newest };
-  // No claim, no entry with this key: the refusal stands without a lookup by key (a scan of every entry on FerretDB).
-  if (!(await mayHoldKey(context, request.idempotencyKey))) throw refusal;
+  // A debit's key is claimed before its entry: no claim, no entry with this key, and the refusal stands without a lookup by key (a scan of every entry on FerretDB).
+  if (request.direction === 'debit' && !(await mayHoldKey(context, request.idempotencyKey))) throw refusal;
   const replay = await findReplay(context, request, mark);
   if (replay) return replay;
   throw refusal;
@@ -262,8 +262,9 @@ async function postInQueue(context: LedgerContext, request: PostRequest, mark: T
       continue;
     }
     const doc = entryDoc(accountId, account, next, request, mark);
-    // The balance mark and the key claim go first, so no entry can exist without either (balance-marks.ts, key-claims.ts).
-    const [balanceMarkId] = await Promise.all([markFor(context, accountId, next.seq), claimed ? undefined : claimKey(context, request.idempotencyKey, accountId)]);
+    // The balance mark, and a debit's key claim, go first, so no entry can exist without them (balance-marks.ts, key-claims.ts).
+    const claim = claimed || request.direction !== 'debit' ? undefined : claimKey(context, request.idempotencyKey, accountId);
+    const [balanceMarkId] = await Promise.all([markFor(context, accountId, next.seq), claim]);
     claimed = true;
     if ((context.queues.get(accountId)?.depth ?? 0) > 1) placeMarkAhead(context, accountId, next.seq + 1);
     try {

@@ -210,7 +210,7 @@ export interface VerifyReport {
   transfersChecked: number;
   /** Accounts a posting stopped mid-way left behind and that were repaired: a trailing hint advanced, or the document of an account with entries written. */
   accountsRepaired: number;
-  /** Entries whose idempotency key had no claim (key-claims.ts), and got one: a refusal would have missed their replay. */
+  /** Debits whose idempotency key had no claim (key-claims.ts), and got one: a refusal would have missed their replay. */
   keyClaimsRepaired: number;
   broken: VerifyProblem[];
   /** Transfers whose entries do not pair up: a debit with neither credit nor reversal, or legs that disagree. */

@@ -105,7 +105,7 @@ function strayProblem(accountId: string, entries: StrayEntry[], newest: number |
  * document is not (its first posting stopped between the two writes) is
  * opened from that entry and verified like the others; any other such entry
  * (beyond a gap, or with no entry 1) is reported. Last, every transfer's
- * entries must pair up (verify-transfers.ts), and every entry's key must
+ * entries must pair up (verify-transfers.ts), and every debit's key must
  * be claimed (key-claims.ts; a missing claim is put back and counted).
  */
 export async function verifyLedger(context: LedgerContext, onBroken?: (problem: VerifyProblem) => void, onBrokenTransfer?: (problem: TransferProblem) => void): Promise<VerifyReport> {
