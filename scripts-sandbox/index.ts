@@ -2,6 +2,7 @@ import { createSandbox } from './sandbox-pool';
 import type { Sandbox, ScriptRequest, ScriptResult } from './types';
 
 export type {
+  ProcessSandbox,
   Sandbox,
   SandboxOptions,
   ScriptError,

@@ -2,7 +2,7 @@ import { resolveOptions, type ResolvedOptions } from './limits';
 import { SandboxBusyError } from './sandbox-busy-error';
 import { SandboxDisposedError } from './sandbox-disposed-error';
 import { createChildSandbox } from './sandbox';
-import type { Sandbox, SandboxOptions, ScriptRequest, ScriptResult } from './types';
+import type { ProcessSandbox, SandboxOptions, ScriptRequest, ScriptResult } from './types';
 
 interface Waiting {
   request: ScriptRequest;
@@ -22,10 +22,10 @@ const roundMs = (ms: number): number => Math.round(ms * 1_000) / 1_000;
  * at once, so a flood of slow scripts cannot build a backlog that outlives
  * its callers. Children start on first use.
  */
-class SandboxPool implements Sandbox {
+class SandboxPool implements ProcessSandbox {
   private readonly options: ResolvedOptions;
-  private readonly members: Sandbox[];
-  private readonly idle: Sandbox[];
+  private readonly members: ProcessSandbox[];
+  private readonly idle: ProcessSandbox[];
   private readonly waiting: Waiting[] = [];
   private disposed = false;
 
@@ -52,6 +52,10 @@ class SandboxPool implements Sandbox {
     return this.members[0]!.checkSyntax(code);
   }
 
+  childPids(): number[] {
+    return this.members.flatMap((member) => member.childPids());
+  }
+
   dispose(): void {
     this.disposed = true;
     for (const waiting of this.waiting.splice(0)) waiting.reject(new SandboxDisposedError());
@@ -59,7 +63,7 @@ class SandboxPool implements Sandbox {
   }
 
   /** Runs on a free member; the time spent in this queue is added to the member's own `queueMs` (its boot, if cold). */
-  private async runOn(member: Sandbox, request: ScriptRequest, queuedAtMs: number): Promise<ScriptResult> {
+  private async runOn(member: ProcessSandbox, request: ScriptRequest, queuedAtMs: number): Promise<ScriptResult> {
     const waitedMs = performance.now() - queuedAtMs;
     try {
       const result = await member.run(request);
@@ -69,7 +73,7 @@ class SandboxPool implements Sandbox {
     }
   }
 
-  private release(member: Sandbox): void {
+  private release(member: ProcessSandbox): void {
     const next = this.disposed ? undefined : this.waiting.shift();
     if (next === undefined) {
       this.idle.push(member);
@@ -80,6 +84,6 @@ class SandboxPool implements Sandbox {
 }
 
 /** The engine's sandbox: a pool of `processes` child sandboxes behind one bounded queue (see `SandboxPool`). */
-export function createSandbox(options: SandboxOptions = {}): Sandbox {
+export function createSandbox(options: SandboxOptions = {}): ProcessSandbox {
   return new SandboxPool(options);
 }

@@ -8,7 +8,7 @@ import { SandboxBusyError } from './sandbox-busy-error';
 import { SandboxDisposedError } from './sandbox-disposed-error';
 import { SandboxStartError } from './sandbox-start-error';
 import type { ChildMessage, ParentMessage } from './sandbox-protocol';
-import type { Sandbox, SandboxOptions, ScriptRequest, ScriptResult } from './types';
+import type { ProcessSandbox, SandboxOptions, ScriptRequest, ScriptResult } from './types';
 
 /**
  * How long past a run's own timeout the parent waits before killing the
@@ -46,7 +46,7 @@ const roundMs = (ms: number): number => Math.round(ms * 1_000) / 1_000;
  * `SandboxStartError`); from then on, the script's own timeout plus grace
  * (a miss is `script_timeout`). So a cold start is never the script's fault.
  */
-export function createChildSandbox(options?: SandboxOptions): Sandbox {
+export function createChildSandbox(options?: SandboxOptions): ProcessSandbox {
   const resolved = resolveOptions(options);
   const childOptions = JSON.stringify({
     maxTimeoutMs: resolved.maxTimeoutMs,
@@ -178,6 +178,10 @@ export function createChildSandbox(options?: SandboxOptions): Sandbox {
       }
       const compiled = checker.compile(code);
       return 'error' in compiled ? compiled.error : null;
+    },
+
+    childPids() {
+      return child?.pid === undefined ? [] : [child.pid];
     },
 
     dispose() {

@@ -108,3 +108,15 @@ export interface Sandbox {
   /** Releases every isolate. Runs in flight fail; later calls throw. */
   dispose(): void;
 }
+
+/** A sandbox whose scripts run in supervised child processes (`createSandbox`, `createChildSandbox`). */
+export interface ProcessSandbox extends Sandbox {
+  /**
+   * The process ids of the child processes alive now, at most one per
+   * process the sandbox may start; a child that has not started yet (they
+   * start on first use) or was killed is absent, and a replacement shows
+   * its own pid. For tests and diagnostics that must observe the process a
+   * script ran in, such as its memory, rather than the caller's process.
+   */
+  childPids(): number[];
+}

@@ -14,6 +14,26 @@ describe('the sandbox pool', () => {
     }
   });
 
+  it('names the child processes alive now, and a replacement by its own pid', async () => {
+    const sandbox = createSandbox({ processes: 2 });
+    try {
+      expect(sandbox.childPids()).toEqual([]);
+      await sandbox.run({ code: 'return 1;', input: { event: {} } });
+      const [first, ...others] = sandbox.childPids();
+      expect(others).toEqual([]);
+      expect(process.kill(first!, 0)).toBe(true);
+      // A builtin isolated-vm cannot stop gets its child killed and replaced.
+      const crashed = await sandbox.run({ code: 'new Array(2 ** 31).fill(1); return 1;', input: { event: {} }, limits: { timeoutMs: 300 } });
+      expect(crashed.ok).toBe(false);
+      await sandbox.run({ code: 'return 1;', input: { event: {} } });
+      const [second] = sandbox.childPids();
+      expect(second).toBeDefined();
+      expect(second).not.toBe(first);
+    } finally {
+      sandbox.dispose();
+    }
+  });
+
   it('refuses a pool size beyond the bound', () => {
     expect(() => createSandbox({ processes: 17 })).toThrow(/processes/);
     expect(() => createSandbox({ processes: 0 })).toThrow(/processes/);
