@@ -80,7 +80,7 @@ export function buildApi(deps: ApiDependencies) {
   const packages = createPackageStore(store);
   const subscriptions = createSubscriptionStore({ connection: store, ledger, ownerKnown: async (ownerId) => (await customers.profileOf(ownerId)) !== null });
   const webhookSecrets = createWebhookSecrets({ connection: store, pepper: pepperOf(config) });
-  const events = createEventIngestor({ connection: store, triggers, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger, ownerContext, ...(metrics ? { metrics } : {}) });
+  const events = createEventIngestor({ connection: store, triggers, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger, ownerContext, cancelHoldMs: config.CANCEL_HOLD_HOURS * 3_600_000, ...(metrics ? { metrics } : {}) });
   const dryRun = createDryRun({ sandbox, ledger, policyDefaults: config.LEDGER_POLICY_DEFAULTS, templates: templates.catalog, cancelIndex: events.cancelIndex, ownerContext, selectPackage: packages.selectFor });
   const schedules = createScheduleSync({ client: temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger });
   const firings = createFiringStore(store);
@@ -100,7 +100,7 @@ export function buildApi(deps: ApiDependencies) {
     ],
     modules: [
       eventRoutes(events, store),
-      triggerRoutes(triggers, checkers, dryRun, webhookSecrets, schedules, records),
+      triggerRoutes(triggers, checkers, dryRun, webhookSecrets, schedules, events.cancelIndex, records),
       firingRoutes({ triggers, firings, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE }),
       runRoutes(runs),
       scriptRoutes(sandbox, sandboxMaximums),

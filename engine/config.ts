@@ -36,6 +36,8 @@ export const configSchema = z.object({
   ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters'),
   API_KEY_PEPPER: z.string().min(32, 'must be at least 32 characters').optional(),
   RATE_LIMIT_EVENTS_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
+  /** How long a cancellation is held for runs that start after it (engine/events/cancel-index.ts), in hours; 0 holds none. */
+  CANCEL_HOLD_HOURS: z.coerce.number().min(0).max(8_760).default(24),
   RATE_LIMIT_SCRIPT_TESTS_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),

@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   const customers = createCustomerDirectory({ connection: store, ledger });
   // Runs of balance events see the owner's profile as `customer`, as runs of the API's events do.
   const ownerContext = createOwnerContextLoader({ profileOf: customers.profileOf, ledger, defaultUnit: config.DEFAULT_UNIT });
-  const ingestor = createEventIngestor({ connection: store, triggers, temporal: client, taskQueue: config.TEMPORAL_TASK_QUEUE, logger, metrics, ownerContext });
+  const ingestor = createEventIngestor({ connection: store, triggers, temporal: client, taskQueue: config.TEMPORAL_TASK_QUEUE, logger, metrics, ownerContext, cancelHoldMs: config.CANCEL_HOLD_HOURS * 3_600_000 });
   const activities = createActivities({
     connection: store,
     sandbox: meteredSandbox(sandbox, metrics),

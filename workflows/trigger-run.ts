@@ -68,6 +68,8 @@ export async function triggerRun(input: TriggerRunInput): Promise<RunState> {
     else state.lateCancellations.push({ ...request, phase: state.phase });
   });
 
+  // Decided by the input alone (runs started before holds existed have none), so replay needs no patch marker.
+  if (input.heldCancellation) state.cancelledBy = input.heldCancellation;
   if (await waitOutWindow(state)) return endCancelled(state);
   state.phase = 'running';
   await CancellationScope.nonCancellable(() => runTasks(input, state, taskExecutor(arrivals)));

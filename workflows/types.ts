@@ -261,6 +261,8 @@ export interface TriggerRunInput {
   cause?: RunCause;
   /** The package the event matched, snapshotted at match time, on runs whose trigger credits `amountFrom: "package"`; `package` in its context. */
   package?: PackageSelection;
+  /** A cancellation that arrived before the run started (held for its correlation value): the run ends as cancelled without tasks. */
+  heldCancellation?: CancelRequest;
 }
 
 /**

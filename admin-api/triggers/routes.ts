@@ -1,3 +1,4 @@
+import type { CancelIndex } from '../../engine/events/cancel-index';
 import { scheduleIdOf, type ScheduleSync } from '../../engine/schedules/schedule-sync';
 import type { DryRun } from '../../engine/triggers/dry-run';
 import { triggerDefinitionSchema, triggerKeySchema } from '../../engine/triggers/trigger-schema';
@@ -81,8 +82,11 @@ function definitionOf(record: TriggerRecord & { createdBy?: string }): Normalize
  * save the trigger's Temporal Schedule is synced; a failure there is logged
  * and healed by the workers' reconciliation, never lost with the save.
  */
-export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dryRun: DryRun, webhookSecrets: Pick<WebhookSecrets, 'issue' | 'rotate'>, schedules: Pick<ScheduleSync, 'syncAfterSave' | 'stateOf'>, records?: RecordKinds): RouteModule {
+export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dryRun: DryRun, webhookSecrets: Pick<WebhookSecrets, 'issue' | 'rotate'>, schedules: Pick<ScheduleSync, 'syncAfterSave' | 'stateOf'>, cancelRoutes: Pick<CancelIndex, 'ensureRoute'>, records?: RecordKinds): RouteModule {
   async function saved(record: TriggerRecord): Promise<TriggerRecord> {
+    // The cancellation's route exists from the save on, so one that arrives before any purchase is held (engine/events/cancel-index.ts).
+    const { cancelOn } = record;
+    if (cancelOn) await Promise.all(cancelOn.types.map((type) => cancelRoutes.ensureRoute(type, cancelOn.correlate)));
     await schedules.syncAfterSave(record.id, record);
     return record;
   }

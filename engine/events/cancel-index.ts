@@ -1,8 +1,8 @@
-import { Schema, type Connection } from 'mongoose';
-import { groupInsert } from '../group-insert';
-import { driverCollection, isDuplicateKeyError, upsertRacing, modelOn } from '../store';
+import { Schema, type Connection, type mongo } from 'mongoose';
+import { groupInsert, type GroupInsert } from '../group-insert';
+import { isDuplicateKeyError, upsertRacing, modelOn } from '../store';
 import { valueAtPath } from '../../workflows/references';
-import type { EventEnvelope } from '../../workflows/types';
+import type { CancelRequest, EventEnvelope } from '../../workflows/types';
 
 /**
  * Which waiting runs an event cancels, answered with reads by `_id` only.
@@ -11,12 +11,20 @@ import type { EventEnvelope } from '../../workflows/types';
  *
  * - a route `(cancel type, correlation path)` is recorded once per trigger
  *   setting, in a collection that stays tiny;
- * - a waiters document per `(type, path, value)` lists the runs started with
- *   that correlation value.
+ * - the runs started with a correlation value are a chain of waiter slots
+ *   per `(type, path, value)`, `_id` `<key>#1`, `<key>#2`...: a run takes the
+ *   first free slot by inserting it (a duplicate key means the slot is taken:
+ *   try the next), and a cancellation reads the slots from 1 until one is
+ *   missing. Nothing is updated, so concurrent starts with one value cannot
+ *   lose each other (an `$addToSet` on one document can, on FerretDB, which
+ *   runs an update as a read and a whole-document write);
+ * - a cancellation is held in a chain of the same shape (`cancel_holds`),
+ *   for CANCEL_HOLD_HOURS: a run started later with that value ends as
+ *   cancelled before its tasks (a cancellation that overtook its purchase).
  *
- * Both are written before the run starts, so a cancellation that arrives a
- * millisecond after the purchase was accepted finds its run. Temporal's
- * visibility store could lag behind by then.
+ * A run writes its waiter slot, then reads the holds; a cancellation writes
+ * its hold, then reads the waiter slots. Whichever comes second sees the
+ * other, so no order of arrival lets a run escape its cancellation.
  */
 interface RouteDoc {
   _id: string;
@@ -24,14 +32,32 @@ interface RouteDoc {
   path: string;
 }
 
-interface WaitersDoc {
+/** Written by releases before waiter chains: one document per key listing the runs. Read, never written. */
+interface LegacyWaitersDoc {
   _id: string;
   workflowIds: string[];
 }
 
-const routeSchema = new Schema<RouteDoc>({ _id: String, type: { type: String, required: true }, path: { type: String, required: true } }, { collection: 'cancel_routes', versionKey: false });
-const waitersSchema = new Schema<WaitersDoc>({ _id: String, workflowIds: { type: [String], default: [] } }, { collection: 'cancel_waiters', versionKey: false });
+/** One link of a chain: a waiting run (waiter slots), or a held cancellation (holds). */
+interface SlotDoc {
+  _id: string;
+  /** Waiter slots: the run. */
+  workflowId?: string;
+  /** Holds: the cancelling event, and until when it holds. */
+  eventId?: string;
+  eventType?: string;
+  until?: Date;
+  at: Date;
+}
 
+const routeSchema = new Schema<RouteDoc>({ _id: String, type: { type: String, required: true }, path: { type: String, required: true } }, { collection: 'cancel_routes', versionKey: false });
+const legacyWaitersSchema = new Schema<LegacyWaitersDoc>({ _id: String, workflowIds: { type: [String], default: [] } }, { collection: 'cancel_waiters', versionKey: false });
+
+/** How long a cancellation that found no run is held for runs started after it, by default. */
+export const DEFAULT_CANCEL_HOLD_MS = 24 * 3_600_000;
+
+/** Links one chain may have: far more runs or cancellations per correlation value than any trigger set makes. */
+const MAX_CHAIN_LENGTH = 1_000;
 
 /** A correlation value as stored: strings and finite numbers only; anything else cannot correlate. */
 export function correlationKey(value: unknown): string | undefined {
@@ -50,9 +76,52 @@ export interface CorrelationKey {
 }
 const MAX_ENSURED_ROUTES = 10_000;
 
-export function createCancelIndex(connection: Connection) {
+/**
+ * Appends `link` to the chain `base` (`<base>#1`, `<base>#2`...) in the first
+ * free slot, unless a slot already holds an equal link (`same`): a retry
+ * appends nothing twice.
+ */
+async function appendToChain(slots: mongo.Collection<SlotDoc>, writer: GroupInsert<SlotDoc>, base: string, link: Omit<SlotDoc, '_id'>, same: (doc: SlotDoc) => boolean): Promise<void> {
+  for (let n = 1; n <= MAX_CHAIN_LENGTH; n += 1) {
+    const _id = `${base}#${n}`;
+    try {
+      await writer.insert({ _id, ...link });
+      return;
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error;
+    }
+    const taken = await slots.findOne({ _id });
+    if (taken && same(taken)) return;
+  }
+  throw new Error(`the chain ${base} is full (${MAX_CHAIN_LENGTH} links)`);
+}
+
+/** Every link of the chain `base`, read by `_id` from slot 1 to the first missing one. */
+async function readChain(slots: mongo.Collection<SlotDoc>, base: string): Promise<SlotDoc[]> {
+  const links: SlotDoc[] = [];
+  for (let n = 1; n <= MAX_CHAIN_LENGTH; n += 1) {
+    const link = await slots.findOne({ _id: `${base}#${n}` });
+    if (!link) break;
+    links.push(link);
+  }
+  return links;
+}
+
+export interface CancelIndexOptions {
+  /** How long a cancellation is held for runs started after it (default 24 hours). */
+  holdMs?: number;
+  clock?: () => Date;
+}
+
+export function createCancelIndex(connection: Connection, options: CancelIndexOptions = {}) {
   const routes = modelOn(connection, 'CancelRoute', routeSchema);
-  const waiters = modelOn(connection, 'CancelWaiters', waitersSchema);
+  const legacyWaiters = modelOn(connection, 'CancelWaiters', legacyWaitersSchema);
+  const waiterSlots = connection.collection<SlotDoc>('cancel_waiter_slots') as unknown as mongo.Collection<SlotDoc>;
+  const holds = connection.collection<SlotDoc>('cancel_holds') as unknown as mongo.Collection<SlotDoc>;
+  const waiterWriter = groupInsert(waiterSlots);
+  const holdWriter = groupInsert(holds);
+  const holdMs = options.holdMs ?? DEFAULT_CANCEL_HOLD_MS;
+  const clock = options.clock ?? (() => new Date());
   // Routes are never deleted, so once this process has written one it need
   // not write it again (bounded: one entry per trigger cancellation setting).
   const ensuredRoutes = new Set<string>();
@@ -65,28 +134,44 @@ export function createCancelIndex(connection: Connection) {
     if (ensuredRoutes.size < MAX_ENSURED_ROUTES) ensuredRoutes.add(id);
   }
 
-  /**
-   * Usually the first run with this value: one insert. A second run with the
-   * same value (another trigger, or a retried dispatch) appends to it.
-   */
-  async function addToWaiters(key: string, workflowId: string): Promise<void> {
-    try {
-      await groupInsert(driverCollection(waiters)).insert({ _id: key, workflowIds: [workflowId] });
-    } catch (error) {
-      if (!isDuplicateKeyError(error)) throw error;
-      await waiters.updateOne({ _id: key }, { $addToSet: { workflowIds: workflowId } });
-    }
+  /** The keys a run with this cancelOn waits on, for its event (none when the event has no usable value). */
+  function keysOf(cancelOn: { types: string[]; correlate: string }, event: EventEnvelope): string[] {
+    const value = correlationKey(valueAtPath(event, cancelOn.correlate));
+    return value === undefined ? [] : cancelOn.types.map((type) => [type, cancelOn.correlate, value].join(SEPARATOR));
   }
 
   return {
     /** Records that this run waits for these cancellation types at this value; no-op when the event has no usable value. */
     async addWaiter(cancelOn: { types: string[]; correlate: string }, event: EventEnvelope, workflowId: string): Promise<void> {
-      const value = correlationKey(valueAtPath(event, cancelOn.correlate));
-      if (value === undefined) return;
-      await Promise.all(cancelOn.types.map(async (type) => {
-        await ensureRoute(type, cancelOn.correlate);
-        await addToWaiters([type, cancelOn.correlate, value].join(SEPARATOR), workflowId);
-      }));
+      const keys = keysOf(cancelOn, event);
+      if (keys.length === 0) return;
+      await Promise.all(cancelOn.types.map((type) => ensureRoute(type, cancelOn.correlate)));
+      await Promise.all(keys.map((key) => appendToChain(waiterSlots, waiterWriter, key, { workflowId, at: clock() }, (slot) => slot.workflowId === workflowId)));
+    },
+
+    /**
+     * The oldest cancellation still held for a run with this cancelOn and
+     * event, if any: read after the run's waiter slots are written.
+     */
+    async heldFor(cancelOn: { types: string[]; correlate: string }, event: EventEnvelope): Promise<CancelRequest | undefined> {
+      const now = clock().getTime();
+      for (const key of keysOf(cancelOn, event)) {
+        // The run's own event never cancels it.
+        const held = (await readChain(holds, key)).find((link) => link.until !== undefined && link.until.getTime() > now && link.eventId !== event.id);
+        if (held) return { eventId: held.eventId!, eventType: held.eventType! };
+      }
+      return undefined;
+    },
+
+    /**
+     * Holds a cancellation at each of its keys, for runs that start after it
+     * (written before the waiters are read). A retried dispatch holds nothing twice.
+     */
+    async hold(event: EventEnvelope, keys: readonly CorrelationKey[]): Promise<void> {
+      if (holdMs === 0) return;
+      const at = clock();
+      const link = { eventId: event.id, eventType: event.type, until: new Date(at.getTime() + holdMs), at };
+      await Promise.all(keys.map((key) => appendToChain(holds, holdWriter, [key.type, key.path, key.value].join(SEPARATOR), link, (slot) => slot.eventId === event.id)));
     },
 
     ensureRoute,
@@ -103,9 +188,13 @@ export function createCancelIndex(connection: Connection) {
     /** Runs started with one of these correlation values by a trigger that these events' types cancel. */
     async waitersForKeys(keys: readonly CorrelationKey[]): Promise<string[]> {
       if (keys.length === 0) return [];
-      // One `_id` read per key: FerretDB scans the collection for `$in`.
-      const found = await Promise.all(keys.map((key) => waiters.findById([key.type, key.path, key.value].join(SEPARATOR)).lean<WaitersDoc>()));
-      return [...new Set(found.flatMap((doc) => doc?.workflowIds ?? []))];
+      // `_id` reads only (FerretDB scans the collection for `$in`): each key's chain, and the list a release before chains wrote.
+      const found = await Promise.all(keys.map(async (key) => {
+        const id = [key.type, key.path, key.value].join(SEPARATOR);
+        const [slots, legacy] = await Promise.all([readChain(waiterSlots, id), legacyWaiters.findById(id).lean<LegacyWaitersDoc>()]);
+        return [...slots.map((slot) => slot.workflowId!), ...(legacy?.workflowIds ?? [])];
+      }));
+      return [...new Set(found.flat())];
     },
 
     /** Runs this event would cancel. */

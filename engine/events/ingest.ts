@@ -12,7 +12,7 @@ import { eventIdKey, triggerIdKey } from '../../workflows/search-attributes';
 import { eventRoutesOf, planTasks } from '../../tasks/registry';
 import { runDetails, runSummary } from '../../workflows/summaries';
 import { cancelRequestSignal, eventArrivedSignal, triggerRun } from '../../workflows/trigger-run';
-import type { AccountContext, CustomerContext, EventEnvelope, PackageSelection, RunCause, TriggerRunInput } from '../../workflows/types';
+import type { AccountContext, CancelRequest, CustomerContext, EventEnvelope, PackageSelection, RunCause, TriggerRunInput } from '../../workflows/types';
 import type { OwnerContextLoader } from '../customers/run-context';
 import { createPackageStore } from '../packages/package-store';
 import { creditsPackage } from '../../tasks/account';
@@ -79,6 +79,8 @@ export interface IngestDependencies {
   clock?: () => Date;
   /** Loads the profile and account of the owner an event names (`customer` and `account` in its runs' context); see engine/customers/run-context.ts. */
   ownerContext?: OwnerContextLoader;
+  /** How long a cancellation is held for runs that start after it (CANCEL_HOLD_HOURS; default 24 hours); see cancel-index.ts. */
+  cancelHoldMs?: number;
 }
 
 /** The run for one trigger and one event: the same inputs always name the same workflow. */
@@ -98,7 +100,7 @@ export function createEventIngestor(deps: IngestDependencies) {
   // Each event is one insert and one dispatch record on the hot path: through the driver.
   const eventRecords = driverCollection(events);
   const dispatchRecords = driverCollection(dispatches);
-  const cancelIndex = createCancelIndex(deps.connection);
+  const cancelIndex = createCancelIndex(deps.connection, { ...(deps.cancelHoldMs !== undefined ? { holdMs: deps.cancelHoldMs } : {}), ...(deps.clock ? { clock: deps.clock } : {}) });
   const eventWaits = createEventWaits(deps.connection, cancelIndex);
   const filters = new FilterCache();
   const packages = createPackageStore(deps.connection);
@@ -138,18 +140,26 @@ export function createEventIngestor(deps: IngestDependencies) {
     };
   }
 
-  /** Starts the run of this input; a run already started under its id is left as it is. */
+  /**
+   * Starts the run of this input; a run already started under its id is
+   * left as it is. A run that can be cancelled writes its waiter slots first,
+   * then looks for a cancellation held for its value (one that came first):
+   * found before the start, the run starts cancelled and ends without tasks;
+   * found only after it (it was held while the run started), the run is
+   * cancelled like any waiting run.
+   */
   async function launch(input: TriggerRunInput): Promise<void> {
     const { trigger, event } = input;
     const workflowId = workflowIdFor(trigger.id, event.id);
     if (trigger.cancelOn) await cancelIndex.addWaiter(trigger.cancelOn, event, workflowId);
+    const heldBefore = trigger.cancelOn ? await cancelIndex.heldFor(trigger.cancelOn, event) : undefined;
     // Routes for the run's waits exist before it starts, so no awaited event can slip past unrecorded.
     for (const route of eventRoutesOf(trigger.tasks)) await eventWaits.ensureRoutes(route.types, route.path);
     try {
       await deps.temporal.workflow.start(triggerRun, {
         workflowId,
         taskQueue: deps.taskQueue,
-        args: [input],
+        args: [heldBefore ? { ...input, heldCancellation: heldBefore } : input],
         staticSummary: runSummary(trigger, event),
         staticDetails: runDetails(trigger, event),
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
@@ -159,6 +169,9 @@ export function createEventIngestor(deps: IngestDependencies) {
     } catch (error) {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
     }
+    if (!trigger.cancelOn) return;
+    const held = heldBefore ?? (await cancelIndex.heldFor(trigger.cancelOn, event));
+    if (held) await cancel(workflowId, held);
   }
 
   const gates = createRunGates({ connection: deps.connection, temporal: deps.temporal, launch, ...(deps.clock ? { clock: deps.clock } : {}) });
@@ -201,10 +214,10 @@ export function createEventIngestor(deps: IngestDependencies) {
     };
   }
 
-  async function cancel(workflowId: string, event: EventEnvelope): Promise<boolean> {
+  async function cancel(workflowId: string, request: CancelRequest): Promise<boolean> {
     const handle = deps.temporal.workflow.getHandle(workflowId);
     try {
-      await handle.signal(cancelRequestSignal, { eventId: event.id, eventType: event.type });
+      await handle.signal(cancelRequestSignal, request);
       await handle.cancel();
       return true;
     } catch (error) {
@@ -216,7 +229,7 @@ export function createEventIngestor(deps: IngestDependencies) {
   /** Signals every run this event cancels; runs that have already closed are listed apart. */
   async function signalCancellations(event: EventEnvelope, keys: readonly CorrelationKey[], startedNow: Set<string>): Promise<{ signalled: string[]; alreadyClosed: string[] }> {
     const targets = (await cancelIndex.waitersForKeys(keys)).filter((workflowId) => !startedNow.has(workflowId));
-    const outcomes = await Promise.all(targets.map(async (workflowId) => ({ workflowId, open: await cancel(workflowId, event) })));
+    const outcomes = await Promise.all(targets.map(async (workflowId) => ({ workflowId, open: await cancel(workflowId, { eventId: event.id, eventType: event.type }) })));
     return {
       signalled: outcomes.filter((o) => o.open).map((o) => o.workflowId),
       alreadyClosed: outcomes.filter((o) => !o.open).map((o) => o.workflowId),
@@ -253,6 +266,8 @@ export function createEventIngestor(deps: IngestDependencies) {
       const event: EventEnvelope = { id: doc._id, type: doc.type, occurredAt: doc.occurredAt.toISOString(), data: JSON.parse(doc.dataJson) as Record<string, unknown> };
       const { runs: started, throttled, skipped, filterErrors } = await startRuns(event, options);
       const keys = await cancelIndex.keysFor(event);
+      // Held before the waiters are read: a run that starts meanwhile finds the hold (see launch).
+      if (keys.length > 0) await cancelIndex.hold(event, keys);
       const { signalled, alreadyClosed } = await signalCancellations(event, keys, new Set(started.map((run) => run.workflowId)));
       const released = await signalReleases(event, await eventWaits.deliver(event, keys, doc.receivedAt));
       try {

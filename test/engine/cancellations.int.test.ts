@@ -1,0 +1,139 @@
+// Cancellations against the real stack (API, Temporal worker, FerretDB,
+// MailDev) in the orders a booking system can send them: one that overtakes
+// its purchase is held and ends the purchase's run before its tasks; many
+// triggers cancelling on one value, started at once, are all found (their
+// waiter slots are inserts, never a shared document's update); a held
+// cancellation lapses after its hold.
+import { randomUUID } from 'node:crypto';
+import { createActivities } from '../../activities';
+import { createCancelIndex } from '../../engine/events/cancel-index';
+import { createLedger } from '../../engine/ledger';
+import { createSmtpMailer } from '../../engine/mail/mailer';
+import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../engine/mail/templates';
+import { createSandbox } from '../../scripts-sandbox';
+import type { EventEnvelope } from '../../workflows/types';
+import { startTestApi, type TestApi } from '../support/api';
+import { mailsTo } from '../support/mailbox';
+import { openTestStore } from '../support/store';
+import { startTestWorker, type TestWorker } from '../support/temporal';
+import { purchaseEvent, topUpTrigger } from '../support/top-up';
+
+let store: Awaited<ReturnType<typeof openTestStore>>;
+let worker: TestWorker;
+let api: TestApi;
+const sandbox = createSandbox();
+const mailer = createSmtpMailer(process.env.SMTP_URL ?? '', 'Creditflow <no-reply@creditflow.test>');
+let ledger: ReturnType<typeof createLedger>;
+
+beforeAll(async () => {
+  store = await openTestStore('cancellations');
+  ledger = createLedger({ connection: store.connection });
+  await ledger.ensureIndexes();
+  worker = await startTestWorker(createActivities({ connection: store.connection, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR) }));
+  api = await startTestApi({ store: store.connection, temporal: worker.client, taskQueue: worker.taskQueue });
+});
+
+afterAll(async () => {
+  await api?.close();
+  await worker?.stop();
+  sandbox.dispose();
+  mailer.close();
+  await store?.close();
+});
+
+async function createTrigger(body: unknown): Promise<string> {
+  const response = await api.request('POST', '/v1/triggers', body);
+  expect(response.status).toBe(201);
+  return response.body.id;
+}
+
+describe('a cancellation that arrives before its purchase', () => {
+  it('is held, and the purchase run ends as cancelled before its tasks: nothing credited, nothing mailed', async () => {
+    const resource = `top-up-${randomUUID()}`;
+    // No waiting window: without the hold the tasks would start at once.
+    await createTrigger(topUpTrigger(resource, 0));
+    const created = purchaseEvent(resource, 5000);
+    const { user, id: reservationId } = created.data.reservation;
+
+    const early = await api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId));
+    expect(early.status).toBe(202);
+    expect(early.body.signalled).toEqual([]);
+    const accepted = await api.request('POST', '/v1/events', created);
+    expect(accepted.status).toBe(202);
+    const workflowId = accepted.body.runs[0].workflowId as string;
+    await worker.client.workflow.getHandle(workflowId).result().catch(() => undefined);
+
+    const run = await api.request('GET', `/v1/runs/${encodeURIComponent(workflowId)}`);
+    expect(run.body.status).toBe('cancelled');
+    expect(run.body.cancelledBy).toMatchObject({ eventId: early.body.eventId, eventType: 'request.cancelled' });
+    expect(run.body.tasks.every((task: { status: string }) => task.status === 'skipped')).toBe(true);
+    expect(await ledger.getAccount(user.id, 'USD')).toBeNull();
+    expect(await mailsTo(user.email)).toHaveLength(0);
+  });
+
+  it('does not touch a purchase with another correlation value', async () => {
+    const resource = `top-up-${randomUUID()}`;
+    await createTrigger(topUpTrigger(resource, 0));
+    const created = purchaseEvent(resource, 5000);
+    const { user } = created.data.reservation;
+    await api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', `other-${randomUUID()}`));
+    const accepted = await api.request('POST', '/v1/events', created);
+    const result = await worker.client.workflow.getHandle(accepted.body.runs[0].workflowId as string).result();
+    expect(result.phase).toBe('completed');
+    expect((await ledger.getAccount(user.id, 'USD'))?.balance).toBe(6000);
+  });
+});
+
+describe('several triggers cancelling on one value', () => {
+  it('are all cancelled by one event when their runs started at once', async () => {
+    const resource = `top-up-${randomUUID()}`;
+    for (let index = 0; index < 6; index += 1) await createTrigger({ ...topUpTrigger(resource, 60), name: `Top-up ${index}` });
+    const created = purchaseEvent(resource, 5000);
+    const { user, id: reservationId } = created.data.reservation;
+    const accepted = await api.request('POST', '/v1/events', created);
+    const started = (accepted.body.runs as Array<{ workflowId: string }>).map((run) => run.workflowId).sort();
+    expect(started).toHaveLength(6);
+
+    const cancelled = await api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId));
+    expect([...cancelled.body.signalled].sort()).toEqual(started);
+    const results = await Promise.all(started.map((workflowId) => worker.client.workflow.getHandle(workflowId).result().catch(() => undefined)));
+    expect(results).toHaveLength(6);
+    for (const workflowId of started) expect((await api.request('GET', `/v1/runs/${encodeURIComponent(workflowId)}`)).body.status).toBe('cancelled');
+    expect(await ledger.getAccount(user.id, 'USD')).toBeNull();
+  });
+});
+
+describe('the cancel index on the store', () => {
+  const cancelOn = { types: ['request.cancelled'], correlate: 'data.reservation.id' };
+  const event = (id: string, type: string, reservationId: string): EventEnvelope => ({ id, type, occurredAt: new Date().toISOString(), data: { reservation: { id: reservationId } } });
+
+  it('loses no waiter when 40 runs with one value register at once, and registers a retried one once', async () => {
+    const index = createCancelIndex(store.connection);
+    const reservationId = `r-${randomUUID()}`;
+    const purchase = event(`e-${randomUUID()}`, 'request.created', reservationId);
+    const workflowIds = Array.from({ length: 40 }, (_, n) => `wf-${n}-${randomUUID()}`);
+    await Promise.all(workflowIds.map((workflowId) => index.addWaiter(cancelOn, purchase, workflowId)));
+    await index.addWaiter(cancelOn, purchase, workflowIds[7]!);
+
+    const found = await index.waitersFor(event(`c-${randomUUID()}`, 'request.cancelled', reservationId));
+    expect(found.sort()).toEqual([...workflowIds].sort());
+  });
+
+  it('holds a cancellation for its hold time, not after, and never for the run of its own event', async () => {
+    let now = new Date('2026-12-01T10:00:00Z');
+    const index = createCancelIndex(store.connection, { holdMs: 3_600_000, clock: () => now });
+    const reservationId = `r-${randomUUID()}`;
+    const cancellation = event(`c-${randomUUID()}`, 'request.cancelled', reservationId);
+    await index.ensureRoute('request.cancelled', 'data.reservation.id');
+    const keys = await index.keysFor(cancellation);
+    await index.hold(cancellation, keys);
+    await index.hold(cancellation, keys);
+
+    const purchase = event(`e-${randomUUID()}`, 'request.created', reservationId);
+    now = new Date('2026-12-01T10:59:00Z');
+    expect(await index.heldFor(cancelOn, purchase)).toEqual({ eventId: cancellation.id, eventType: 'request.cancelled' });
+    expect(await index.heldFor(cancelOn, cancellation)).toBeUndefined();
+    now = new Date('2026-12-01T11:00:01Z');
+    expect(await index.heldFor(cancelOn, purchase)).toBeUndefined();
+  });
+});
