@@ -1,7 +1,9 @@
 // `npm run bench:api [seconds per phase]`: how responsive the API stays while
 // large events arrive. The API runs as its own process (admin-api/main.ts,
-// as production runs it) on a throwaway FerretDB; this process samples
-// GET /healthz one request at a time and prints its latency:
+// as production runs it) on a throwaway FerretDB and Temporal dev server
+// (without a Temporal, every trigger save waits out its 5-second schedule
+// sync); this process samples GET /healthz one request at a time and prints
+// its latency:
 //
 //   1. idle (the baseline, measured in the same run);
 //   2. while 4 senders post events at the limits (EVENT_BODY_LIMIT_BYTES
@@ -133,13 +135,13 @@ async function createFilteringTriggers(port: number, count: number): Promise<voi
 }
 
 async function main(): Promise<void> {
-  const stack = await startTestStack({}, { ferretdb: true, temporal: false, maildev: false });
+  const stack = await startTestStack({}, { ferretdb: true, temporal: true, maildev: false });
   const port = await freePort();
   const mongodbUri = new URL(stack.env.MONGODB_URI);
   mongodbUri.pathname = '/bench_api';
   const api = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_DIR, 'admin-api', 'main.ts')], {
     cwd: REPO_DIR,
-    env: { ...process.env, PORT: String(port), HOST: LOOPBACK, MONGODB_URI: mongodbUri.toString(), ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: 'silent', EVENT_BODY_LIMIT_BYTES: String(EVENT_LIMIT_BYTES), RATE_LIMIT_EVENTS_PER_MINUTE: '1000000' },
+    env: { ...process.env, PORT: String(port), HOST: LOOPBACK, MONGODB_URI: mongodbUri.toString(), TEMPORAL_ADDRESS: stack.env.TEMPORAL_ADDRESS, ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: 'silent', EVENT_BODY_LIMIT_BYTES: String(EVENT_LIMIT_BYTES), RATE_LIMIT_EVENTS_PER_MINUTE: '1000000' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   try {
