@@ -48,12 +48,16 @@ export const taskSchema = z.discriminatedUnion(
   TASK_KINDS.map((kind) => z.strictObject({ ...controlFields, type: z.literal(kind.type), ...(kind.fields as ZodObject).shape })) as unknown as [ZodObject, ...ZodObject[]],
 );
 
-/** Problems across the task list: ids unique, `when` filters compile, and each kind's own checks. */
-export async function taskProblems(tasks: readonly TaskSpec[], checks: Omit<ValidationContext, 'earlier' | 'at'>): Promise<FieldProblem[]> {
+/**
+ * Problems across a task list: ids unique, `when` filters compile, and each
+ * kind's own checks. `list` names the list's path and the ids of tasks that
+ * run before it (`onLateCancel.tasks` follow `tasks`, in the same context).
+ */
+export async function taskProblems(tasks: readonly TaskSpec[], checks: Omit<ValidationContext, 'earlier' | 'at'>, list: { path: string; earlier: readonly string[] } = { path: 'tasks', earlier: [] }): Promise<FieldProblem[]> {
   const problems: FieldProblem[] = [];
-  const earlier = new Set<string>();
+  const earlier = new Set<string>(list.earlier);
   for (const [index, task] of tasks.entries()) {
-    const at = (field: string) => `tasks.${index}.${field}`;
+    const at = (field: string) => `${list.path}.${index}.${field}`;
     if (earlier.has(task.id)) problems.push({ path: at('id'), message: `task id "${task.id}" is used by an earlier task` });
     const whenProblem = task.when ? filterProblem(task.when) : null;
     if (whenProblem) problems.push({ path: at('when'), message: whenProblem });

@@ -16,7 +16,7 @@ import { chainTooDeep, MAX_CHAIN_DEPTH } from './chain-depth';
 import { isLegacyRun, runLegacyTask } from './legacy-tasks';
 import { fillSummary, initialContext, interpretTasks, type TaskExecutor } from './run-control';
 import { TaskInputError } from './task-inputs';
-import type { CancelRequest, EventArrival, EventEnvelope, LegacyTaskSpec, RunSinks, RunState, TaskActivityInput, TaskError, TaskOutcome, TaskState, TriggerRunInput, WaitRegistered } from './types';
+import type { CancelRequest, EventArrival, EventEnvelope, LegacyTaskSpec, OnLateCancel, RunContext, RunSinks, RunState, TaskActivityInput, TaskError, TaskOutcome, TaskState, TriggerRunInput, WaitRegistered } from './types';
 
 /** Sent by the API when a matching cancellation event arrives (then it requests cancellation). */
 export const cancelRequestSignal = defineSignal<[CancelRequest]>('cancelRequest');
@@ -120,7 +120,34 @@ async function runTasks(input: TriggerRunInput, state: RunState, executeTask: Ta
   const run = { workflowId, startedAt: startTime.toISOString(), ...(input.cause ? { depth: input.cause.depth } : {}) };
   const context = initialContext(input.trigger, input.event, run, input.account, input.customer, input.package);
   const failure = await interpretTasks({ tasks: input.trigger.tasks, context, effectKeyBase: workflowInfo().workflowId, states: state.tasks }, executeTask, toTaskError);
+  // Runs of triggers without onLateCancel (all runs started before it existed) go on exactly as before.
+  if (input.trigger.onLateCancel) await answerLateCancellation(input.trigger.onLateCancel, state, context, executeTask);
   if (failure) failRun(state, failure.index, failure.error);
+}
+
+/**
+ * `onLateCancel`: once the tasks have ended, waits up to `withinSeconds`
+ * for a cancellation unless one came while they ran, then runs the late
+ * tasks once for the first of them, in the tasks' context plus
+ * `cancellation`, under effect keys of their own (`<workflowId>:late:<id>`).
+ * The API requests Temporal cancellation along with its signal; the wait
+ * and the late tasks are not cancellable, so that request cannot cut them
+ * short. A late task that fails fails the run.
+ */
+async function answerLateCancellation(late: OnLateCancel, state: RunState, context: RunContext, executeTask: TaskExecutor): Promise<void> {
+  await CancellationScope.nonCancellable(async () => {
+    if (state.lateCancellations.length === 0 && late.withinSeconds > 0) await condition(() => state.lateCancellations.length > 0, late.withinSeconds * 1000);
+    const [first] = state.lateCancellations;
+    if (!first) return;
+    state.lateCancelTasks = late.tasks.map((task) => ({ id: task.id, type: task.type, status: 'pending' }));
+    const cancellation = { eventId: first.eventId, eventType: first.eventType };
+    const failure = await interpretTasks({ tasks: late.tasks, context: { ...context, cancellation }, effectKeyBase: `${workflowInfo().workflowId}:late`, states: state.lateCancelTasks }, executeTask, toTaskError);
+    if (!failure) return;
+    const failed = late.tasks[failure.index]!;
+    state.phase = 'failed';
+    runMetrics.closed(state.triggerId, 'failed');
+    throw ApplicationFailure.nonRetryable(`late-cancel task "${failed.id}" failed: ${failure.error.message}`, failure.error.code, failure.error);
+  });
 }
 
 function arrivalKey(path: string, value: string): string {

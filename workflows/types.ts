@@ -168,6 +168,8 @@ export interface RunContext {
   customer?: CustomerContext;
   /** The credit package the event matched, chosen when the event was ingested (runs whose trigger has `amountFrom: "package"`). */
   package?: PackageSelection;
+  /** In `onLateCancel` tasks: the cancellation they answer. */
+  cancellation?: CancelRequest;
   item?: unknown;
   index?: number;
 }
@@ -248,6 +250,15 @@ export interface TriggerSnapshot {
   wait: { seconds: number };
   cancelOn?: { types: string[]; correlate: string };
   tasks: TaskSpec[];
+  /** Tasks run when a cancellation arrives after the tasks began (and at most `withinSeconds` after they ended), e.g. a compensating debit. */
+  onLateCancel?: OnLateCancel;
+}
+
+/** A trigger's answer to a cancellation that came too late to stop its tasks. */
+export interface OnLateCancel {
+  /** How long the run stays open after its tasks for a late cancellation (0: only one that arrived while they ran). */
+  withinSeconds: number;
+  tasks: TaskSpec[];
 }
 
 export interface TriggerRunInput {
@@ -321,9 +332,11 @@ export interface RunState {
   eventId: string;
   waitSeconds: number;
   cancelledBy?: CancelRequest;
-  /** Cancellations that arrived after the tasks had started: recorded, not acted on. */
+  /** Cancellations that arrived after the tasks had started: recorded, and answered by `onLateCancel` when the trigger has it. */
   lateCancellations: Array<CancelRequest & { phase: RunPhase }>;
   tasks: TaskState[];
+  /** The trigger's `onLateCancel` tasks, once a late cancellation made them run. */
+  lateCancelTasks?: TaskState[];
   /** Why the run exists, when an internal event started it. */
   cause?: RunCause;
   /** Why the run failed before any task could (`chain_too_deep`); a task's failure is on the task. */

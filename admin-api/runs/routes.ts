@@ -40,6 +40,7 @@ const runPackageSchema = z
 const runDetailSchema = runSummarySchema
   .extend({
     phase: z.string().nullable(), triggerVersion: z.number().int().nullable(), tasks: z.array(taskSchema), cancelledBy: z.unknown().optional(), lateCancellations: z.array(z.unknown()),
+    lateCancelTasks: z.array(taskSchema).optional().openapi({ description: 'The trigger\'s `onLateCancel` tasks, once a cancellation that arrived after the tasks began made them run.' }),
     cause: causeSchema.optional().openapi({ description: 'Set on runs an internal event started (a balance change).' }),
     error: runErrorSchema.optional(),
     package: runPackageSchema.optional().openapi({ description: 'On runs whose trigger credits `amountFrom: "package"`: the package chosen when the event matched (`matched` with its id, version, price and credits; `none`; or `ambiguous` with the candidates).' }),

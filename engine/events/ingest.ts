@@ -131,7 +131,7 @@ export function createEventIngestor(deps: IngestDependencies) {
   function runInputFor(trigger: TriggerRecord, event: EventEnvelope, options: RunOptions, selectedPackage: PackageSelection | undefined): TriggerRunInput {
     const version = snapshotOf(trigger);
     return {
-      trigger: { ...version, tasks: planTasks(version.tasks) },
+      trigger: { ...version, tasks: planTasks(version.tasks), ...(version.onLateCancel ? { onLateCancel: { ...version.onLateCancel, tasks: planTasks(version.onLateCancel.tasks) } } : {}) },
       event,
       ...(options.account ? { account: options.account } : {}),
       ...(options.customer ? { customer: options.customer } : {}),
@@ -154,7 +154,7 @@ export function createEventIngestor(deps: IngestDependencies) {
     if (trigger.cancelOn) await cancelIndex.addWaiter(trigger.cancelOn, event, workflowId);
     const heldBefore = trigger.cancelOn ? await cancelIndex.heldFor(trigger.cancelOn, event) : undefined;
     // Routes for the run's waits exist before it starts, so no awaited event can slip past unrecorded.
-    for (const route of eventRoutesOf(trigger.tasks)) await eventWaits.ensureRoutes(route.types, route.path);
+    for (const route of eventRoutesOf([...trigger.tasks, ...(trigger.onLateCancel?.tasks ?? [])])) await eventWaits.ensureRoutes(route.types, route.path);
     try {
       await deps.temporal.workflow.start(triggerRun, {
         workflowId,
@@ -180,7 +180,7 @@ export function createEventIngestor(deps: IngestDependencies) {
   async function startFor(trigger: TriggerRecord, event: EventEnvelope, options: RunOptions = {}): Promise<StartOutcome> {
     const workflowId = workflowIdFor(trigger.id, event.id);
     // The package is chosen now, at match time: the run carries its snapshot, so an edit during the run's wait changes nothing for it.
-    const selectedPackage = creditsPackage(trigger.tasks) ? await packages.selectFor(event) : undefined;
+    const selectedPackage = creditsPackage([...trigger.tasks, ...(trigger.onLateCancel?.tasks ?? [])]) ? await packages.selectFor(event) : undefined;
     const input = runInputFor(trigger, event, options, selectedPackage);
     if (trigger.throttle || trigger.singleton) {
       const decision = await gates.admit({ triggerId: trigger.id, ...(trigger.throttle ? { throttle: trigger.throttle } : {}), ...(trigger.singleton ? { singleton: trigger.singleton } : {}), event, workflowId, input });

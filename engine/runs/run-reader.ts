@@ -30,6 +30,8 @@ export interface RunDetail extends RunSummary {
   tasks: TaskState[];
   cancelledBy?: RunState['cancelledBy'];
   lateCancellations: RunState['lateCancellations'];
+  /** The trigger's onLateCancel tasks, once a late cancellation made them run. */
+  lateCancelTasks?: TaskState[];
   /** Why the run exists, when an internal event (a balance change) started it. */
   cause?: RunState['cause'];
   /** Why the run failed before any task ran (`chain_too_deep`). */
@@ -170,6 +172,7 @@ export function createRunReader(deps: { client: Client; namespace: string; tempo
         tasks: state.tasks,
         ...(state.cancelledBy ? { cancelledBy: state.cancelledBy } : {}),
         lateCancellations: state.lateCancellations,
+        ...(state.lateCancelTasks ? { lateCancelTasks: state.lateCancelTasks } : {}),
         ...(state.cause ? { cause: state.cause } : {}),
         ...(state.error ? { error: state.error } : {}),
         ...(state.package ? { package: state.package } : {}),

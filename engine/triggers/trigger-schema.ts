@@ -50,6 +50,13 @@ export const triggerDefinitionSchema = z.strictObject({
   wait: z.strictObject({ seconds: z.number().int().min(0).max(TRIGGER_LIMITS.maxWaitSeconds) }).default({ seconds: 0 }),
   cancelOn: z.strictObject({ types: z.array(eventTypeSchema).min(1).max(TRIGGER_LIMITS.maxEventTypes), correlate: contextPath }).optional(),
   tasks: z.array(taskSchema).min(1).max(TRIGGER_LIMITS.maxTasks),
+  onLateCancel: z
+    .strictObject({
+      withinSeconds: z.number().int().min(0).max(TRIGGER_LIMITS.maxWaitSeconds).default(0).openapi({ description: 'How long the run stays open after its tasks for a late cancellation; 0: only one that arrives while they run.' }),
+      tasks: z.array(taskSchema).min(1).max(TRIGGER_LIMITS.maxTasks),
+    })
+    .optional()
+    .openapi({ description: 'Tasks run once when a `cancelOn` event arrives after the tasks began (e.g. a compensating debit of what was credited); they see the tasks\' outputs and `cancellation`.' }),
   forEachAccount: forEachAccountSchema.optional(),
   forEachRecord: forEachRecordSchema.optional(),
   throttle: throttleSchema.optional(),

@@ -83,7 +83,7 @@ function listeningOf(definition: NormalizedTrigger): Pick<TriggerDoc, 'onTypes' 
 }
 
 function templateNamesOf(definition: NormalizedTrigger): string[] {
-  return templatesUsedBy(definition.tasks);
+  return templatesUsedBy([...definition.tasks, ...(definition.onLateCancel?.tasks ?? [])]);
 }
 
 function parse(definitionJson: string): NormalizedTrigger {
@@ -101,7 +101,7 @@ function toRecord(doc: Pick<TriggerDoc, '_id' | 'key' | 'version' | 'definitionJ
 }
 
 /** The immutable part of a version that a run carries. */
-export function snapshotOf(record: Pick<TriggerRecord, 'id' | 'version' | 'name' | 'wait' | 'cancelOn' | 'tasks'>): TriggerSnapshot {
+export function snapshotOf(record: Pick<TriggerRecord, 'id' | 'version' | 'name' | 'wait' | 'cancelOn' | 'tasks' | 'onLateCancel'>): TriggerSnapshot {
   return {
     id: record.id,
     version: record.version,
@@ -109,6 +109,7 @@ export function snapshotOf(record: Pick<TriggerRecord, 'id' | 'version' | 'name'
     wait: record.wait,
     ...(record.cancelOn ? { cancelOn: record.cancelOn } : {}),
     tasks: record.tasks,
+    ...(record.onLateCancel ? { onLateCancel: record.onLateCancel } : {}),
   };
 }
 

@@ -68,7 +68,14 @@ export async function validateTrigger(definition: TriggerDefinition, checkers: T
   const throttleZoneError = definition.throttle && 'per' in definition.throttle ? timezoneProblem(definition.throttle.timezone) : undefined;
   if (throttleZoneError) problems.push({ path: 'throttle.timezone', message: throttleZoneError });
   const tasks = definition.tasks as TaskSpec[];
-  problems.push(...(await taskProblems(tasks, { checkScript: checkers.checkScript, checkScriptLimits: checkers.checkScriptLimits, templates: checkers.templates, webhookAllowedHosts: checkers.webhookAllowedHosts ?? [], paymentGateways: checkers.paymentGateways ?? [] })));
+  const taskChecks = { checkScript: checkers.checkScript, checkScriptLimits: checkers.checkScriptLimits, templates: checkers.templates, webhookAllowedHosts: checkers.webhookAllowedHosts ?? [], paymentGateways: checkers.paymentGateways ?? [] };
+  problems.push(...(await taskProblems(tasks, taskChecks)));
+  const lateTasks = definition.onLateCancel?.tasks as TaskSpec[] | undefined;
+  if (lateTasks) {
+    if (!definition.cancelOn) problems.push({ path: 'onLateCancel', message: 'answers a cancellation: give cancelOn' });
+    // They run after the tasks, in the same context: they may read every task's output, and their ids must differ.
+    problems.push(...(await taskProblems(lateTasks, taskChecks, { path: 'onLateCancel.tasks', earlier: tasks.map((task) => task.id) })));
+  }
   if (problems.length > 0) throw new DomainError('trigger_invalid', 'invalid', `The trigger has ${problems.length} problem(s).`, problems);
   return {
     ...(definition.key !== undefined ? { key: definition.key } : {}),
@@ -79,6 +86,7 @@ export async function validateTrigger(definition: TriggerDefinition, checkers: T
     wait: definition.wait,
     ...(definition.cancelOn ? { cancelOn: definition.cancelOn } : {}),
     tasks: tasks.map((task) => normalizeTask(task, { defaultUnit: checkers.defaultUnit })),
+    ...(definition.onLateCancel && lateTasks ? { onLateCancel: { withinSeconds: definition.onLateCancel.withinSeconds, tasks: lateTasks.map((task) => normalizeTask(task, { defaultUnit: checkers.defaultUnit })) } } : {}),
     ...(definition.forEachAccount ? { forEachAccount: definition.forEachAccount } : {}),
     ...(definition.forEachRecord ? { forEachRecord: definition.forEachRecord } : {}),
     ...(definition.throttle ? { throttle: definition.throttle } : {}),

@@ -11,6 +11,7 @@ import { createLedger } from '../../engine/ledger';
 import { createSmtpMailer } from '../../engine/mail/mailer';
 import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../engine/mail/templates';
 import { createSandbox } from '../../scripts-sandbox';
+import { runStateQuery } from '../../workflows';
 import type { EventEnvelope } from '../../workflows/types';
 import { startTestApi, type TestApi } from '../support/api';
 import { mailsTo } from '../support/mailbox';
@@ -135,5 +136,81 @@ describe('the cancel index on the store', () => {
     expect(await index.heldFor(cancelOn, cancellation)).toBeUndefined();
     now = new Date('2026-12-01T11:00:01Z');
     expect(await index.heldFor(cancelOn, purchase)).toBeUndefined();
+  });
+});
+
+describe('a cancellation that comes after the tasks began', () => {
+  /** The documented top-up, with a compensating debit of what its credit posted when a cancellation comes too late. */
+  function withTakeBack(resource: string, withinSeconds: number, script?: string) {
+    const trigger = topUpTrigger(resource, 0, script) as ReturnType<typeof topUpTrigger> & { onLateCancel?: unknown };
+    if (script) trigger.tasks[0] = { ...trigger.tasks[0], timeoutMs: 5000 };
+    trigger.onLateCancel = {
+      withinSeconds,
+      tasks: [{ id: 'take-back', type: 'account', action: 'debit', when: { 'results.credit.status': 'completed' }, amountFrom: 'tasks.credit.amount', unit: 'USD', comment: 'Top-up cancelled after it was credited' }],
+    };
+    return trigger;
+  }
+
+  it('runs onLateCancel once when it arrives while the tasks run: the credit is taken back by a debit', async () => {
+    const resource = `top-up-${randomUUID()}`;
+    await createTrigger(withTakeBack(resource, 0, 'const end = Date.now() + 1500; while (Date.now() < end) {}\nreturn { amount_cents: 6000, vars: { DOLLARS: "$60" } };'));
+    const created = purchaseEvent(resource, 5000);
+    const { user, id: reservationId } = created.data.reservation;
+    const accepted = await api.request('POST', '/v1/events', created);
+    const workflowId = accepted.body.runs[0].workflowId as string;
+    const handle = worker.client.workflow.getHandle(workflowId);
+    while ((await handle.query(runStateQuery)).phase === 'waiting') await new Promise((resolve) => setTimeout(resolve, 50));
+
+    const late = await api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId));
+    expect(late.body.signalled).toEqual([workflowId]);
+    // A second cancellation of the same reservation is recorded, and takes nothing back again.
+    await api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId));
+    const result = await handle.result();
+
+    expect(result.phase).toBe('completed');
+    expect(result.lateCancelTasks).toEqual([expect.objectContaining({ id: 'take-back', status: 'completed', output: expect.objectContaining({ direction: 'debit', amount: 6000 }) })]);
+    const entries = (await api.request('GET', `/v1/accounts/${user.id}/entries?unit=USD`)).body.items as Array<{ direction: string; amount: number }>;
+    expect(entries.map((entry) => `${entry.direction} ${entry.amount}`).sort()).toEqual(['credit 6000', 'debit 6000']);
+    expect(await ledger.getAccount(user.id, 'USD')).toMatchObject({ balance: 0 });
+    const run = await api.request('GET', `/v1/runs/${encodeURIComponent(workflowId)}`);
+    expect(run.body.lateCancelTasks).toEqual([expect.objectContaining({ id: 'take-back', status: 'completed' })]);
+  });
+
+  it('runs onLateCancel when it arrives after the tasks ended, within withinSeconds', async () => {
+    const resource = `top-up-${randomUUID()}`;
+    await createTrigger(withTakeBack(resource, 60));
+    const created = purchaseEvent(resource, 5000);
+    const { user, id: reservationId } = created.data.reservation;
+    const accepted = await api.request('POST', '/v1/events', created);
+    const workflowId = accepted.body.runs[0].workflowId as string;
+    const handle = worker.client.workflow.getHandle(workflowId);
+    // The tasks have ended (the credit and the email), and the run listens on.
+    for (;;) {
+      const state = await handle.query(runStateQuery);
+      if (state.tasks.every((task) => task.status === 'completed')) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect((await ledger.getAccount(user.id, 'USD'))?.balance).toBe(6000);
+
+    const late = await api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId));
+    expect(late.body.signalled).toEqual([workflowId]);
+    const result = await handle.result();
+    expect(result.lateCancellations).toEqual([expect.objectContaining({ eventId: late.body.eventId })]);
+    expect(result.lateCancelTasks).toEqual([expect.objectContaining({ id: 'take-back', status: 'completed' })]);
+    expect((await ledger.getAccount(user.id, 'USD'))?.balance).toBe(0);
+  });
+
+  it('refuses onLateCancel without cancelOn, and late task ids that repeat a task id, naming the fields', async () => {
+    const resource = `top-up-${randomUUID()}`;
+    const { cancelOn: _cancelOn, ...withoutCancelOn } = withTakeBack(resource, 0);
+    const refused = await api.request('POST', '/v1/triggers', withoutCancelOn);
+    expect(refused.status).toBe(422);
+    expect(refused.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'onLateCancel' })]));
+
+    const clash = withTakeBack(resource, 0) as ReturnType<typeof withTakeBack> & { onLateCancel: { tasks: Array<{ id: string }> } };
+    clash.onLateCancel.tasks[0]!.id = 'credit';
+    const clashing = await api.request('POST', '/v1/triggers', clash);
+    expect(clashing.status).toBe(422);
+    expect(clashing.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'onLateCancel.tasks.0.id' })]));
   });
 });
