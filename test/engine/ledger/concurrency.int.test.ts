@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { createLedger, type Ledger, type PostRequest } from '../../../engine/ledger';
+import { createLedger, POLICY_LEASE_MARGIN_MS, POLICY_LEASE_MS, type Ledger, type PostRequest } from '../../../engine/ledger';
 import { openTestStore } from '../../support/store';
 
 const WORKER = path.join(__dirname, 'fixtures', 'post-worker.ts');
@@ -165,8 +165,14 @@ it('writes a policy change again when a concurrent whole-document write put the 
   const started = Date.now();
   const patched = ledger.setPolicy(owner, 'USD', { minBalance: 50 });
   // What FerretDB 1.x can do: a hint advance that read the document before the PATCH wrote it back afterwards.
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // It must land once the PATCH has written and before it reads back after the lease.
+  const leaseMs = POLICY_LEASE_MS + POLICY_LEASE_MARGIN_MS;
+  while ((await accounts.findOne({ _id: `USD:${owner}` as never }))?.minBalance !== 50) {
+    if (Date.now() - started >= leaseMs) throw new Error('the PATCH did not write the policy within its lease');
+  }
   await accounts.updateOne({ _id: `USD:${owner}` as never }, { $set: { minBalance: null } });
+  // The PATCH wrote after `started` and reads back a lease after its write: within this bound, the undo came first.
+  expect(Date.now() - started).toBeLessThan(leaseMs);
   expect(await patched).toMatchObject({ policyOverrides: { minBalance: 50 }, policy: { minBalance: 50 } });
   // It noticed after the first lease and waited out a second one after writing again.
   expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
