@@ -11,11 +11,14 @@
 //   3. the same, with 20 enabled triggers on that event type whose filters
 //      (accepted at save) scan the event's data and match nothing;
 //   4. while 4 senders post 1 MB events, which the limit refuses.
+//
+// The last stdout line is the BENCH_RESULT line `npm run bench` reads.
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { MAX_EVENT_VALUES } from '../admin-api/events/routes';
+import { printBenchResult } from './bench-result';
 import { REPO_DIR } from './paths';
 import { freePort, LOOPBACK } from './ports';
 import { startTestStack } from './test-stack';
@@ -103,11 +106,14 @@ async function runPhase(name: string, port: number, body: ((i: number) => Buffer
   return phase;
 }
 
-function report(phase: Phase): void {
+/** Prints the phase's line and returns its figures for the result line. */
+function report(phase: Phase): { name: string; p50Ms: number; p99Ms: number; eventsPerS: number } {
   const sorted = [...phase.healthzMs].sort((a, b) => a - b);
+  const figures = { name: phase.name, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), eventsPerS: phase.sent / PHASE_SECONDS };
   const statuses = [...phase.statuses].map(([status, count]) => `${count} x ${status}`).join(', ');
-  const load = phase.sent > 0 ? `${(phase.sent / PHASE_SECONDS).toFixed(1).padStart(6)} events/s (${statuses})` : 'no load';
-  console.log(`${phase.name.padEnd(44)} /healthz p50 ${percentile(sorted, 50).toFixed(1).padStart(6)} ms  p99 ${percentile(sorted, 99).toFixed(1).padStart(6)} ms  max ${sorted.at(-1)!.toFixed(1).padStart(6)} ms   ${load}`);
+  const load = phase.sent > 0 ? `${figures.eventsPerS.toFixed(1).padStart(6)} events/s (${statuses})` : 'no load';
+  console.log(`${phase.name.padEnd(44)} /healthz p50 ${figures.p50Ms.toFixed(1).padStart(6)} ms  p99 ${figures.p99Ms.toFixed(1).padStart(6)} ms  max ${sorted.at(-1)!.toFixed(1).padStart(6)} ms   ${load}`);
+  return figures;
 }
 
 const FILTERING_TRIGGERS = 20;
@@ -152,13 +158,14 @@ async function main(): Promise<void> {
     }
     const stamp = Date.now().toString(36);
     console.log(`API process on port ${port}; ${PHASE_SECONDS} s per phase, ${SENDERS} senders; events of ${EVENT_LIMIT_BYTES / 1024} KB with ${MAX_EVENT_VALUES} values`);
-    report(await runPhase('idle (baseline)', port, undefined));
+    const idle = report(await runPhase('idle (baseline)', port, undefined));
     const atLimits = eventsAtLimits();
     const oversized = oversizedEvents();
-    report(await runPhase(`events at the limits (${EVENT_LIMIT_BYTES / 1024} KB, ${MAX_EVENT_VALUES} values)`, port, (i) => atLimits(`evt_${stamp}_${i}`)));
+    const unmatched = report(await runPhase(`events at the limits (${EVENT_LIMIT_BYTES / 1024} KB, ${MAX_EVENT_VALUES} values)`, port, (i) => atLimits(`evt_${stamp}_${i}`)));
     await createFilteringTriggers(port, FILTERING_TRIGGERS);
-    report(await runPhase(`same, ${FILTERING_TRIGGERS} triggers filtering the data`, port, (i) => atLimits(`evt_${stamp}_f_${i}`)));
-    report(await runPhase('1 MB events (refused by the limit)', port, (i) => oversized(`evt_${stamp}_big_${i}`)));
+    const filtered = report(await runPhase(`same, ${FILTERING_TRIGGERS} triggers filtering the data`, port, (i) => atLimits(`evt_${stamp}_f_${i}`)));
+    const refused = report(await runPhase('1 MB events (refused by the limit)', port, (i) => oversized(`evt_${stamp}_big_${i}`)));
+    printBenchResult({ bench: 'api', phaseSeconds: PHASE_SECONDS, idle, loaded: [unmatched, filtered, refused] });
   } finally {
     api.kill('SIGTERM');
     await new Promise((resolve) => api.once('exit', resolve));

@@ -6,12 +6,17 @@
 // product's renewal trigger (a scheduled trigger whose one task is
 // `subscription_renewals`, as examples/subscription-renewals without the
 // admin email): from POST /v1/triggers/{id}/fire to its run closed. Prints
-// the firing summary's `report` and checks its counts.
+// the firing summary's `report` and checks its counts. The last stdout line
+// is the BENCH_RESULT line `npm run bench` reads.
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { msToNumber } from '@temporalio/common/lib/time';
+import type { StringValue } from '@temporalio/common';
 import type { FiringSummary } from '../engine/schedules/firing-store';
 import { createSubscriptionStore } from '../engine/subscriptions/subscription-store';
+import { subscriptionRenewalsKind } from '../tasks/subscription-renewals';
+import { printBenchResult } from './bench-result';
 import { startFiringBenchStack } from './bench-firing-stack';
 
 const COUNT = Number(process.argv[2] ?? 10_000);
@@ -71,6 +76,8 @@ async function main(): Promise<void> {
     if (!report || report.considered !== COUNT || report.renewed !== COUNT - refused || report.refused !== refused || report.failed !== 0 || report.notified !== refused) {
       throw new Error(`the report is not what the subscriptions call for (${COUNT - refused} renewed, ${refused} refused and notified)`);
     }
+    const taskTimeoutMs = msToNumber(subscriptionRenewalsKind.execution.startToCloseTimeout as StringValue);
+    printBenchResult({ bench: 'renewals', subscriptions: COUNT, wallMs, taskTimeoutMs });
   } finally {
     await stop();
   }

@@ -7,12 +7,14 @@
 // started at the sweep's concurrency, and a sweep whose filter matches no
 // account (reading and filtering only). BENCH_SWEEP_SCAN_ONLY=1 runs only
 // that sweep (e.g. over 100,000 accounts) and prints the process's peak RSS.
+// A full run's last stdout line is the BENCH_RESULT line `npm run bench` reads.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Ledger } from '../engine/ledger';
 import { SWEEP_START_CONCURRENCY } from '../engine/schedules/fire';
 import type { FiringSummary } from '../engine/schedules/firing-store';
 import { type ApiClient } from './api-client';
+import { printBenchResult } from './bench-result';
 import { startFiringBenchStack } from './bench-firing-stack';
 
 const ACCOUNTS = Number(process.argv[2] ?? 10_000);
@@ -103,7 +105,9 @@ async function main(): Promise<void> {
       await sleep(500);
     }
     const completedMs = performance.now() - sweepStart;
-    console.log(`sweep: fire -> all ${ACCOUNTS} runs completed in ${(completedMs / 1000).toFixed(1)} s: ${((ACCOUNTS / completedMs) * 1000).toFixed(0)} accounts/s`);
+    const completedRate = (ACCOUNTS / completedMs) * 1000;
+    console.log(`sweep: fire -> all ${ACCOUNTS} runs completed in ${(completedMs / 1000).toFixed(1)} s: ${completedRate.toFixed(0)} accounts/s`);
+    printBenchResult({ bench: 'sweep', accounts: ACCOUNTS, bareStartsPerS: baselineRate, sweepStartsPerS: startedRate, sweepCompletedPerS: completedRate });
   } finally {
     await stop();
   }

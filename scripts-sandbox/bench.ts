@@ -1,8 +1,10 @@
 // Benchmark for the documented script (api-v1.md, `script` task): per-run
 // latency and throughput of the sandbox, of a fresh node:vm context per run
 // (the per-run isolation baseline to beat), and of a plain function call
-// (the floor). Run with `npm run bench:sandbox`.
+// (the floor). Run with `npm run bench:sandbox`; the last stdout line is the
+// BENCH_RESULT line `npm run bench` reads.
 import vm from 'node:vm';
+import { printBenchResult } from '../devstack/bench-result';
 import { createInProcessSandbox } from './in-process-sandbox';
 import { createSandbox } from './sandbox-pool';
 import type { Sandbox } from './types';
@@ -109,6 +111,11 @@ async function main(): Promise<void> {
   const note = global.gc ? '' : ' (run node with --expose-gc for settled figures)';
   console.log(`worker RSS before/after ${RUNS} child-process runs: ${supervised.rssBeforeMb.toFixed(1)} / ${supervised.rssAfterMb.toFixed(1)} MB${note}`);
   console.log(`RSS before/after ${RUNS} in-process runs (isolates counted): ${inProcess.rssBeforeMb.toFixed(1)} / ${inProcess.rssAfterMb.toFixed(1)} MB${note}`);
+  printBenchResult({
+    bench: 'sandbox', runs: RUNS,
+    sandboxP50Us: sandboxStats.p50Us, sandboxP99Us: sandboxStats.p99Us, freshContextP50Us: vmStats.p50Us, freshContextP99Us: vmStats.p99Us,
+    hostRssBeforeMb: supervised.rssBeforeMb, hostRssAfterMb: supervised.rssAfterMb, rssAfterGc: global.gc !== undefined,
+  });
 }
 
 main().catch((error: unknown) => {
