@@ -18,8 +18,8 @@ beforeAll(() => {
 });
 
 describe('recorded histories replay on the current workflow code', () => {
-  it('has histories to replay: a top-up, a cancelled run, an unmatched price, a script error, forEach with onError, wait_for_event, a balance change, a chain too deep, and payment requests succeeded, failed and refused', () => {
-    for (const scenario of ['top-up', 'cancelled', 'unmatched-price', 'script-error', 'for-each-on-error', 'wait-for-event', 'balance-event', 'chain-too-deep', 'payment-request-succeeded', 'payment-request-failed', 'payment-request-refused']) {
+  it('has histories to replay: a top-up, a cancelled run, an unmatched price, a script error, forEach with onError, wait_for_event, a balance change, a chain too deep, payment requests succeeded, failed and refused, a cancellation held before its purchase, and one answered by onLateCancel', () => {
+    for (const scenario of ['top-up', 'cancelled', 'unmatched-price', 'script-error', 'for-each-on-error', 'wait-for-event', 'balance-event', 'chain-too-deep', 'payment-request-succeeded', 'payment-request-failed', 'payment-request-refused', 'held-cancellation', 'late-cancel-answered']) {
       expect(files.some((file) => file.endsWith(`-${scenario}.json`))).toBe(true);
     }
   });

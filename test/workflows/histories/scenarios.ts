@@ -12,6 +12,7 @@ import { createSmtpMailer } from '../../../engine/mail/mailer';
 import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../../engine/mail/templates';
 import { createTriggerStore } from '../../../engine/triggers/trigger-store';
 import { createSandbox } from '../../../scripts-sandbox';
+import { runStateQuery } from '../../../workflows';
 import { MAX_CHAIN_DEPTH } from '../../../workflows/chain-depth';
 import { startTestApi } from '../../support/api';
 import { openTestStore } from '../../support/store';
@@ -27,7 +28,8 @@ import { purchaseEvent, topUpTrigger } from '../../support/top-up';
  * the run past the chain depth limit (chain_too_deep), and payment_request
  * runs against the gateway stub: confirmed (succeeded), failed by the
  * gateway's event (an email follows), and refused at submit
- * (gateway_refused). Returns each
+ * (gateway_refused), and cancellations out of order: one held before its
+ * purchase, one after the tasks answered by onLateCancel. Returns each
  * scenario's workflow id once the run has closed.
  */
 export async function recordScenarios(): Promise<Record<string, string>> {
@@ -125,10 +127,31 @@ export async function recordScenarios(): Promise<Record<string, string>> {
     await gatewayStub.fail(failedPayment.id, 'insufficient_funds');
     const refused = await payment(`declined-${randomUUID().slice(0, 8)}`);
 
+    // Cancellations out of order: one held before its purchase (the run starts cancelled), one after the tasks answered by onLateCancel.
+    const held = `${resource}-held`;
+    await api.request('POST', '/v1/triggers', topUpTrigger(held, 0));
+    const heldPurchase = purchaseEvent(held, 5000);
+    await api.request('POST', '/v1/events', purchaseEvent(held, 5000, heldPurchase.data.reservation.user, 'request.cancelled', heldPurchase.data.reservation.id));
+    const heldCancellation = await runOf(heldPurchase);
+    const late = `${resource}-late`;
+    await api.request('POST', '/v1/triggers', {
+      ...topUpTrigger(late, 0),
+      onLateCancel: { withinSeconds: 60, tasks: [{ id: 'take-back', type: 'account', action: 'debit', when: { 'results.credit.status': 'completed' }, amountFrom: 'tasks.credit.amount', unit: 'USD' }] },
+    });
+    const latePurchase = purchaseEvent(late, 5000);
+    const lateCancel = await runOf(latePurchase);
+    for (const deadline = Date.now() + 60_000; ; await new Promise((resolve) => setTimeout(resolve, 100))) {
+      const state = await worker.client.workflow.getHandle(lateCancel).query(runStateQuery);
+      if (state.tasks.every((task) => task.status === 'completed')) break;
+      if (Date.now() > deadline) throw new Error(`the tasks of ${lateCancel} did not complete`);
+    }
+    await api.request('POST', '/v1/events', purchaseEvent(late, 5000, latePurchase.data.reservation.user, 'request.cancelled', latePurchase.data.reservation.id));
+
     const runs = {
       'top-up': topUp, 'unmatched-price': unmatched, 'script-error': failing, cancelled, 'for-each-on-error': controlled, 'wait-for-event': waiting,
       'balance-event': chainRun(1), 'chain-too-deep': chainRun(MAX_CHAIN_DEPTH + 1),
       'payment-request-succeeded': succeeded.workflowId, 'payment-request-failed': failedPayment.workflowId, 'payment-request-refused': refused.workflowId,
+      'held-cancellation': heldCancellation, 'late-cancel-answered': lateCancel,
     };
     for (const workflowId of Object.values(runs)) await worker.client.workflow.getHandle(workflowId).result().catch(() => undefined);
     return runs;
