@@ -1,6 +1,6 @@
 import { Schema, type Connection, type mongo } from 'mongoose';
-import { groupInsert, type GroupInsert } from '../group-insert';
-import { isDuplicateKeyError, upsertRacing, modelOn } from '../store';
+import { insertSlot, readSlots } from '../slot-chain';
+import { upsertRacing, modelOn } from '../store';
 import { valueAtPath } from '../../workflows/references';
 import type { CancelRequest, EventEnvelope } from '../../workflows/types';
 
@@ -11,14 +11,13 @@ import type { CancelRequest, EventEnvelope } from '../../workflows/types';
  *
  * - a route `(cancel type, correlation path)` is recorded once per trigger
  *   setting, in a collection that stays tiny;
- * - the runs started with a correlation value are a chain of waiter slots
- *   per `(type, path, value)`, `_id` `<key>#1`, `<key>#2`...: a run takes the
- *   first free slot by inserting it (a duplicate key means the slot is taken:
- *   try the next), and a cancellation reads the slots from 1 until one is
- *   missing. Nothing is updated, so concurrent starts with one value cannot
- *   lose each other (an `$addToSet` on one document can, on FerretDB, which
- *   runs an update as a read and a whole-document write);
- * - a cancellation is held in a chain of the same shape (`cancel_holds`),
+ * - the runs started with a correlation value are a slot chain
+ *   (engine/slot-chain.ts) per `(type, path, value)` in
+ *   `cancel_waiter_slots`: a run inserts the first free slot, a cancellation
+ *   reads them all. Nothing is updated, so concurrent starts with one value
+ *   cannot lose each other (an `$addToSet` on one document can, on FerretDB,
+ *   which runs an update as a read and a whole-document write);
+ * - a cancellation is held in a slot chain of the same key (`cancel_holds`),
  *   for CANCEL_HOLD_HOURS: a run started later with that value ends as
  *   cancelled before its tasks (a cancellation that overtook its purchase).
  *
@@ -56,9 +55,6 @@ const legacyWaitersSchema = new Schema<LegacyWaitersDoc>({ _id: String, workflow
 /** How long a cancellation that found no run is held for runs started after it, by default. */
 export const DEFAULT_CANCEL_HOLD_MS = 24 * 3_600_000;
 
-/** Links one chain may have: far more runs or cancellations per correlation value than any trigger set makes. */
-const MAX_CHAIN_LENGTH = 1_000;
-
 /** A correlation value as stored: strings and finite numbers only; anything else cannot correlate. */
 export function correlationKey(value: unknown): string | undefined {
   if (typeof value === 'string' && value.length > 0 && value.length <= 500) return value;
@@ -76,37 +72,6 @@ export interface CorrelationKey {
 }
 const MAX_ENSURED_ROUTES = 10_000;
 
-/**
- * Appends `link` to the chain `base` (`<base>#1`, `<base>#2`...) in the first
- * free slot, unless a slot already holds an equal link (`same`): a retry
- * appends nothing twice.
- */
-async function appendToChain(slots: mongo.Collection<SlotDoc>, writer: GroupInsert<SlotDoc>, base: string, link: Omit<SlotDoc, '_id'>, same: (doc: SlotDoc) => boolean): Promise<void> {
-  for (let n = 1; n <= MAX_CHAIN_LENGTH; n += 1) {
-    const _id = `${base}#${n}`;
-    try {
-      await writer.insert({ _id, ...link });
-      return;
-    } catch (error) {
-      if (!isDuplicateKeyError(error)) throw error;
-    }
-    const taken = await slots.findOne({ _id });
-    if (taken && same(taken)) return;
-  }
-  throw new Error(`the chain ${base} is full (${MAX_CHAIN_LENGTH} links)`);
-}
-
-/** Every link of the chain `base`, read by `_id` from slot 1 to the first missing one. */
-async function readChain(slots: mongo.Collection<SlotDoc>, base: string): Promise<SlotDoc[]> {
-  const links: SlotDoc[] = [];
-  for (let n = 1; n <= MAX_CHAIN_LENGTH; n += 1) {
-    const link = await slots.findOne({ _id: `${base}#${n}` });
-    if (!link) break;
-    links.push(link);
-  }
-  return links;
-}
-
 export interface CancelIndexOptions {
   /** How long a cancellation is held for runs started after it (default 24 hours). */
   holdMs?: number;
@@ -118,8 +83,6 @@ export function createCancelIndex(connection: Connection, options: CancelIndexOp
   const legacyWaiters = modelOn(connection, 'CancelWaiters', legacyWaitersSchema);
   const waiterSlots = connection.collection<SlotDoc>('cancel_waiter_slots') as unknown as mongo.Collection<SlotDoc>;
   const holds = connection.collection<SlotDoc>('cancel_holds') as unknown as mongo.Collection<SlotDoc>;
-  const waiterWriter = groupInsert(waiterSlots);
-  const holdWriter = groupInsert(holds);
   const holdMs = options.holdMs ?? DEFAULT_CANCEL_HOLD_MS;
   const clock = options.clock ?? (() => new Date());
   // Routes are never deleted, so once this process has written one it need
@@ -146,7 +109,7 @@ export function createCancelIndex(connection: Connection, options: CancelIndexOp
       const keys = keysOf(cancelOn, event);
       if (keys.length === 0) return;
       await Promise.all(cancelOn.types.map((type) => ensureRoute(type, cancelOn.correlate)));
-      await Promise.all(keys.map((key) => appendToChain(waiterSlots, waiterWriter, key, { workflowId, at: clock() }, (slot) => slot.workflowId === workflowId)));
+      await Promise.all(keys.map((key) => insertSlot(waiterSlots, key, { workflowId, at: clock() }, (slot) => slot.workflowId === workflowId)));
     },
 
     /**
@@ -157,7 +120,7 @@ export function createCancelIndex(connection: Connection, options: CancelIndexOp
       const now = clock().getTime();
       for (const key of keysOf(cancelOn, event)) {
         // The run's own event never cancels it.
-        const held = (await readChain(holds, key)).find((link) => link.until !== undefined && link.until.getTime() > now && link.eventId !== event.id);
+        const held = (await readSlots(holds, key)).find((link) => link.until !== undefined && link.until.getTime() > now && link.eventId !== event.id);
         if (held) return { eventId: held.eventId!, eventType: held.eventType! };
       }
       return undefined;
@@ -171,7 +134,7 @@ export function createCancelIndex(connection: Connection, options: CancelIndexOp
       if (holdMs === 0) return;
       const at = clock();
       const link = { eventId: event.id, eventType: event.type, until: new Date(at.getTime() + holdMs), at };
-      await Promise.all(keys.map((key) => appendToChain(holds, holdWriter, [key.type, key.path, key.value].join(SEPARATOR), link, (slot) => slot.eventId === event.id)));
+      await Promise.all(keys.map((key) => insertSlot(holds, [key.type, key.path, key.value].join(SEPARATOR), link, (slot) => slot.eventId === event.id)));
     },
 
     ensureRoute,
@@ -191,7 +154,7 @@ export function createCancelIndex(connection: Connection, options: CancelIndexOp
       // `_id` reads only (FerretDB scans the collection for `$in`): each key's chain, and the list a release before chains wrote.
       const found = await Promise.all(keys.map(async (key) => {
         const id = [key.type, key.path, key.value].join(SEPARATOR);
-        const [slots, legacy] = await Promise.all([readChain(waiterSlots, id), legacyWaiters.findById(id).lean<LegacyWaitersDoc>()]);
+        const [slots, legacy] = await Promise.all([readSlots(waiterSlots, id), legacyWaiters.findById(id).lean<LegacyWaitersDoc>()]);
         return [...slots.map((slot) => slot.workflowId!), ...(legacy?.workflowIds ?? [])];
       }));
       return [...new Set(found.flat())];

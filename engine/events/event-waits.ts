@@ -20,13 +20,13 @@
  * task was being registered, or before the task started at all, still
  * releases it.
  */
-import { Schema, type Connection, type mongo } from 'mongoose';
-import { driverCollection, isDuplicateKeyError, modelOn } from '../store';
+import { Schema, type Connection } from 'mongoose';
+import { insertSlot, readSlots } from '../slot-chain';
+import { driverCollection, modelOn } from '../store';
 import type { EventEnvelope } from '../../workflows/types';
 import type { CancelIndex, CorrelationKey } from './cancel-index';
 
 /** Slots a key may hold; far above any real use, it bounds a key that is hammered. */
-const MAX_SLOTS = 10_000;
 const SEPARATOR = '\u001f';
 
 interface ArrivalDoc {
@@ -67,36 +67,6 @@ export interface Release {
 export function createEventWaits(connection: Connection, cancelIndex: Pick<CancelIndex, 'ensureRoute'>) {
   const arrivals = driverCollection(modelOn(connection, 'EventWaitArrival', arrivalSchema));
   const waiters = driverCollection(modelOn(connection, 'EventWaitWaiter', waiterSchema));
-
-  /**
-   * Inserts `doc` under the first free slot of `prefix`, unless a slot
-   * already holds the same thing (`same`), which a retry may have written.
-   */
-  async function insertSlot<T extends { _id: string }>(collection: mongo.Collection<T>, prefix: string, doc: Omit<T, '_id'>, same: (existing: T) => boolean): Promise<void> {
-    for (let slot = 0; slot < MAX_SLOTS; slot += 1) {
-      const _id = `${prefix}${SEPARATOR}${slot}`;
-      try {
-        await collection.insertOne({ _id, ...doc } as mongo.OptionalUnlessRequiredId<T>);
-        return;
-      } catch (error) {
-        if (!isDuplicateKeyError(error)) throw error;
-      }
-      const existing = (await collection.findOne({ _id } as mongo.Filter<T>)) as T | null;
-      if (existing && same(existing)) return;
-    }
-    throw new Error(`more than ${MAX_SLOTS} slots under ${prefix}`);
-  }
-
-  /** Every slot of `prefix`, in order, up to the first free one. */
-  async function readSlots<T extends { _id: string }>(collection: mongo.Collection<T>, prefix: string): Promise<T[]> {
-    const found: T[] = [];
-    for (let slot = 0; slot < MAX_SLOTS; slot += 1) {
-      const doc = (await collection.findOne({ _id: `${prefix}${SEPARATOR}${slot}` } as mongo.Filter<T>)) as T | null;
-      if (!doc) break;
-      found.push(doc);
-    }
-    return found;
-  }
 
   const keyOf = (type: string, path: string, value: string) => [type, path, value].join(SEPARATOR);
 
