@@ -128,7 +128,10 @@ describe('script sandbox isolation between runs', () => {
   it('refuses runs after dispose and fails runs in flight', async () => {
     const disposable = createSandbox();
     const inFlight = disposable.run({ code: 'for (;;) {}', input: reservationEvent(5000) });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // In flight: handed to a child process, which starts for it.
+    for (const deadline = Date.now() + 5_000; disposable.childPids().length === 0; await new Promise((resolve) => setImmediate(resolve))) {
+      if (Date.now() > deadline) throw new Error('the run never reached a sandbox process');
+    }
     disposable.dispose();
     await expect(inFlight).rejects.toThrow(SandboxDisposedError);
     await expect(disposable.run({ code: 'return 1;', input: reservationEvent(5000) })).rejects.toThrow(SandboxDisposedError);
