@@ -1,4 +1,5 @@
 import type { CachedAccount } from './account-cache';
+import type { PolicyHead } from './policy-versions';
 import type { GroupInsert } from '../group-insert';
 import type { AccountDoc, BalanceMarkDoc, EntryDoc, KeyClaimDoc, LedgerModels, TransferDoc } from './models';
 import type { LedgerEntry, PolicyDefaults, PolicyLayer } from './types';
@@ -38,6 +39,8 @@ export interface LedgerContext {
   keyClaimWriter: GroupInsert<KeyClaimDoc>;
   /** True once this process has seen every entry's key claimed (the backfill finished): only then is a missing claim proof of no entry. */
   keyClaimsComplete: boolean;
+  /** The newest policy version this process has seen per account (policy-versions.ts; bounded, oldest evicted). */
+  policyHeads: Map<string, PolicyHead>;
   /** Called after each entry this process inserts (not on replays): wakes a balance-change consumer in this process. */
   onEntryInserted: (entry: LedgerEntry) => void;
   clock: () => Date;

@@ -126,6 +126,7 @@ export function createLedger(deps: LedgerDependencies): Ledger {
     markWriter: groupInsert(models.marks),
     keyClaimWriter: groupInsert(models.keyClaims),
     keyClaimsComplete: false,
+    policyHeads: new Map(),
     onEntryInserted: deps.onEntryInserted ?? (() => undefined),
     clock: deps.clock ?? (() => new Date()),
     policyDefaults: deps.policyDefaults ?? {},

@@ -135,6 +135,19 @@ export interface KeyClaimDoc {
   createdAt: Date;
 }
 
+/** One version of an account's policy overrides (policy-versions.ts); insert-only, the newest n counts. */
+export interface PolicyVersionDoc {
+  /** `<accountId>\u001f<n>`. */
+  _id: string;
+  accountId: string;
+  n: number;
+  minBalance: number | null;
+  maxNegativeDays: number | null;
+  maxBalance: number | null;
+  minCredit: number | null;
+  at: Date;
+}
+
 /** A one-time migration the ledger has finished, by name (key-claims.ts). */
 export interface MigrationDoc {
   _id: string;
@@ -200,6 +213,7 @@ export interface LedgerModels {
   marks: mongo.Collection<BalanceMarkDoc>;
   keyClaims: mongo.Collection<KeyClaimDoc>;
   migrations: mongo.Collection<MigrationDoc>;
+  policyVersions: mongo.Collection<PolicyVersionDoc>;
 }
 
 /** Registers the models on the given connection (never on the global mongoose). */
@@ -220,6 +234,7 @@ export function ledgerModels(connection: Connection): LedgerModels {
     // Insert and `_id` reads only: no schema or model, the driver's collections as they are.
     keyClaims: connection.collection<KeyClaimDoc>('ledger_key_claims') as unknown as mongo.Collection<KeyClaimDoc>,
     migrations: connection.collection<MigrationDoc>('ledger_migrations') as unknown as mongo.Collection<MigrationDoc>,
+    policyVersions: connection.collection<PolicyVersionDoc>('ledger_policy_versions') as unknown as mongo.Collection<PolicyVersionDoc>,
   };
 }
 

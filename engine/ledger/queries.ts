@@ -8,6 +8,7 @@ import { toAccount, toEntry } from './mapping';
 import { catchUp } from './head';
 import { entryKey, type AccountDoc } from './models';
 import { findAccountDoc, openAccount } from './post';
+import { changePolicy, withNewestPolicy } from './policy-versions';
 import type { Account, AccountFilter, LedgerEntry, Page, PolicyPatch } from './types';
 
 /** The most items one page may hold. */
@@ -103,7 +104,7 @@ export async function listAccounts(context: LedgerContext, filter: AccountFilter
   if (page.cursor) query._id = { $gt: decodeCursorKey(page.cursor, isIdCursor).id };
   const docs = await context.models.Account.find(query).sort({ _id: 1 }).limit(limit + 1).lean<AccountDoc[]>();
   const pageDocs = docs.slice(0, limit);
-  const current = await Promise.all(pageDocs.map(async (doc) => toAccount((await catchUp(context, doc)).account, context, await context.policyLayer(doc.ownerId, doc.unit))));
+  const current = await Promise.all(pageDocs.map(async (doc) => toAccount((await catchUp(context, await withNewestPolicy(context, doc))).account, context, await context.policyLayer(doc.ownerId, doc.unit))));
   // Drop accounts whose hint matched but whose exact balance does not.
   const items = current.filter((a) => (filter.balanceGte === undefined || a.balance >= filter.balanceGte) && (filter.balanceLte === undefined || a.balance <= filter.balanceLte));
   const last = pageDocs.at(-1);
@@ -127,31 +128,15 @@ function assertPolicyPatch(patch: PolicyPatch): void {
   }
 }
 
-/** How many times a policy change is written again after finding it undone by a concurrent write. */
-const MAX_POLICY_WRITES = 3;
-
-/** True when the stored account holds every value the patch sets. */
-function holdsPatch(account: AccountDoc, patch: PolicyPatch): boolean {
-  return (patch.minBalance === undefined || account.minBalance === patch.minBalance)
-    && (patch.maxNegativeDays === undefined || account.maxNegativeDays === patch.maxNegativeDays)
-    && (patch.maxBalance === undefined || (account.maxBalance ?? null) === patch.maxBalance)
-    && (patch.minCredit === undefined || (account.minCredit ?? null) === patch.minCredit);
-}
-
 /**
- * Sets an account's policy overrides (null: back to the unit default). Only
- * policy fields are written, so it cannot undo a concurrent posting; postings
- * already past their policy check complete under the old policy. It answers
- * only after every process's lease on the old policy has run out (up to
- * POLICY_LEASE_MS after the write), so any posting that checks its policy
- * after this returns, in any process, applies the new one.
- *
- * After the lease it reads the account back. A store that runs an update as
- * a read followed by a whole-document write (FerretDB 1.x) can let a
- * concurrent hint advance put the old policy back; the change is then written
- * again and the lease waited out again, so what PATCH answers is what is
- * stored. Two PATCHes racing on the same field both retry a few times, then
- * the one that sees the other's value answers `ledger_contended`.
+ * Sets an account's policy overrides (null: back to the group's value or the
+ * unit default) as its next policy version (policy-versions.ts): an insert,
+ * so neither a concurrent posting's hint advance nor a concurrent PATCH of
+ * another field can undo it. Postings already past their policy check
+ * complete under the old policy. It answers only after every process's
+ * lease on the old policy has run out (up to POLICY_LEASE_MS after the
+ * write), so any posting that checks its policy after this returns, in any
+ * process, applies the new one.
  */
 export async function setPolicy(context: LedgerContext, ownerId: string, unit: string, patch: PolicyPatch): Promise<Account> {
   assertOwnerId(ownerId);
@@ -160,18 +145,11 @@ export async function setPolicy(context: LedgerContext, ownerId: string, unit: s
   const existing = await findAccountDoc(context, ownerId, unit);
   if (!existing && !patch.createIfMissing) throw accountNotFound(ownerId, unit);
   const account = existing ?? (await openAccount(context, ownerId, unit));
-  const set: Record<string, unknown> = {};
-  if (patch.minBalance !== undefined) set.minBalance = patch.minBalance;
-  if (patch.maxNegativeDays !== undefined) set.maxNegativeDays = patch.maxNegativeDays;
-  if (patch.maxBalance !== undefined) set.maxBalance = patch.maxBalance;
-  if (patch.minCredit !== undefined) set.minCredit = patch.minCredit;
-  for (let write = 1; write <= MAX_POLICY_WRITES; write += 1) {
-    await context.models.Account.updateOne({ _id: account._id }, { $set: { ...set, updatedAt: context.clock() } });
-    forgetAccount(context, account._id);
-    await sleep(POLICY_LEASE_MS + POLICY_LEASE_MARGIN_MS);
-    const stored = await findAccountDoc(context, ownerId, unit);
-    if (!stored) throw accountNotFound(ownerId, unit);
-    if (holdsPatch(stored, patch)) return toAccount((await catchUp(context, stored)).account, context, await context.policyLayer(ownerId, unit));
-  }
-  throw new DomainError('ledger_contended', 'unavailable', `The policy of ${ownerId}/${unit} was changed by another writer while this change was applied; read the account and retry.`);
+  const { createIfMissing: _createIfMissing, ...change } = patch;
+  await changePolicy(context, account, change);
+  forgetAccount(context, account._id);
+  await sleep(POLICY_LEASE_MS + POLICY_LEASE_MARGIN_MS);
+  const stored = await findAccountDoc(context, ownerId, unit);
+  if (!stored) throw accountNotFound(ownerId, unit);
+  return toAccount((await catchUp(context, stored)).account, context, await context.policyLayer(ownerId, unit));
 }

@@ -3,6 +3,7 @@ import { probeForward, startingHead } from './head';
 import { assertUnit } from './limits';
 import { toAccount } from './mapping';
 import type { AccountDoc } from './models';
+import { policyHead, withPolicyOf } from './policy-versions';
 import type { Account } from './types';
 
 /** Accounts per batch handed to the sweep (and probed for their exact balance at once): 1-1,000. */
@@ -50,7 +51,7 @@ export async function* sweepAccounts(context: LedgerContext, unit: string, optio
 
 async function exactBalances(context: LedgerContext, docs: readonly AccountDoc[]): Promise<Account[]> {
   return Promise.all(docs.map(async (doc) => {
-    const head = await probeForward(context, doc._id, startingHead(context, doc));
-    return toAccount({ ...doc, seq: head.seq, balance: head.balance, negativeSince: head.negativeSince }, context);
+    const [head, policy] = await Promise.all([probeForward(context, doc._id, startingHead(context, doc)), policyHead(context, doc._id)]);
+    return toAccount({ ...withPolicyOf(doc, policy), seq: head.seq, balance: head.balance, negativeSince: head.negativeSince }, context);
   }));
 }
