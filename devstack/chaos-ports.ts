@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { isPortFree } from './ports';
+import { freePort, isPortFree } from './ports';
 
 /** Where the chaos run places its listeners: below Linux's default ephemeral range (32768-60999). */
 const STABLE_PORT_MIN = 20_000;
@@ -17,6 +17,8 @@ const MAX_PORT_PROBES = 2_000;
 export async function stablePort(taken: Set<number>): Promise<number> {
   const [ephemeralMin] = ephemeralRange();
   const max = Math.min(STABLE_PORT_MAX, ephemeralMin - 1);
+  // A machine whose ephemeral range starts this low leaves no room below it: take a free port, accepting the small risk above.
+  if (max < STABLE_PORT_MIN) return freePort();
   for (let probe = 0; probe < MAX_PORT_PROBES; probe += 1) {
     const port = STABLE_PORT_MIN + Math.floor(Math.random() * (max - STABLE_PORT_MIN + 1));
     if (taken.has(port) || !(await isPortFree(port))) continue;
