@@ -70,7 +70,7 @@ export function runRoutes(reader: RunReader): RouteModule {
       method: 'get', path: '/v1/runs/:workflowId', scope: 'admin', tags: ['runs'],
       summary: "One run with every task's status and output",
       params: z.object({ workflowId: z.string().min(1).max(1000).refine(noControlCharacters, 'must not contain control characters') }),
-      responses: { 200: { description: 'The run.', schema: runDetailSchema }, 404: { description: 'No such run.' } },
+      responses: { 200: { description: 'The run.', schema: runDetailSchema }, 404: { description: 'No such run.' }, 503: { description: 'The run is open (or closed other than completed) and no worker answered its state query in time: `run_state_unavailable`; retry once a worker runs.' } },
       handler: async ({ params }) => ({ status: 200, body: await reader.get(params.workflowId) }),
     });
   };

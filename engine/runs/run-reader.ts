@@ -1,4 +1,4 @@
-import { isGrpcServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { isGrpcServiceError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 // Not re-exported from the package root; the same decoder the client's own list() uses.
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import { temporal } from '@temporalio/proto';
@@ -106,7 +106,25 @@ function isoOf(ts: { seconds?: unknown; nanos?: number | null } | null | undefin
 }
 
 /** Reads runs from Temporal: the list from visibility, one run's tasks from its query. */
+/** How long a run's state query may wait for a worker to answer before the read gives up with 503. */
+const STATE_QUERY_DEADLINE_MS = 5_000;
+
 export function createRunReader(deps: { client: Client; namespace: string; temporalUiUrl: string }) {
+  /**
+   * The run's state: a completed run returned it as its result, which the
+   * server answers from the history alone; any other run is asked through
+   * the `runState` query, which needs a worker, within a deadline (503
+   * `run_state_unavailable` past it, never a hang or a 500).
+   */
+  async function runState(handle: WorkflowHandle, status: string): Promise<RunState> {
+    if (status === 'COMPLETED') return (await handle.result()) as RunState;
+    try {
+      return await deps.client.withDeadline(Date.now() + STATE_QUERY_DEADLINE_MS, () => handle.query(runStateQuery));
+    } catch (error) {
+      throw new DomainError('run_state_unavailable', 'unavailable', `No worker answered for run "${handle.workflowId}" within ${STATE_QUERY_DEADLINE_MS / 1000} s (${error instanceof Error ? error.message : String(error)}); retry once a worker runs.`);
+    }
+  }
+
   const uiUrl = (workflowId: string, runId: string) => temporalUiRunUrl(deps.temporalUiUrl, deps.namespace, workflowId, runId);
 
   return {
@@ -154,7 +172,7 @@ export function createRunReader(deps: { client: Client; namespace: string; tempo
         if (error instanceof WorkflowNotFoundError) throw new DomainError('run_not_found', 'not_found', `No run with workflow id "${workflowId}".`);
         throw error;
       }
-      const state = await handle.query(runStateQuery);
+      const state = await runState(handle, description.status.name);
       const temporalStatus = STATUS_BY_CODE[description.status.code] ?? 'running';
       // A run cancelled by signal whose cancellation request never came closes as Completed; it was still cancelled.
       const status: RunStatus = temporalStatus === 'completed' && state.phase === 'cancelled' ? 'cancelled' : temporalStatus;
