@@ -61,14 +61,13 @@ export class GroupInsert<T extends { _id: string }> {
     try {
       await this.collection.insertMany(batch.map((p) => p.doc as mongo.OptionalUnlessRequiredId<T>), { ordered: false });
     } catch (error) {
-      const writeErrors = (error as { writeErrors?: unknown }).writeErrors;
-      if (!Array.isArray(writeErrors) && !(writeErrors && typeof writeErrors === 'object')) {
-        // The command itself failed (connection lost, ...): no document's fate is known.
+      const answered = perDocumentFailures(error, batch.length);
+      if (!answered) {
+        // The command itself failed (connection lost, store down, ...): no document's fate is known.
         for (const p of batch) p.reject(error);
         return;
       }
-      const list = (Array.isArray(writeErrors) ? writeErrors : [writeErrors]) as Array<{ index: number; code?: number; errmsg?: string }>;
-      for (const failure of list) failures.set(failure.index, new GroupInsertError(failure.code, failure.errmsg ?? 'insert failed'));
+      for (const failure of answered) failures.set(failure.index, new GroupInsertError(failure.code, failure.errmsg ?? 'insert failed'));
     }
     batch.forEach((p, index) => {
       const failure = failures.get(index);
@@ -86,6 +85,25 @@ const writers = new WeakMap<object, GroupInsert<{ _id: string }>>();
  * trips. The insert resolves once the document is stored and rejects with
  * its own error (a duplicate key has code 11000, as from insertOne).
  */
+/**
+ * The documents the store refused, when its answer accounts for every
+ * document of the batch (each either inserted or listed with its error);
+ * otherwise null. The driver also reports a failed command (a lost
+ * connection, a store that is down) as a bulk write error, with no write
+ * errors and nothing inserted: read as "all inserted but none", that would
+ * report documents as stored that never reached the store.
+ */
+function perDocumentFailures(error: unknown, batchSize: number): Array<{ index: number; code?: number; errmsg?: string }> | null {
+  const failure = error as { writeErrors?: unknown; insertedCount?: unknown; result?: { insertedCount?: unknown }; err?: unknown };
+  const { writeErrors } = failure;
+  if (!writeErrors || typeof writeErrors !== 'object') return null;
+  const list = (Array.isArray(writeErrors) ? writeErrors : [writeErrors]) as Array<{ index: number; code?: number; errmsg?: string }>;
+  const inserted = typeof failure.insertedCount === 'number' ? failure.insertedCount : failure.result?.insertedCount;
+  // A write concern error: the writes happened but were not confirmed as asked, so no document's fate is settled either.
+  if (list.length === 0 || typeof inserted !== 'number' || inserted + list.length !== batchSize || failure.err) return null;
+  return list;
+}
+
 export function groupInsert<T extends { _id: string }>(collection: mongo.Collection<T>): GroupInsert<T> {
   let writer = writers.get(collection) as GroupInsert<T> | undefined;
   if (!writer) {

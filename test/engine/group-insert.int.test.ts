@@ -1,6 +1,7 @@
 import type { mongo } from 'mongoose';
 import { GroupInsert, groupInsert } from '../../engine/group-insert';
-import { isDuplicateKeyError } from '../../engine/store';
+import { startTestStack } from '../../devstack/test-stack';
+import { connectStore, isDuplicateKeyError } from '../../engine/store';
 import { openTestStore } from '../support/store';
 
 interface Doc { _id: string; n: number; tag?: string }
@@ -46,4 +47,22 @@ describe('group insert', () => {
     expect(groupInsert(collection)).toBe(groupInsert(collection));
     await expect(groupInsert(collection).insert({ _id: 'lone', n: 2 })).rejects.toMatchObject({ code: 11000 });
   });
+
+  it('reports no document as stored when the store is gone: every insert of the batch fails', async () => {
+    // A store of its own, stopped under the writer (the shared test store must stay up).
+    const own = await startTestStack({}, { ferretdb: true, temporal: false, maildev: false });
+    const connection = await connectStore(own.env.MONGODB_URI!, { dbName: 'group_insert_down' });
+    const docs = connection.collection<Doc>('docs');
+    const writer = new GroupInsert(docs);
+    try {
+      await writer.insert({ _id: 'before', n: 0 });
+      await own.stop();
+      const results = await outcomes(['a', 'b', 'c', 'd'].map((id, n) => writer.insert({ _id: id, n })));
+      expect(results).toHaveLength(4);
+      for (const result of results) expect(result).toMatch(/^error: /);
+    } finally {
+      await connection.close(true).catch(() => undefined);
+      await own.stop().catch(() => undefined);
+    }
+  }, 60_000);
 });
