@@ -48,9 +48,11 @@ function remember(context: LedgerContext, cached: CachedAccount): void {
 export async function readAccount(context: LedgerContext, ownerId: string, unit: string): Promise<AccountDoc | null> {
   const readStartedMs = performance.now();
   const accountId = accountKey(unit, ownerId);
-  const [stored, layer, head] = await Promise.all([context.models.accounts.findOne({ _id: accountId }), context.policyLayer(ownerId, unit), policyHead(context, accountId)]);
+  // An account this process knows exists has its policy versions read beside it; for one not seen yet (often one about to be opened) they are read only once it is found.
+  const known = context.accounts.has(accountId);
+  const [stored, layer, knownHead] = await Promise.all([context.models.accounts.findOne({ _id: accountId }), context.policyLayer(ownerId, unit), known ? policyHead(context, accountId) : undefined]);
   if (!stored) return null;
-  const doc = withPolicyOf(stored, head);
+  const doc = withPolicyOf(stored, knownHead ?? (await policyHead(context, accountId)));
   remember(context, { doc, readStartedMs, layer });
   return doc;
 }
