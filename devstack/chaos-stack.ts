@@ -184,6 +184,25 @@ export class ChaosStack {
     });
   }
 
+  /** Stops the process gracefully (a planned exit) until `resume`: a measurement with one worker fewer. */
+  pause(name: ProcessName): Promise<void> {
+    const slot = this.slot(name);
+    return this.serial(slot, async () => {
+      slot.planned = true;
+      await slot.current?.child.stop(STOP_GRACE_MS);
+      slot.current = undefined;
+    });
+  }
+
+  /** Starts a paused process again; resolves once it answers. */
+  resume(name: ProcessName): Promise<void> {
+    const slot = this.slot(name);
+    return this.serial(slot, async () => {
+      slot.planned = false;
+      await this.restart(slot);
+    });
+  }
+
   /** Stops every process (apps first, then services: SIGTERM, SIGKILL after the grace) and the reaper; safe to call twice. */
   async stop(): Promise<void> {
     if (this.stopping) return;
