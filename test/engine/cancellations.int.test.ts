@@ -5,102 +5,77 @@
 // waiter slots are inserts, never a shared document's update); a held
 // cancellation lapses after its hold.
 import { randomUUID } from 'node:crypto';
-import { createActivities } from '../../activities';
 import { createCancelIndex } from '../../engine/events/cancel-index';
-import { createLedger } from '../../engine/ledger';
-import { createSmtpMailer } from '../../engine/mail/mailer';
-import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../engine/mail/templates';
-import { createSandbox } from '../../scripts-sandbox';
 import { runStateQuery } from '../../workflows';
 import type { EventEnvelope } from '../../workflows/types';
-import { startTestApi, type TestApi } from '../support/api';
+import { startEngineHarness, type EngineHarness } from '../support/engine-harness';
 import { mailsTo } from '../support/mailbox';
-import { openTestStore } from '../support/store';
-import { startTestWorker, type TestWorker } from '../support/temporal';
 import { purchaseEvent, topUpTrigger } from '../support/top-up';
 
-let store: Awaited<ReturnType<typeof openTestStore>>;
-let worker: TestWorker;
-let api: TestApi;
-const sandbox = createSandbox();
-const mailer = createSmtpMailer(process.env.SMTP_URL ?? '', 'Creditflow <no-reply@creditflow.test>');
-let ledger: ReturnType<typeof createLedger>;
+let harness: EngineHarness;
 
 beforeAll(async () => {
-  store = await openTestStore('cancellations');
-  ledger = createLedger({ connection: store.connection });
-  await ledger.ensureIndexes();
-  worker = await startTestWorker(createActivities({ connection: store.connection, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR) }));
-  api = await startTestApi({ store: store.connection, temporal: worker.client, taskQueue: worker.taskQueue });
+  harness = await startEngineHarness('cancellations');
 });
 
 afterAll(async () => {
-  await api?.close();
-  await worker?.stop();
-  sandbox.dispose();
-  mailer.close();
-  await store?.close();
+  await harness?.close();
 });
 
-async function createTrigger(body: unknown): Promise<string> {
-  const response = await api.request('POST', '/v1/triggers', body);
-  expect(response.status).toBe(201);
-  return response.body.id;
-}
 
 describe('a cancellation that arrives before its purchase', () => {
   it('is held, and the purchase run ends as cancelled before its tasks: nothing credited, nothing mailed', async () => {
     const resource = `top-up-${randomUUID()}`;
     // No waiting window: without the hold the tasks would start at once.
-    await createTrigger(topUpTrigger(resource, 0));
+    await harness.createTrigger(topUpTrigger(resource, 0));
     const created = purchaseEvent(resource, 5000);
     const { user, id: reservationId } = created.data.reservation;
 
-    const early = await api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId));
+    const early = await harness.api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId));
     expect(early.status).toBe(202);
     expect(early.body.signalled).toEqual([]);
-    const accepted = await api.request('POST', '/v1/events', created);
+    const accepted = await harness.api.request('POST', '/v1/events', created);
     expect(accepted.status).toBe(202);
     const workflowId = accepted.body.runs[0].workflowId as string;
-    await worker.client.workflow.getHandle(workflowId).result().catch(() => undefined);
+    await harness.worker.client.workflow.getHandle(workflowId).result().catch(() => undefined);
 
-    const run = await api.request('GET', `/v1/runs/${encodeURIComponent(workflowId)}`);
+    const run = await harness.api.request('GET', `/v1/runs/${encodeURIComponent(workflowId)}`);
     expect(run.body.status).toBe('cancelled');
     expect(run.body.cancelledBy).toMatchObject({ eventId: early.body.eventId, eventType: 'request.cancelled' });
     expect(run.body.tasks.every((task: { status: string }) => task.status === 'skipped')).toBe(true);
-    expect(await ledger.getAccount(user.id, 'USD')).toBeNull();
+    expect(await harness.ledger.getAccount(user.id, 'USD')).toBeNull();
     expect(await mailsTo(user.email)).toHaveLength(0);
   });
 
   it('does not touch a purchase with another correlation value', async () => {
     const resource = `top-up-${randomUUID()}`;
-    await createTrigger(topUpTrigger(resource, 0));
+    await harness.createTrigger(topUpTrigger(resource, 0));
     const created = purchaseEvent(resource, 5000);
     const { user } = created.data.reservation;
-    await api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', `other-${randomUUID()}`));
-    const accepted = await api.request('POST', '/v1/events', created);
-    const result = await worker.client.workflow.getHandle(accepted.body.runs[0].workflowId as string).result();
+    await harness.api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', `other-${randomUUID()}`));
+    const accepted = await harness.api.request('POST', '/v1/events', created);
+    const result = await harness.worker.client.workflow.getHandle(accepted.body.runs[0].workflowId as string).result();
     expect(result.phase).toBe('completed');
-    expect((await ledger.getAccount(user.id, 'USD'))?.balance).toBe(6000);
+    expect((await harness.ledger.getAccount(user.id, 'USD'))?.balance).toBe(6000);
   });
 });
 
 describe('several triggers cancelling on one value', () => {
   it('are all cancelled by one event when their runs started at once', async () => {
     const resource = `top-up-${randomUUID()}`;
-    for (let index = 0; index < 6; index += 1) await createTrigger({ ...topUpTrigger(resource, 60), name: `Top-up ${index}` });
+    for (let index = 0; index < 6; index += 1) await harness.createTrigger({ ...topUpTrigger(resource, 60), name: `Top-up ${index}` });
     const created = purchaseEvent(resource, 5000);
     const { user, id: reservationId } = created.data.reservation;
-    const accepted = await api.request('POST', '/v1/events', created);
+    const accepted = await harness.api.request('POST', '/v1/events', created);
     const started = (accepted.body.runs as Array<{ workflowId: string }>).map((run) => run.workflowId).sort();
     expect(started).toHaveLength(6);
 
-    const cancelled = await api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId));
+    const cancelled = await harness.api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId));
     expect([...cancelled.body.signalled].sort()).toEqual(started);
-    const results = await Promise.all(started.map((workflowId) => worker.client.workflow.getHandle(workflowId).result().catch(() => undefined)));
+    const results = await Promise.all(started.map((workflowId) => harness.worker.client.workflow.getHandle(workflowId).result().catch(() => undefined)));
     expect(results).toHaveLength(6);
-    for (const workflowId of started) expect((await api.request('GET', `/v1/runs/${encodeURIComponent(workflowId)}`)).body.status).toBe('cancelled');
-    expect(await ledger.getAccount(user.id, 'USD')).toBeNull();
+    for (const workflowId of started) expect((await harness.api.request('GET', `/v1/runs/${encodeURIComponent(workflowId)}`)).body.status).toBe('cancelled');
+    expect(await harness.ledger.getAccount(user.id, 'USD')).toBeNull();
   });
 });
 
@@ -109,7 +84,7 @@ describe('the cancel index on the store', () => {
   const event = (id: string, type: string, reservationId: string): EventEnvelope => ({ id, type, occurredAt: new Date().toISOString(), data: { reservation: { id: reservationId } } });
 
   it('loses no waiter when 40 runs with one value register at once, and registers a retried one once', async () => {
-    const index = createCancelIndex(store.connection);
+    const index = createCancelIndex(harness.connection);
     const reservationId = `r-${randomUUID()}`;
     const purchase = event(`e-${randomUUID()}`, 'request.created', reservationId);
     const workflowIds = Array.from({ length: 40 }, (_, n) => `wf-${n}-${randomUUID()}`);
@@ -122,7 +97,7 @@ describe('the cancel index on the store', () => {
 
   it('holds a cancellation for its hold time, not after, and never for the run of its own event', async () => {
     let now = new Date('2026-12-01T10:00:00Z');
-    const index = createCancelIndex(store.connection, { holdMs: 3_600_000, clock: () => now });
+    const index = createCancelIndex(harness.connection, { holdMs: 3_600_000, clock: () => now });
     const reservationId = `r-${randomUUID()}`;
     const cancellation = event(`c-${randomUUID()}`, 'request.cancelled', reservationId);
     await index.ensureRoute('request.cancelled', 'data.reservation.id');
@@ -153,63 +128,63 @@ describe('a cancellation that comes after the tasks began', () => {
 
   it('runs onLateCancel once when it arrives while the tasks run: the credit is taken back by a debit', async () => {
     const resource = `top-up-${randomUUID()}`;
-    await createTrigger(withTakeBack(resource, 0, 'const end = Date.now() + 1500; while (Date.now() < end) {}\nreturn { amount_cents: 6000, vars: { DOLLARS: "$60" } };'));
+    await harness.createTrigger(withTakeBack(resource, 0, 'const end = Date.now() + 1500; while (Date.now() < end) {}\nreturn { amount_cents: 6000, vars: { DOLLARS: "$60" } };'));
     const created = purchaseEvent(resource, 5000);
     const { user, id: reservationId } = created.data.reservation;
-    const accepted = await api.request('POST', '/v1/events', created);
+    const accepted = await harness.api.request('POST', '/v1/events', created);
     const workflowId = accepted.body.runs[0].workflowId as string;
-    const handle = worker.client.workflow.getHandle(workflowId);
+    const handle = harness.worker.client.workflow.getHandle(workflowId);
     while ((await handle.query(runStateQuery)).phase === 'waiting') await new Promise((resolve) => setTimeout(resolve, 50));
 
-    const late = await api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId));
+    const late = await harness.api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId));
     expect(late.body.signalled).toEqual([workflowId]);
     // A second cancellation of the same reservation is recorded, and takes nothing back again.
-    await api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId));
+    await harness.api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId));
     const result = await handle.result();
 
     expect(result.phase).toBe('completed');
     expect(result.lateCancelTasks).toEqual([expect.objectContaining({ id: 'take-back', status: 'completed', output: expect.objectContaining({ direction: 'debit', amount: 6000 }) })]);
-    const entries = (await api.request('GET', `/v1/accounts/${user.id}/entries?unit=USD`)).body.items as Array<{ direction: string; amount: number }>;
+    const entries = (await harness.api.request('GET', `/v1/accounts/${user.id}/entries?unit=USD`)).body.items as Array<{ direction: string; amount: number }>;
     expect(entries.map((entry) => `${entry.direction} ${entry.amount}`).sort()).toEqual(['credit 6000', 'debit 6000']);
-    expect(await ledger.getAccount(user.id, 'USD')).toMatchObject({ balance: 0 });
-    const run = await api.request('GET', `/v1/runs/${encodeURIComponent(workflowId)}`);
+    expect(await harness.ledger.getAccount(user.id, 'USD')).toMatchObject({ balance: 0 });
+    const run = await harness.api.request('GET', `/v1/runs/${encodeURIComponent(workflowId)}`);
     expect(run.body.lateCancelTasks).toEqual([expect.objectContaining({ id: 'take-back', status: 'completed' })]);
   });
 
   it('runs onLateCancel when it arrives after the tasks ended, within withinSeconds', async () => {
     const resource = `top-up-${randomUUID()}`;
-    await createTrigger(withTakeBack(resource, 60));
+    await harness.createTrigger(withTakeBack(resource, 60));
     const created = purchaseEvent(resource, 5000);
     const { user, id: reservationId } = created.data.reservation;
-    const accepted = await api.request('POST', '/v1/events', created);
+    const accepted = await harness.api.request('POST', '/v1/events', created);
     const workflowId = accepted.body.runs[0].workflowId as string;
-    const handle = worker.client.workflow.getHandle(workflowId);
+    const handle = harness.worker.client.workflow.getHandle(workflowId);
     // The tasks have ended (the credit and the email), and the run listens on.
     for (;;) {
       const state = await handle.query(runStateQuery);
       if (state.tasks.every((task) => task.status === 'completed')) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    expect((await ledger.getAccount(user.id, 'USD'))?.balance).toBe(6000);
+    expect((await harness.ledger.getAccount(user.id, 'USD'))?.balance).toBe(6000);
 
-    const late = await api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId));
+    const late = await harness.api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId));
     expect(late.body.signalled).toEqual([workflowId]);
     const result = await handle.result();
     expect(result.lateCancellations).toEqual([expect.objectContaining({ eventId: late.body.eventId })]);
     expect(result.lateCancelTasks).toEqual([expect.objectContaining({ id: 'take-back', status: 'completed' })]);
-    expect((await ledger.getAccount(user.id, 'USD'))?.balance).toBe(0);
+    expect((await harness.ledger.getAccount(user.id, 'USD'))?.balance).toBe(0);
   });
 
   it('refuses onLateCancel without cancelOn, and late task ids that repeat a task id, naming the fields', async () => {
     const resource = `top-up-${randomUUID()}`;
     const { cancelOn: _cancelOn, ...withoutCancelOn } = withTakeBack(resource, 0);
-    const refused = await api.request('POST', '/v1/triggers', withoutCancelOn);
+    const refused = await harness.api.request('POST', '/v1/triggers', withoutCancelOn);
     expect(refused.status).toBe(422);
     expect(refused.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'onLateCancel' })]));
 
     const clash = withTakeBack(resource, 0) as ReturnType<typeof withTakeBack> & { onLateCancel: { tasks: Array<{ id: string }> } };
     clash.onLateCancel.tasks[0]!.id = 'credit';
-    const clashing = await api.request('POST', '/v1/triggers', clash);
+    const clashing = await harness.api.request('POST', '/v1/triggers', clash);
     expect(clashing.status).toBe(422);
     expect(clashing.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'onLateCancel.tasks.0.id' })]));
   });
