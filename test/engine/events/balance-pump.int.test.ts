@@ -8,24 +8,23 @@ import { BalancePump } from '../../../engine/events/balance-pump';
 import type { EventInput } from '../../../engine/events/ingest';
 import { createLedger, type Ledger, type PostRequest } from '../../../engine/ledger';
 import { markKey } from '../../../engine/ledger/models';
-import { connectStore } from '../../../engine/store';
+import { openTestStore } from '../../support/store';
 
 const silent = { error: () => undefined, warn: () => undefined, debug: () => undefined };
 
+let store: Awaited<ReturnType<typeof openTestStore>>;
 let connection: Connection;
 let ledger: Ledger;
-let commands: Array<{ name: string; command: Record<string, unknown> }> = [];
 
 beforeAll(async () => {
-  connection = await connectStore(process.env.MONGODB_URI!, { dbName: `cf_test_balance_pump_${randomBytes(4).toString('hex')}`, monitorCommands: true });
-  connection.getClient().on('commandStarted', (event) => commands.push({ name: event.commandName, command: event.command as Record<string, unknown> }));
+  store = await openTestStore('balance_pump', { recordCommands: true });
+  ({ connection } = store);
   ledger = createLedger({ connection });
   await ledger.ensureIndexes();
 });
 
 afterAll(async () => {
-  await connection.dropDatabase().catch(() => undefined);
-  await connection.close();
+  await store?.close();
 });
 
 function credit(ownerId: string, amount: number): PostRequest {
@@ -40,7 +39,7 @@ function pumpRecording() {
 
 /** What a command sent to a collection: its name and filter (finds, deletes, counts, aggregations). */
 function sentTo(collection: string) {
-  return commands
+  return store.commands.sent
     .filter(({ command }) => Object.values(command).includes(collection))
     .map(({ name, command }) => ({ name, filter: (command.filter ?? (command.deletes as Array<{ q: unknown }> | undefined)?.[0]?.q ?? command.query ?? command.pipeline) as unknown }));
 }
@@ -50,7 +49,7 @@ describe('a poll of the balance pump', () => {
     const owners = ['ann', 'ben', 'cat'].map((name) => `${name}-${randomBytes(3).toString('hex')}`);
     for (let round = 0; round < 4; round += 1) await Promise.all(owners.map((owner) => ledger.post(credit(owner, 100 + round))));
     const { pump, ingested } = pumpRecording();
-    commands = [];
+    store.commands.clear();
     const report = await pump.pollOnce();
 
     expect(report).toEqual({ delivered: 12, kept: 0, failedAccounts: 0, more: false });
@@ -63,10 +62,10 @@ describe('a poll of the balance pump', () => {
     }
     // The marks are read and deleted; nothing else is written.
     expect(sentTo('ledger_balance_marks').map((command) => command.name)).toEqual(['find', 'delete']);
-    expect(commands.filter(({ name }) => ['insert', 'update', 'findAndModify'].includes(name))).toEqual([]);
+    expect(store.commands.sent.filter(({ name }) => ['insert', 'update', 'findAndModify'].includes(name))).toEqual([]);
 
     // Handed over: the next poll reads the (now empty) marks and no entry at all.
-    commands = [];
+    store.commands.clear();
     expect(await pump.pollOnce()).toEqual({ delivered: 0, kept: 0, failedAccounts: 0, more: false });
     expect(sentTo('ledger_entries')).toEqual([]);
   });

@@ -8,22 +8,21 @@ import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import { isDomainError } from '../../../engine/errors';
 import { createLedger, type Ledger, type PostRequest } from '../../../engine/ledger';
-import { connectStore } from '../../../engine/store';
+import { openTestStore } from '../../support/store';
 
+let store: Awaited<ReturnType<typeof openTestStore>>;
 let connection: Connection;
 let ledger: Ledger;
-let commands: Array<{ name: string; command: Record<string, unknown> }> = [];
 
 beforeAll(async () => {
-  connection = await connectStore(process.env.MONGODB_URI!, { dbName: `cf_test_key_claims_${randomBytes(4).toString('hex')}`, monitorCommands: true });
-  connection.getClient().on('commandStarted', (event) => commands.push({ name: event.commandName, command: event.command as Record<string, unknown> }));
+  store = await openTestStore('key_claims', { recordCommands: true });
+  ({ connection } = store);
   ledger = createLedger({ connection });
   await ledger.ensureIndexes();
 });
 
 afterAll(async () => {
-  await connection.dropDatabase().catch(() => undefined);
-  await connection.close();
+  await store?.close();
 });
 
 function posting(ownerId: string, overrides: Partial<PostRequest> = {}): PostRequest {
@@ -42,7 +41,7 @@ async function refusalCode(promise: Promise<unknown>): Promise<string> {
 
 /** The filters of the finds sent to the entries: FerretDB answers only `{ _id: <string> }` from an index. */
 function findsOnEntries(): unknown[] {
-  return commands.filter(({ name, command }) => name === 'find' && command.find === 'ledger_entries').map(({ command }) => command.filter);
+  return store.commands.sent.filter(({ name, command }) => name === 'find' && command.find === 'ledger_entries').map(({ command }) => command.filter);
 }
 
 const owner = () => `owner-${randomBytes(4).toString('hex')}`;
@@ -54,13 +53,13 @@ describe('a refused posting', () => {
     const poor = owner();
     await ledger.post(posting(poor, { amount: 10 }));
 
-    commands = [];
+    store.commands.clear();
     expect(await refusalCode(ledger.post(posting(poor, { direction: 'debit', amount: 30, idempotencyKey: `renew:${poor}:2026-12-01` })))).toBe('insufficient_funds');
     for (const filter of findsOnEntries()) expect(filter).toEqual({ _id: expect.any(String) });
     // Refused again the next day under the same key: still no lookup by key, and nothing was written by either.
     expect(await refusalCode(ledger.post(posting(poor, { direction: 'debit', amount: 30, idempotencyKey: `renew:${poor}:2026-12-01` })))).toBe('insufficient_funds');
     for (const filter of findsOnEntries()) expect(filter).toEqual({ _id: expect.any(String) });
-    expect(commands.filter(({ name }) => ['insert', 'update', 'delete'].includes(name)).map(({ command }) => Object.values(command)[0])).not.toContain('ledger_entries');
+    expect(store.commands.sent.filter(({ name }) => ['insert', 'update', 'delete'].includes(name)).map(({ command }) => Object.values(command)[0])).not.toContain('ledger_entries');
     expect((await ledger.getAccount(poor, 'USD'))?.balance).toBe(10);
   });
 
