@@ -9,7 +9,7 @@
 // the ledger with its group policy layer, and the balance pump turning every
 // posting into an account.balance_changed event. The last stdout line is the
 // BENCH_RESULT line `npm run bench` reads.
-import { runSinks } from '../engine/worker';
+import { localActivitySlots, runSinks } from '../engine/worker';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
@@ -39,6 +39,8 @@ import { startTestStack } from './test-stack';
 const EVENTS = Number(process.argv[2] ?? 200);
 const CONCURRENCY = Number(process.argv[3] ?? 16);
 const ROUNDS = Number(process.argv[4] ?? 4);
+/** Top-ups sent one at a time after the rounds, for the latency goals (BENCH_SERIAL_EVENTS). */
+const SERIAL_EVENTS = Number(process.env.BENCH_SERIAL_EVENTS ?? 50);
 const TASK_QUEUE = 'bench';
 const ADMIN_KEY = 'bench-admin-key-0123456789';
 /** BENCH_PROFILE_STORE=1 prints the store commands of the measured rounds by collection (the baseline sends none): count, total and p50 time. */
@@ -122,7 +124,7 @@ async function main(): Promise<void> {
     const activities = { ...createActivities({ connection: store, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR) }), noop: async () => undefined };
     const worker = await Worker.create({
       connection: await NativeConnection.connect({ address: stack.env.TEMPORAL_ADDRESS }), taskQueue: TASK_QUEUE, workflowBundle: { code }, activities, sinks: runSinks(undefined),
-      maxConcurrentLocalActivityExecutions: config.SCRIPT_SANDBOX_PROCESSES,
+      maxConcurrentLocalActivityExecutions: localActivitySlots(config.SCRIPT_SANDBOX_PROCESSES),
     });
     const running = worker.run();
     const logger = pino({ level: 'warn' });
@@ -154,16 +156,21 @@ async function main(): Promise<void> {
       return performance.now() - started;
     });
     let topUps = 0;
-    const runTopUp = () => drive(perRound, CONCURRENCY, async () => {
+    /** One top-up through the API: how long the POST took to answer, until the ledger entry's postedAt, and until the run's result. */
+    const topUp = async (): Promise<{ postMs: number; ledgerMs: number; completedMs: number }> => {
       const i = (topUps += 1);
       const user = { id: `bench_user_${i}`, email: `u${i}@bench.local`, name: 'Bench' };
       const postedAtMs = Date.now();
+      const started = performance.now();
       const accepted = await http.call<{ runs: Array<{ workflowId: string }> }>('POST', '/v1/events', topUpEvent({ eventId: `evt_bench_${i}`, reservationId: `res_${i}`, priceInt: 5000, user }));
+      const postMs = performance.now() - started;
       const run = await client.workflow.getHandle<typeof triggerRun>(accepted.body.runs[0]!.workflowId).result();
+      const completedMs = performance.now() - started;
       const posted = run.tasks.find((task) => task.id === 'credit')?.output as { postedAt?: string } | undefined;
       if (!posted?.postedAt) throw new Error(`run ${accepted.body.runs[0]!.workflowId} posted nothing: ${JSON.stringify(run.tasks)}`);
-      return new Date(posted.postedAt).getTime() - postedAtMs;
-    });
+      return { postMs, ledgerMs: new Date(posted.postedAt).getTime() - postedAtMs, completedMs };
+    };
+    const runTopUp = () => drive(perRound, CONCURRENCY, async () => (await topUp()).ledgerMs);
 
     storeProfile?.start();
     const baselines: Phase[] = [];
@@ -178,15 +185,23 @@ async function main(): Promise<void> {
       }
       console.log(`  round ${round + 1}: baseline ${rateOf(baselines[round]!).toFixed(1)} runs/s, top-up ${rateOf(topUpPhases[round]!).toFixed(1)} runs/s, ratio ${(rateOf(topUpPhases[round]!) / rateOf(baselines[round]!)).toFixed(2)}x`);
     }
+    // One at a time, after the rounds: the latency a single purchase sees on an otherwise idle stack.
+    const serial: Array<{ postMs: number; ledgerMs: number; completedMs: number }> = [];
+    for (let i = 0; i < SERIAL_EVENTS; i += 1) serial.push(await topUp());
+    const sortedBy = (key: 'postMs' | 'ledgerMs' | 'completedMs') => serial.map((one) => one[key]).sort((a, b) => a - b);
+    const [posts, ledgers, completions] = [sortedBy('postMs'), sortedBy('ledgerMs'), sortedBy('completedMs')];
     console.log('');
     const baseline = report('baseline: workflow + 3 no-op activities', combine(baselines));
     const e2e = report('top-up: POST -> script -> ledger entry', combine(topUpPhases));
+    console.log(`one at a time (${SERIAL_EVENTS}): POST answered p50 ${percentile(posts, 50).toFixed(1)} ms p90 ${percentile(posts, 90).toFixed(1)} ms; POST to ledger entry p50 ${percentile(ledgers, 50).toFixed(0)} ms p90 ${percentile(ledgers, 90).toFixed(0)} ms; to run completed p50 ${percentile(completions, 50).toFixed(0)} ms`);
     if (storeProfile) storeProfile.print();
     console.log(`\nthroughput ratio (top-up / baseline, all rounds): ${(e2e.runsPerS / baseline.runsPerS).toFixed(2)}x (runs/s counts each run to its end, email included; target >= ${E2E_MIN_THROUGHPUT_RATIO.toFixed(2)}x)`);
     printBenchResult({
       bench: 'e2e', runs: perRound * ROUNDS, concurrency: CONCURRENCY,
       topUpRunsPerS: e2e.runsPerS, topUpP50Ms: e2e.p50Ms, topUpP99Ms: e2e.p99Ms,
       baselineRunsPerS: baseline.runsPerS, baselineP50Ms: baseline.p50Ms, baselineP99Ms: baseline.p99Ms,
+      serialRuns: SERIAL_EVENTS, serialPostP50Ms: percentile(posts, 50), serialPostP90Ms: percentile(posts, 90),
+      serialLedgerP50Ms: percentile(ledgers, 50), serialLedgerP90Ms: percentile(ledgers, 90), serialCompletedP50Ms: percentile(completions, 50),
     });
   } finally {
     for (const stop of stopAll) await stop().catch(() => undefined);

@@ -36,6 +36,16 @@ export const benchResultSchema = z.discriminatedUnion('bench', [
     baselineRunsPerS: rate,
     baselineP50Ms: durationMs,
     baselineP99Ms: durationMs,
+    /** Top-ups sent one at a time after the throughput rounds. */
+    serialRuns: z.number().int().positive(),
+    /** One at a time: POST /v1/events until its answer. */
+    serialPostP50Ms: durationMs,
+    serialPostP90Ms: durationMs,
+    /** One at a time: POST /v1/events to the ledger entry's postedAt. */
+    serialLedgerP50Ms: durationMs,
+    serialLedgerP90Ms: durationMs,
+    /** One at a time: POST /v1/events until the run's result (email sent). */
+    serialCompletedP50Ms: durationMs,
   }),
   z.object({
     bench: z.literal('sandbox'),
@@ -75,6 +85,25 @@ export const benchResultSchema = z.discriminatedUnion('bench', [
     wallMs: durationMs,
     /** The subscription_renewals task's start-to-close timeout, which one firing's pass must fit in. */
     taskTimeoutMs: durationMs,
+  }),
+  z.object({
+    bench: z.literal('worker-memory'),
+    /** Top-up runs measured after the warm-up, to their result, `concurrency` in flight. */
+    runs: z.number().int().positive(),
+    warmupRuns: z.number().int().nonnegative(),
+    concurrency: z.number().int().positive(),
+    /** RSS of the worker process (engine/worker-main.ts) alone, after the warm-up and after the last run. */
+    rssBeforeMb: z.number().nonnegative(),
+    rssAfterMb: z.number().nonnegative(),
+    /** True when every reading followed a forced garbage collection (node --expose-gc) with no run in flight. */
+    rssAfterGc: z.boolean(),
+    /**
+     * A reading after the warm-up (runs 0) and after every 1,000 measured runs: the worker's RSS, its main
+     * thread's heap and its workflow threads' heaps (all collected), and its sandbox processes' RSS (not collected).
+     */
+    samples: z.array(z.object({ runs: z.number().int().nonnegative(), rssMb: z.number().nonnegative(), heapUsedMb: z.number().nonnegative(), threadsHeapUsedMb: z.number().nonnegative(), sandboxRssMb: z.number().nonnegative() })).min(2),
+    /** Measured runs per second, the readings' pauses left out. */
+    runsPerS: rate,
   }),
 ]);
 

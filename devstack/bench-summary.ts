@@ -3,7 +3,8 @@
 // the goals read from devstack/bench-goals.ts. A Markdown table, so it reads
 // in a terminal and pastes into the README as it is.
 import {
-  E2E_MIN_THROUGHPUT_RATIO, LEDGER_MIN_SPREAD_RATIO, RENEWALS_PER_FIRING, SANDBOX_MAX_P50_RATIO, SANDBOX_MAX_P99_US, WORKER_MAX_RSS_GROWTH_MB,
+  E2E_MIN_THROUGHPUT_RATIO, LEDGER_MIN_SPREAD_RATIO, POST_EVENT_MAX_P50_MS, POST_TO_LEDGER_MAX_P50_MS, POST_TO_LEDGER_MAX_P90_MS, RENEWALS_PER_FIRING, SANDBOX_MAX_P50_RATIO,
+  SANDBOX_MAX_P99_US, WORKER_MAX_RSS_GROWTH_MB, WORKER_RSS_GROWTH_RUNS,
 } from './bench-goals';
 import type { BenchResult } from './bench-result';
 
@@ -60,6 +61,21 @@ function e2eRows(r: Extract<BenchResult, { bench: 'e2e' }>): SummaryRow[] {
       bench: 'e2e', figure: 'top-up latency, POST to ledger entry',
       result: `p50 ${num(r.topUpP50Ms)} ms, p99 ${num(r.topUpP99Ms)} ms`, baseline: `p50 ${num(r.baselineP50Ms)} ms, p99 ${num(r.baselineP99Ms)} ms`,
       ratio: NONE, goal: NONE, met: NONE,
+    },
+    {
+      bench: 'e2e', figure: `one at a time (${num(r.serialRuns)}): POST /v1/events answered`,
+      result: `p50 ${num(r.serialPostP50Ms, 1)} ms, p90 ${num(r.serialPostP90Ms, 1)} ms`, baseline: NONE,
+      ratio: NONE, goal: `p50 <= ${POST_EVENT_MAX_P50_MS} ms`, met: met(r.serialPostP50Ms <= POST_EVENT_MAX_P50_MS),
+    },
+    {
+      bench: 'e2e', figure: 'one at a time: POST to ledger entry',
+      result: `p50 ${num(r.serialLedgerP50Ms)} ms, p90 ${num(r.serialLedgerP90Ms)} ms`, baseline: NONE,
+      ratio: NONE, goal: `p50 <= ${POST_TO_LEDGER_MAX_P50_MS} ms, p90 <= ${POST_TO_LEDGER_MAX_P90_MS} ms`,
+      met: met(r.serialLedgerP50Ms <= POST_TO_LEDGER_MAX_P50_MS && r.serialLedgerP90Ms <= POST_TO_LEDGER_MAX_P90_MS),
+    },
+    {
+      bench: 'e2e', figure: 'one at a time: POST to run completed (email sent)',
+      result: `p50 ${num(r.serialCompletedP50Ms)} ms`, baseline: NONE, ratio: NONE, goal: NONE, met: NONE,
     },
   ];
 }
@@ -126,6 +142,33 @@ function renewalsRows(r: Extract<BenchResult, { bench: 'renewals' }>): SummaryRo
   ];
 }
 
+function workerMemoryRows(r: Extract<BenchResult, { bench: 'worker-memory' }>): SummaryRow[] {
+  const growthMb = r.rssAfterMb - r.rssBeforeMb;
+  const settled = r.rssAfterGc ? 'after GC' : 'no forced GC';
+  // The goal is set over WORKER_RSS_GROWTH_RUNS runs: fewer runs can miss it, but never meet it.
+  const verdict = growthMb >= WORKER_MAX_RSS_GROWTH_MB ? met(false) : r.runs >= WORKER_RSS_GROWTH_RUNS ? met(true) : `- (${num(r.runs)} runs)`;
+  const [first, last] = [r.samples[0]!, r.samples.at(-1)!];
+  return [
+    {
+      bench: 'worker-memory', figure: `worker RSS growth over ${num(r.runs)} top-up runs (worker process alone, ${r.concurrency} in flight)`,
+      result: `${signed(growthMb)} MB (${num(r.rssBeforeMb, 1)} to ${num(r.rssAfterMb, 1)} MB, ${settled})`, baseline: NONE,
+      ratio: NONE, goal: `< ${num(WORKER_MAX_RSS_GROWTH_MB)} MB over ${num(WORKER_RSS_GROWTH_RUNS)} runs`, met: verdict,
+    },
+    ...(r.samples.length > 2 ? [{
+      bench: 'worker-memory', figure: `worker RSS at runs ${r.samples.map((sample) => num(sample.runs)).join(', ')}`,
+      result: `${r.samples.map((sample) => num(sample.rssMb)).join(', ')} MB`, baseline: NONE, ratio: NONE, goal: NONE, met: NONE,
+    }] : []),
+    {
+      bench: 'worker-memory', figure: "the sandbox's processes beside it (no forced GC)",
+      result: `${signed(last.sandboxRssMb - first.sandboxRssMb)} MB (${num(first.sandboxRssMb, 1)} to ${num(last.sandboxRssMb, 1)} MB)`, baseline: NONE, ratio: NONE, goal: NONE, met: NONE,
+    },
+  ];
+}
+
+function signed(value: number): string {
+  return `${value >= 0 ? '+' : ''}${num(value, 1)}`;
+}
+
 /** The rows of one benchmark's result. */
 export function summaryRows(result: BenchResult): SummaryRow[] {
   switch (result.bench) {
@@ -135,6 +178,7 @@ export function summaryRows(result: BenchResult): SummaryRow[] {
     case 'api': return apiRows(result);
     case 'sweep': return sweepRows(result);
     case 'renewals': return renewalsRows(result);
+    case 'worker-memory': return workerMemoryRows(result);
   }
 }
 
