@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     workflowBundle: await bundleWorkflows(logger),
     metrics,
     // One script per sandbox process: none ever queues past its activity timeout.
-    maxConcurrentScripts: config.SCRIPT_SANDBOX_PROCESSES,
+    sandboxProcesses: config.SCRIPT_SANDBOX_PROCESSES,
   });
   const metricsServer = sdkMetricsAddress
     ? await startMetricsServer({ host: config.HOST, port: config.METRICS_PORT, metrics, sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics`, logger })

@@ -14,13 +14,24 @@ export interface WorkerOptions {
   /** Counts closed runs; without it, runs report nothing outside their history. */
   metrics?: Pick<Metrics, 'runClosed'>;
   /**
-   * Local activities (script tasks, the only local kind) run at once. Set it
-   * to the sandbox's processes: a script then starts only when a process is
-   * free, and never waits in the sandbox queue, where the wait would count
-   * against the activity's 30 s startToClose. Scripts past it wait in the
-   * workflow instead. Default: the SDK's (100).
+   * The script sandbox's processes; the worker runs at most
+   * `localActivitySlots(processes)` local activities (scripts and postings)
+   * at once. Default: the SDK's limit (100).
    */
-  maxConcurrentScripts?: number;
+  sandboxProcesses?: number;
+}
+
+/**
+ * Local activities (script tasks and ledger postings) a worker runs at once:
+ * two per sandbox process. A script waits in the sandbox queue behind at
+ * most one other script on its process, and that wait counts against its
+ * 30 s startToClose: one script of at most 10 s (the sandbox's maximum
+ * timeout) ahead of it plus its own 10 s stays well within. Local activities
+ * past the limit wait in the workflow, where no timeout runs. Postings take
+ * milliseconds, so their share of the slots costs them little.
+ */
+export function localActivitySlots(sandboxProcesses: number): number {
+  return 2 * sandboxProcesses;
 }
 
 /** Where workflow code lives; bundled by the worker, replayed by Temporal. */
@@ -34,7 +45,7 @@ export async function createEngineWorker(options: WorkerOptions): Promise<Worker
     taskQueue: options.taskQueue,
     activities: options.activities,
     sinks: runSinks(options.metrics),
-    ...(options.maxConcurrentScripts !== undefined ? { maxConcurrentLocalActivityExecutions: options.maxConcurrentScripts } : {}),
+    ...(options.sandboxProcesses !== undefined ? { maxConcurrentLocalActivityExecutions: localActivitySlots(options.sandboxProcesses) } : {}),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
   });
 }

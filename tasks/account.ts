@@ -178,10 +178,16 @@ export const accountKind: TaskKind<AccountTask, PreparedPosting | NothingToPost>
     return problems;
   },
   normalize: (task, defaults) => (task.amountFrom === AMOUNT_FROM_PACKAGE ? task : withDefaultUnit(task, defaults)),
+  // A posting takes milliseconds, so it runs as a local activity: in the
+  // worker that runs the workflow, recorded as a marker in the run's history,
+  // with no round trip through the server's activity queue. A worker that dies
+  // after posting but before the marker is recorded leaves the workflow task
+  // to time out; the next worker runs the posting again under the same key and
+  // the ledger answers with the entry it already holds. The timeout bounds how
+  // long one attempt may hold the run.
   execution: {
     mode: 'activity',
-    local: false,
-    // A posting takes milliseconds; the timeout bounds how long a crashed worker's attempt holds the run.
+    local: true,
     startToCloseTimeout: '10 seconds',
     retry: LEDGER_RETRY,
   },

@@ -9,6 +9,7 @@ import { createCancelIndex } from '../../engine/events/cancel-index';
 import { runStateQuery } from '../../workflows';
 import type { EventEnvelope } from '../../workflows/types';
 import { startEngineHarness, type EngineHarness } from '../support/engine-harness';
+import { untilTasksBegin } from '../support/temporal';
 import { mailsTo } from '../support/mailbox';
 import { purchaseEvent, topUpTrigger } from '../support/top-up';
 
@@ -128,13 +129,13 @@ describe('a cancellation that comes after the tasks began', () => {
 
   it('runs onLateCancel once when it arrives while the tasks run: the credit is taken back by a debit', async () => {
     const resource = `top-up-${randomUUID()}`;
-    await harness.createTrigger(withTakeBack(resource, 0, 'const end = Date.now() + 1500; while (Date.now() < end) {}\nreturn { amount_cents: 6000, vars: { DOLLARS: "$60" } };'));
+    await harness.createTrigger(withTakeBack(resource, 0, 'const end = Date.now() + 3000; while (Date.now() < end) {}\nreturn { amount_cents: 6000, vars: { DOLLARS: "$60" } };'));
     const created = purchaseEvent(resource, 5000);
     const { user, id: reservationId } = created.data.reservation;
     const accepted = await harness.api.request('POST', '/v1/events', created);
     const workflowId = accepted.body.runs[0].workflowId as string;
     const handle = harness.worker.client.workflow.getHandle(workflowId);
-    while ((await handle.query(runStateQuery)).phase === 'waiting') await new Promise((resolve) => setTimeout(resolve, 50));
+    await untilTasksBegin(harness.worker.client, workflowId);
 
     const late = await harness.api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId));
     expect(late.body.signalled).toEqual([workflowId]);

@@ -7,10 +7,9 @@ import { createSandbox } from '../../scripts-sandbox';
 import { startTestApi, type TestApi } from '../support/api';
 import { mailsTo, outboxKeysOf, sentMailTo, waitForMails } from '../support/mailbox';
 import { openTestStore } from '../support/store';
-import { startTestWorker, type TestWorker } from '../support/temporal';
+import { startTestWorker, untilTasksBegin, type TestWorker } from '../support/temporal';
 import { purchaseEvent, topUpTrigger } from '../support/top-up';
 import { TOP_UP_SCRIPT } from '../../engine/triggers/documented-top-up';
-import { runStateQuery } from '../../workflows';
 
 let store: Awaited<ReturnType<typeof openTestStore>>;
 let worker: TestWorker;
@@ -128,7 +127,7 @@ describe('the documented account top-up', () => {
 
   it('records a cancellation that arrives once the tasks have started, and changes nothing', async () => {
     const resource = `top-up-${randomUUID()}`;
-    const slowScript = `const end = Date.now() + 1500; while (Date.now() < end) {}\n${TOP_UP_SCRIPT}`;
+    const slowScript = `const end = Date.now() + 3000; while (Date.now() < end) {}\n${TOP_UP_SCRIPT}`;
     const trigger = topUpTrigger(resource, 0, slowScript);
     trigger.tasks[0] = { ...trigger.tasks[0], timeoutMs: 5000 };
     await createTrigger(trigger);
@@ -137,7 +136,7 @@ describe('the documented account top-up', () => {
     const accepted = await api.request('POST', '/v1/events', created);
     const workflowId = accepted.body.runs[0].workflowId;
     const handle = worker.client.workflow.getHandle(workflowId);
-    while ((await handle.query(runStateQuery)).phase === 'waiting') await new Promise((resolve) => setTimeout(resolve, 50));
+    await untilTasksBegin(worker.client, workflowId);
 
     const late = await api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId));
     expect(late.body.signalled).toEqual([workflowId]);

@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import type { Activities } from '../../activities';
@@ -73,6 +74,25 @@ export async function startTestWorker(activities: Activities, taskQueue = `test-
       await connection.close();
     },
   };
+}
+
+/**
+ * Resolves once the run's tasks have begun: its first workflow task has been
+ * picked up by the worker, which (with a zero wait) is running the first
+ * local activity, so a signal sent now reaches the run in its running phase.
+ * A query cannot tell: it is answered only once that workflow task ends,
+ * which with local script and posting tasks is close to the run's end.
+ */
+export async function untilTasksBegin(client: Client, workflowId: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const handle = client.workflow.getHandle(workflowId);
+  while (Date.now() < deadline) {
+    const { raw } = await handle.describe();
+    if (raw.pendingWorkflowTask?.state === temporal.api.enums.v1.PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED) return;
+    if (raw.workflowExecutionInfo?.status !== temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING) throw new Error(`run ${workflowId} closed before its tasks could be watched`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`run ${workflowId}: no workflow task started within ${timeoutMs} ms`);
 }
 
 /**
