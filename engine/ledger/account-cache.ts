@@ -46,15 +46,27 @@ function remember(context: LedgerContext, cached: CachedAccount): void {
  * (policy-versions.ts) read beside it.
  */
 export async function readAccount(context: LedgerContext, ownerId: string, unit: string): Promise<AccountDoc | null> {
+  return (await readAccountAndLayer(context, ownerId, unit)).doc;
+}
+
+/** One read of an account: its document (null when missing) and the group layer read beside it, both at least as fresh as `readStartedMs`. */
+export interface AccountRead {
+  doc: AccountDoc | null;
+  layer: PolicyLayer | null;
+  readStartedMs: number;
+}
+
+/** readAccount, also answering the group layer it read, which a posting that opens a missing account applies without reading it again. */
+export async function readAccountAndLayer(context: LedgerContext, ownerId: string, unit: string): Promise<AccountRead> {
   const readStartedMs = performance.now();
   const accountId = accountKey(unit, ownerId);
   // An account this process knows exists has its policy versions read beside it; for one not seen yet (often one about to be opened) they are read only once it is found.
   const known = context.accounts.has(accountId);
   const [stored, layer, knownHead] = await Promise.all([context.models.accounts.findOne({ _id: accountId }), context.policyLayer(ownerId, unit), known ? policyHead(context, accountId) : undefined]);
-  if (!stored) return null;
+  if (!stored) return { doc: null, layer, readStartedMs };
   const doc = withPolicyOf(stored, knownHead ?? (await policyHead(context, accountId)));
   remember(context, { doc, readStartedMs, layer });
-  return doc;
+  return { doc, layer, readStartedMs };
 }
 
 /** The group layer this process read with the account's policy (null: none; see withFreshPolicy for its freshness). */

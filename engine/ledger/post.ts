@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DomainError, isDomainError } from '../errors';
-import { POLICY_LEASE_MS, cachedLayer, knownAccount, noteHint, readAccount, rememberOpened, withFreshPolicy } from './account-cache';
+import { POLICY_LEASE_MS, cachedLayer, knownAccount, noteHint, readAccount, readAccountAndLayer, rememberOpened, withFreshPolicy } from './account-cache';
 import type { Head, LedgerContext } from './context';
 import { advanceHint, headOfEntry, probeForward, rememberHead, startingHead } from './head';
 import { dropMark, dropMarkAhead, markFor, placeMarkAhead } from './balance-marks';
@@ -120,6 +120,11 @@ export async function openAccount(context: LedgerContext, ownerId: string, unit:
 export async function findAccountDoc(context: LedgerContext, ownerId: string, unit: string): Promise<AccountDoc | null> {
   const stored = await readAccount(context, ownerId, unit);
   if (stored) return stored;
+  return openedFromFirstEntry(context, ownerId, unit);
+}
+
+/** An account without a document: opened from its entry 1 when a posting stopped between the two, else null. */
+export async function openedFromFirstEntry(context: LedgerContext, ownerId: string, unit: string): Promise<AccountDoc | null> {
   const first = await context.models.entries.findOne({ _id: entryKey(accountKey(unit, ownerId), 1) }, { projection: { seq: 1, balanceAfter: 1, negativeSince: 1, createdAt: 1 } });
   return first ? openAccount(context, ownerId, unit, headOfEntry(first)) : null;
 }
@@ -143,17 +148,18 @@ type Target = { stored: true; account: AccountDoc } | { stored: false; account: 
 async function targetOf(context: LedgerContext, request: PostRequest): Promise<Target> {
   const known = knownAccount(context, accountKey(request.unit, request.ownerId));
   if (known) return { account: known, stored: true };
-  const missingSinceMs = performance.now();
-  // A posting that may open the account skips findAccountDoc's look for an
-  // entry 1 without its document: if there is one, the insert of seq 1
-  // collides with it, and the retry opens the document from it.
-  const existing = request.createIfMissing ? await readAccount(context, request.ownerId, request.unit) : await findAccountDoc(context, request.ownerId, request.unit);
-  if (existing) return { account: existing, stored: true };
   if (!request.createIfMissing) {
+    const existing = await findAccountDoc(context, request.ownerId, request.unit);
+    if (existing) return { account: existing, stored: true };
     throw new DomainError('account_not_found', 'not_found', `No ${request.unit} account for owner "${request.ownerId}"; post with createIfMissing to open it.`);
   }
-  const layer = await context.policyLayer(request.ownerId, request.unit);
-  return { account: newAccountDoc(request.ownerId, request.unit, context.clock()), stored: false, missingSinceMs, layer };
+  // A posting that may open the account skips findAccountDoc's look for an
+  // entry 1 without its document: if there is one, the insert of seq 1
+  // collides with it, and the retry opens the document from it. The group
+  // layer read beside the missing document is the one the new account gets.
+  const read = await readAccountAndLayer(context, request.ownerId, request.unit);
+  if (read.doc) return { account: read.doc, stored: true };
+  return { account: newAccountDoc(request.ownerId, request.unit, context.clock()), stored: false, missingSinceMs: read.readStartedMs, layer: read.layer };
 }
 
 /** The target with a policy read within the lease (a debit's check); an unopened account is looked up again once its lease ran out. */

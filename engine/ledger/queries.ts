@@ -1,13 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DomainError } from '../errors';
-import { POLICY_LEASE_MARGIN_MS, POLICY_LEASE_MS, forgetAccount } from './account-cache';
+import { POLICY_LEASE_MARGIN_MS, POLICY_LEASE_MS, forgetAccount, knownAccount } from './account-cache';
 import type { LedgerContext } from './context';
 import { decodeCursorKey, encodeCursorKey } from '../cursor';
 import { MAX_ABS_BALANCE, MAX_AMOUNT, MAX_NEGATIVE_DAYS, assertOwnerId, assertUnit } from './limits';
 import { toAccount, toEntry } from './mapping';
 import { catchUp } from './head';
-import { entryKey, type AccountDoc } from './models';
-import { findAccountDoc, openAccount } from './post';
+import { accountKey, entryKey, type AccountDoc } from './models';
+import { findAccountDoc, openAccount, openedFromFirstEntry } from './post';
 import { changePolicy, withNewestPolicy } from './policy-versions';
 import type { Account, AccountFilter, LedgerEntry, Page, PolicyPatch } from './types';
 
@@ -37,7 +37,9 @@ export async function getAccount(context: LedgerContext, ownerId: string, unit: 
 export async function balanceOf(context: LedgerContext, ownerId: string, unit: string): Promise<number | null> {
   assertOwnerId(ownerId);
   assertUnit(unit);
-  const doc = await findAccountDoc(context, ownerId, unit);
+  // The balance needs no policy: the document this process knows, or one read alone (no group layer or policy version read).
+  const accountId = accountKey(unit, ownerId);
+  const doc = knownAccount(context, accountId) ?? (await context.models.accounts.findOne({ _id: accountId })) ?? (await openedFromFirstEntry(context, ownerId, unit));
   return doc ? (await catchUp(context, doc)).account.balance : null;
 }
 
