@@ -1,4 +1,4 @@
-import { IsolateSlot, type RunOutcome } from './isolate-slot';
+import { IsolateSlot, type Envelope, type RunGuard, type RunOutcome } from './isolate-slot';
 import { MAX_CODE_BYTES, MIN_MEMORY_MB, resolveLimits, resolveOptions } from './limits';
 import type { Sandbox, SandboxOptions, ScriptError, ScriptInput, ScriptRequest, ScriptResult } from './types';
 import { SandboxDisposedError } from './sandbox-disposed-error';
@@ -19,6 +19,19 @@ export interface InProcessSandbox extends Sandbox {
    * process hosting this sandbox should be replaced.
    */
   readonly compromised: boolean;
+  /**
+   * Runs one script on this thread, blocking it until the run ends, and
+   * returns its ScriptResult as JSON text (the runtime's own text for a
+   * settled run, so output is never parsed or re-serialized here). Only for
+   * sandboxes created with `syncRuns` (the child process, whose watchdog
+   * thread is `guard`); limits and code size are checked by the caller.
+   */
+  runJsonSync(code: string, inputJson: string, timeoutMs: number, memoryMb: number, guard: RunGuard): string;
+}
+
+/** Options of a sandbox whose runs may block this thread (see `runJsonSync`). */
+export interface InProcessSandboxOptions extends SandboxOptions {
+  syncRuns?: boolean;
 }
 
 /**
@@ -28,8 +41,9 @@ export interface InProcessSandbox extends Sandbox {
  * damaged. isolated-vm cannot stop every runaway builtin, so production code
  * uses `createSandbox`, which hosts this in a supervised child process.
  */
-export function createInProcessSandbox(options?: SandboxOptions): InProcessSandbox {
+export function createInProcessSandbox(options?: InProcessSandboxOptions): InProcessSandbox {
   const resolved = resolveOptions(options);
+  const syncRuns = options?.syncRuns === true;
   const entries = new Map<number, SlotEntry>();
   let checker: IsolateSlot | null = null;
   let disposed = false;
@@ -41,6 +55,7 @@ export function createInProcessSandbox(options?: SandboxOptions): InProcessSandb
     maxRunsPerIsolate: resolved.maxRunsPerIsolate,
     maxCachedScripts: resolved.maxCachedScripts,
     onCatastrophicError: resolved.onCatastrophicError,
+    syncRuns,
   });
 
   const entryFor = (memoryMb: number): SlotEntry => {
@@ -69,6 +84,22 @@ export function createInProcessSandbox(options?: SandboxOptions): InProcessSandb
   return {
     get compromised() {
       return compromised;
+    },
+
+    runJsonSync(code, inputJson, timeoutMs, memoryMb, guard) {
+      if (disposed) throw new SandboxDisposedError();
+      if (!syncRuns) throw new Error('runJsonSync needs a sandbox created with syncRuns');
+      const startedMs = performance.now();
+      const entry = entryFor(memoryMb);
+      if (entry.slot === null || !entry.slot.usable) entry.slot = newSlot(memoryMb);
+      const slot = entry.slot;
+      const compiled = slot.compile(code);
+      if ('error' in compiled) return JSON.stringify(failed(compiled.error, [], startedMs));
+      const outcome = slot.executeSync(compiled.script, inputJson, timeoutMs, guard);
+      if (outcome.kind === 'memory_limit') compromised = true;
+      // The settled envelope's own text with durationMs appended: `{"ok":...,"output":...}` gains `,"durationMs":n}`.
+      if (outcome.kind === 'settled') return `${outcome.json.slice(0, -1)},"durationMs":${elapsedMs(startedMs)}}`;
+      return JSON.stringify(toResult(outcome, timeoutMs, memoryMb, startedMs));
     },
 
     async run(request) {
@@ -156,7 +187,7 @@ function failed(error: ScriptError, logs: string[], startedMs: number): ScriptRe
 function toResult(outcome: RunOutcome, timeoutMs: number, memoryMb: number, startedMs: number): ScriptResult {
   switch (outcome.kind) {
     case 'settled': {
-      const { envelope } = outcome;
+      const envelope = JSON.parse(outcome.json) as Extract<Envelope, { ok: boolean }>;
       if (envelope.ok) return { ok: true, output: envelope.output, logs: envelope.logs, durationMs: elapsedMs(startedMs) };
       return failed(envelope.error, envelope.logs, startedMs);
     }

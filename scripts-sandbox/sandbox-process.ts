@@ -4,33 +4,53 @@
 // leave a thread allocating after the isolate is disposed. Hosting the
 // isolates here means such a script takes down this process, never the
 // worker; the parent (sandbox.ts) fails the run and starts a fresh child.
+//
+// This process does nothing but runs, one at a time, so each run calls into
+// its isolate synchronously on this thread (no isolated-vm thread hops); the
+// watchdog thread (watchdog.ts) answers for a run that isolated-vm's timeout
+// cannot end. Requests and results are frames on fd 3 (sandbox-protocol.ts).
+import { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createInProcessSandbox } from './in-process-sandbox';
-import type { ChildMessage, ParentMessage } from './sandbox-protocol';
+import { CHANNEL_FD, decodeRequest, encodeChildFrame, FrameReader, type ChildFrame } from './sandbox-protocol';
 import type { SandboxOptions } from './types';
+import { Watchdog } from './watchdog';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as SandboxOptions;
-const send = (message: ChildMessage): void => {
-  process.send?.(message);
-};
 
 async function main(): Promise<void> {
-  // Messages sent before the listener below exists wait in the IPC pipe, so
-  // a slow boot delays runs but loses none.
+  // Requests sent before the channel is read wait in the socket, so a slow
+  // boot delays runs but loses none.
   if (options.bootDelayMs) await sleep(options.bootDelayMs);
-  const sandbox = createInProcessSandbox({
-    ...options,
-    onCatastrophicError: (message) => send({ type: 'catastrophic', message }),
+  const sandbox = createInProcessSandbox({ ...options, syncRuns: true });
+  const channel = new Socket({ fd: CHANNEL_FD, readable: true, writable: true });
+  const send = (frame: ChildFrame): void => {
+    channel.write(encodeChildFrame(frame));
+  };
+  const watchdog = new Watchdog((error) => {
+    process.stderr.write(`script sandbox: ${error.message}\n`);
+    process.exit(70);
   });
-  process.on('message', (message: ParentMessage) => {
-    send({ type: 'started', id: message.id });
-    sandbox.run(message.request).then(
-      (result) => send({ type: 'result', id: message.id, result, compromised: sandbox.compromised }),
-      (error: unknown) => send({ type: 'failure', id: message.id, message: error instanceof Error ? error.message : String(error) }),
-    );
+  const reader = new FrameReader();
+  channel.on('data', (chunk: Buffer) => {
+    for (const frame of reader.push(chunk)) {
+      const request = decodeRequest(frame);
+      watchdog.begin(request.id, request.timeoutMs);
+      let answer: ChildFrame;
+      try {
+        const resultJson = sandbox.runJsonSync(request.code, request.inputJson, request.timeoutMs, request.memoryMb, watchdog);
+        answer = { kind: 'result', id: request.id, compromised: sandbox.compromised, resultJson };
+      } catch (error) {
+        answer = { kind: 'failure', id: request.id, message: error instanceof Error ? error.message : String(error) };
+      }
+      // Lost to the watchdog: it has answered for this run, and the parent is replacing this process.
+      if (watchdog.end(request.id)) send(answer);
+    }
   });
+  // The parent going away (or closing the channel) ends this process.
+  channel.on('end', () => process.exit(0));
+  channel.on('error', () => process.exit(0));
+  send({ kind: 'ready' });
 }
 
-// The parent going away (or closing the channel) ends this process.
-process.on('disconnect', () => process.exit(0));
 void main();

@@ -1,48 +1,57 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { checkCodeSize } from './in-process-sandbox';
+import { checkCodeSize, serializeInput } from './in-process-sandbox';
 import { IsolateSlot } from './isolate-slot';
 import { MIN_MEMORY_MB, resolveLimits, resolveOptions } from './limits';
 import { SandboxBusyError } from './sandbox-busy-error';
 import { SandboxDisposedError } from './sandbox-disposed-error';
 import { SandboxStartError } from './sandbox-start-error';
-import type { ChildMessage, ParentMessage } from './sandbox-protocol';
-import type { ProcessSandbox, SandboxOptions, ScriptRequest, ScriptResult } from './types';
+import { CHANNEL_FD, decodeChildFrame, encodeRequest, FrameReader, type ChildFrame } from './sandbox-protocol';
+import type { ProcessSandbox, SandboxOptions, ScriptResult } from './types';
 
 /**
  * How long past a run's own timeout the parent waits before killing the
- * child. The child's watchdog fires 250 ms past the timeout; this covers it
- * plus IPC and a busy machine.
+ * child. The child's watchdog fires 250 to 300 ms past the timeout; this
+ * covers it plus the channel and a busy machine.
  */
 const PARENT_GRACE_MS = 2_000;
 
+/** A child process and its end of the frame channel. */
+interface Child {
+  process: ChildProcess;
+  channel: Socket;
+  /** True once the child has booted and reads the channel: a run handed to it starts at once. */
+  ready: boolean;
+}
+
 interface InFlight {
   id: number;
-  child: ChildProcess;
+  child: Child;
   /** When `run` was called: queue wait and boot are counted from here. */
   queuedAtMs: number;
-  /** When the child acknowledged the run; null while it is still booting. The script's timeout counts from here. */
+  /** When a booted child was handed the run; null while the child is still booting. The script's timeout counts from here. */
   startedMs: number | null;
   timeoutMs: number;
   resolve: (result: ScriptResult) => void;
   reject: (error: Error) => void;
-  /** The start budget until the child acknowledges, then the kill timer. */
-  timer: NodeJS.Timeout;
+  /** When the run fails (performance.now()): the start budget's end while the child boots, then the script's timeout plus grace. */
+  deadlineMs: number;
 }
 
 const roundMs = (ms: number): number => Math.round(ms * 1_000) / 1_000;
 
 /**
  * One supervised child process hosting isolated-vm isolates, one run at a
- * time: a run costs an IPC round trip on top of a call into a locked-down
- * context, and a script that crashes or wedges V8 costs only a child
- * process. Compile-only syntax checks run in this process (they never
+ * time: a run costs one frame each way over a socket pair on top of a call
+ * into a locked-down context, and a script that crashes or wedges V8 costs
+ * only a child process. Compile-only syntax checks run in this process (they never
  * execute admin code). `createSandbox` pools several of these.
  *
  * Runs wait in a queue of at most `queueLimit`; past it `run` throws
- * `SandboxBusyError`. A run's timer has two phases: until the child says
- * `started`, the start budget (`startTimeoutMs`, a miss is a retryable
+ * `SandboxBusyError`. A run's timer has two phases: until the child reports
+ * it has booted (`ready`, once per child), the start budget (`startTimeoutMs`, a miss is a retryable
  * `SandboxStartError`); from then on, the script's own timeout plus grace
  * (a miss is `script_timeout`). So a cold start is never the script's fault.
  */
@@ -56,7 +65,7 @@ export function createChildSandbox(options?: SandboxOptions): ProcessSandbox {
     maxIsolates: resolved.maxIsolates,
     bootDelayMs: resolved.bootDelayMs,
   });
-  let child: ChildProcess | null = null;
+  let child: Child | null = null;
   let inFlight: InFlight | null = null;
   let checker: IsolateSlot | null = null;
   let tail: Promise<unknown> = Promise.resolve();
@@ -64,13 +73,46 @@ export function createChildSandbox(options?: SandboxOptions): ProcessSandbox {
   let nextId = 0;
   let disposed = false;
 
+  // One timer per child sandbox, not one per run: it is re-armed only when
+  // the run in flight has an earlier deadline than the timer, and when it
+  // fires early it checks the run in flight and re-arms for what is left.
+  let deadlineTimer: NodeJS.Timeout | null = null;
+  let deadlineTimerAtMs = Number.POSITIVE_INFINITY;
+
+  const watch = (run: InFlight): void => {
+    if (deadlineTimer !== null && deadlineTimerAtMs <= run.deadlineMs) return;
+    if (deadlineTimer !== null) clearTimeout(deadlineTimer);
+    const delayMs = Math.max(0, run.deadlineMs - performance.now());
+    deadlineTimerAtMs = performance.now() + delayMs;
+    deadlineTimer = setTimeout(onDeadline, Math.ceil(delayMs));
+    // The channel holds the process open while a run is in flight; the timer alone never does.
+    deadlineTimer.unref();
+  };
+
+  const onDeadline = (): void => {
+    deadlineTimer = null;
+    deadlineTimerAtMs = Number.POSITIVE_INFINITY;
+    const run = inFlight;
+    if (run === null) return;
+    if (performance.now() < run.deadlineMs) {
+      watch(run);
+      return;
+    }
+    kill(run.child);
+    if (run.startedMs === null) settle(run, { error: new SandboxStartError(`no answer within ${resolved.startTimeoutMs} ms`) });
+    else settle(run, failed(run, 'script_timeout', `the script ran longer than ${run.timeoutMs} ms`));
+  };
+
   const settle = (run: InFlight, outcome: { result: ScriptResult } | { error: Error }): void => {
-    clearTimeout(run.timer);
     if (inFlight === run) inFlight = null;
-    child?.unref();
-    child?.channel?.unref();
-    if ('result' in outcome) run.resolve({ ...outcome.result, queueMs: roundMs((run.startedMs ?? performance.now()) - run.queuedAtMs) });
-    else run.reject(outcome.error);
+    run.child.process.unref();
+    run.child.channel.unref();
+    if ('result' in outcome) {
+      outcome.result.queueMs = roundMs((run.startedMs ?? performance.now()) - run.queuedAtMs);
+      run.resolve(outcome.result);
+    } else {
+      run.reject(outcome.error);
+    }
   };
 
   const failed = (run: InFlight, code: 'script_timeout' | 'script_memory_limit', message: string): { result: ScriptResult } => ({
@@ -79,88 +121,109 @@ export function createChildSandbox(options?: SandboxOptions): ProcessSandbox {
 
   // The child has the run: from now on only the script's own time counts.
   const started = (run: InFlight): void => {
-    clearTimeout(run.timer);
     run.startedMs = performance.now();
-    run.timer = setTimeout(() => {
-      kill(run.child);
-      settle(run, failed(run, 'script_timeout', `the script ran longer than ${run.timeoutMs} ms`));
-    }, run.timeoutMs + PARENT_GRACE_MS);
+    run.deadlineMs = run.startedMs + run.timeoutMs + PARENT_GRACE_MS;
+    watch(run);
   };
 
-  const kill = (process: ChildProcess): void => {
-    if (child === process) child = null;
-    process.kill('SIGKILL');
+  const kill = (target: Child): void => {
+    if (child === target) child = null;
+    target.process.kill('SIGKILL');
   };
 
-  const spawnChild = (): ChildProcess => {
-    const spawned = fork(join(__dirname, 'sandbox-process.ts'), [childOptions], {
-      execArgv: ['--import', pathToFileURL(require.resolve('tsx')).href],
-      serialization: 'json',
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    spawned.on('message', (message: ChildMessage) => {
-      if (message.type === 'catastrophic') {
-        resolved.onCatastrophicError?.(message.message);
-        return;
-      }
-      const run = inFlight;
-      if (run === null || run.child !== spawned || run.id !== message.id) return;
-      if (message.type === 'started') {
-        started(run);
-        return;
-      }
-      if (message.type === 'failure') {
-        settle(run, { error: new Error(`script sandbox failed: ${message.message}`) });
-        return;
-      }
-      // The child abandoned an isolate it could not stop; replace the
-      // process before that isolate's thread can do more harm.
-      if (message.compromised) kill(spawned);
-      settle(run, { result: message.result });
-    });
-    spawned.on('exit', () => {
-      if (child === spawned) child = null;
-      const run = inFlight;
-      if (run === null || run.child !== spawned) return;
-      if (disposed) settle(run, { error: new SandboxDisposedError() });
-      else if (run.startedMs === null) settle(run, { error: new SandboxStartError('the process exited before it accepted the run') });
-      else settle(run, failed(run, 'script_memory_limit', 'the script crashed the sandbox process (V8 ran out of memory beyond the isolate limit)'));
-    });
-    return spawned;
+  const onFrame = (from: Child, frame: ChildFrame): void => {
+    const run = inFlight;
+    if (frame.kind === 'ready') {
+      from.ready = true;
+      if (run !== null && run.child === from && run.startedMs === null) started(run);
+      return;
+    }
+    if (run === null || run.child !== from || run.id !== frame.id) return;
+    if (frame.kind === 'failure') {
+      settle(run, { error: new Error(`script sandbox failed: ${frame.message}`) });
+      return;
+    }
+    // The child abandoned an isolate it could not stop; replace the
+    // process before that isolate's thread can do more harm.
+    if (frame.compromised) kill(from);
+    settle(run, { result: JSON.parse(frame.resultJson) as ScriptResult });
   };
 
-  const send = (request: ScriptRequest, timeoutMs: number, queuedAtMs: number): Promise<ScriptResult> => new Promise((resolve, reject) => {
+  // Runs once the channel has closed, so every frame the child wrote has been read.
+  const onGone = (gone: Child): void => {
+    if (child === gone) child = null;
+    const run = inFlight;
+    if (run === null || run.child !== gone) return;
+    if (disposed) {
+      settle(run, { error: new SandboxDisposedError() });
+    } else if (run.startedMs === null) {
+      settle(run, { error: new SandboxStartError('the process exited before it accepted the run') });
+    } else {
+      resolved.onCatastrophicError?.(`the sandbox process exited during a run (${gone.process.signalCode ?? `exit code ${String(gone.process.exitCode)}`})`);
+      settle(run, failed(run, 'script_memory_limit', 'the script crashed the sandbox process (V8 ran out of memory beyond the isolate limit)'));
+    }
+  };
+
+  const spawnChild = (): Child => {
+    const spawned = spawn(process.execPath, ['--import', pathToFileURL(require.resolve('tsx')).href, join(__dirname, 'sandbox-process.ts'), childOptions], {
+      stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
+    });
+    const channel = spawned.stdio[CHANNEL_FD] as Socket;
+    const spawnedChild: Child = { process: spawned, channel, ready: false };
+    const reader = new FrameReader();
+    channel.on('data', (chunk: Buffer) => {
+      let frames: Buffer[];
+      try {
+        frames = reader.push(chunk);
+      } catch {
+        kill(spawnedChild);
+        return;
+      }
+      for (const frame of frames) onFrame(spawnedChild, decodeChildFrame(frame));
+    });
+    // A child that dies closes its end; 'close' follows the last 'data'.
+    channel.on('error', () => kill(spawnedChild));
+    channel.on('close', () => {
+      // A child that closed the channel without exiting is of no further use.
+      if (spawned.exitCode === null && spawned.signalCode === null) spawned.kill('SIGKILL');
+      onGone(spawnedChild);
+    });
+    spawned.on('error', () => kill(spawnedChild));
+    return spawnedChild;
+  };
+
+  const send = (code: string, inputJson: string, timeoutMs: number, memoryMb: number, queuedAtMs: number): Promise<ScriptResult> => new Promise((resolve, reject) => {
     if (disposed) {
       reject(new SandboxDisposedError());
       return;
     }
     child ??= spawnChild();
     const current = child;
-    const run: InFlight = {
-      id: ++nextId, child: current, queuedAtMs, startedMs: null, timeoutMs, resolve, reject,
-      timer: setTimeout(() => {
-        kill(current);
-        settle(run, { error: new SandboxStartError(`no answer within ${resolved.startTimeoutMs} ms`) });
-      }, resolved.startTimeoutMs),
-    };
+    const run: InFlight = { id: ++nextId, child: current, queuedAtMs, startedMs: null, deadlineMs: 0, timeoutMs, resolve, reject };
     inFlight = run;
-    current.ref();
-    current.channel?.ref();
-    const message: ParentMessage = { id: run.id, request };
-    current.send(message);
+    current.process.ref();
+    current.channel.ref();
+    current.channel.write(encodeRequest({ id: run.id, timeoutMs, memoryMb, code, inputJson }));
+    if (current.ready) {
+      started(run);
+    } else {
+      run.deadlineMs = performance.now() + resolved.startTimeoutMs;
+      watch(run);
+    }
   });
 
   return {
     async run(request) {
       if (disposed) throw new SandboxDisposedError();
       const calledAtMs = performance.now();
-      const { timeoutMs } = resolveLimits(request.limits, resolved);
+      const { timeoutMs, memoryMb } = resolveLimits(request.limits, resolved);
       const sizeError = checkCodeSize(request.code);
       if (sizeError !== null) return { ok: false, error: sizeError, logs: [], durationMs: roundMs(performance.now() - calledAtMs) };
       // One running plus `queueLimit` waiting; past that, refuse rather than let the backlog grow.
       if (pending > resolved.queueLimit) throw new SandboxBusyError(Math.ceil(resolved.maxTimeoutMs / 1_000), resolved.queueLimit);
+      const inputJson = serializeInput(request.input);
       pending += 1;
-      const job = tail.then(() => send(request, timeoutMs, calledAtMs));
+      const job = tail.then(() => send(request.code, inputJson, timeoutMs, memoryMb, calledAtMs));
       tail = job.catch(() => undefined);
       try {
         return await job;
@@ -181,11 +244,12 @@ export function createChildSandbox(options?: SandboxOptions): ProcessSandbox {
     },
 
     childPids() {
-      return child?.pid === undefined ? [] : [child.pid];
+      return child?.process.pid === undefined ? [] : [child.process.pid];
     },
 
     dispose() {
       disposed = true;
+      if (deadlineTimer !== null) clearTimeout(deadlineTimer);
       if (child !== null) kill(child);
       checker?.dispose();
       checker = null;
