@@ -80,12 +80,6 @@ export class GroupInsert<T extends { _id: string }> {
 const writers = new WeakMap<object, GroupInsert<{ _id: string }>>();
 
 /**
- * The process's group writer for this collection, shared by every caller,
- * so concurrent inserts from different requests and activities share round
- * trips. The insert resolves once the document is stored and rejects with
- * its own error (a duplicate key has code 11000, as from insertOne).
- */
-/**
  * The documents the store refused, when its answer accounts for every
  * document of the batch (each either inserted or listed with its error);
  * otherwise null. The driver also reports a failed command (a lost
@@ -93,7 +87,7 @@ const writers = new WeakMap<object, GroupInsert<{ _id: string }>>();
  * errors and nothing inserted: read as "all inserted but none", that would
  * report documents as stored that never reached the store.
  */
-function perDocumentFailures(error: unknown, batchSize: number): Array<{ index: number; code?: number; errmsg?: string }> | null {
+export function perDocumentFailures(error: unknown, batchSize: number): Array<{ index: number; code?: number; errmsg?: string }> | null {
   const failure = error as { writeErrors?: unknown; insertedCount?: unknown; result?: { insertedCount?: unknown }; err?: unknown };
   const { writeErrors } = failure;
   if (!writeErrors || typeof writeErrors !== 'object') return null;
@@ -104,6 +98,12 @@ function perDocumentFailures(error: unknown, batchSize: number): Array<{ index: 
   return list;
 }
 
+/**
+ * The process's group writer for this collection, shared by every caller,
+ * so concurrent inserts from different requests and activities share round
+ * trips. The insert resolves once the document is stored and rejects with
+ * its own error (a duplicate key has code 11000, as from insertOne).
+ */
 export function groupInsert<T extends { _id: string }>(collection: mongo.Collection<T>): GroupInsert<T> {
   let writer = writers.get(collection) as GroupInsert<T> | undefined;
   if (!writer) {

@@ -23,6 +23,7 @@
  * (`ensureKeyClaims`); until a process has seen the backfill finished, it
  * treats every key as claimed and scans as before.
  */
+import { perDocumentFailures } from '../group-insert';
 import type { LedgerContext } from './context';
 import { isDuplicateKeyError, type KeyClaimDoc } from './models';
 
@@ -82,10 +83,10 @@ async function insertMissing(context: LedgerContext, claims: KeyClaimDoc[]): Pro
   try {
     return (await context.models.keyClaims.insertMany(claims, { ordered: false })).insertedCount;
   } catch (error) {
-    const failure = error as { writeErrors?: unknown; insertedCount?: number; result?: { insertedCount?: number } };
-    const writeErrors = Array.isArray(failure.writeErrors) ? failure.writeErrors : failure.writeErrors ? [failure.writeErrors] : null;
-    if (!writeErrors || !writeErrors.every((writeError) => isDuplicateKeyError(writeError))) throw error;
-    return failure.insertedCount ?? failure.result?.insertedCount ?? claims.length - writeErrors.length;
+    // Claims already there are fine; a failed command (no per-document answer) or any other refusal is not.
+    const failures = perDocumentFailures(error, claims.length);
+    if (!failures || !failures.every((failure) => isDuplicateKeyError(failure))) throw error;
+    return claims.length - failures.length;
   }
 }
 
