@@ -19,6 +19,7 @@ export { createInProcessSandbox, type InProcessSandbox } from './in-process-sand
 export { SandboxBusyError } from './sandbox-busy-error';
 export { SandboxDisposedError } from './sandbox-disposed-error';
 export { SandboxStartError } from './sandbox-start-error';
+export { SandboxStoppedError } from './sandbox-stopped-error';
 
 let defaultSandbox: Sandbox | null = null;
 

@@ -8,6 +8,7 @@ import { MIN_MEMORY_MB, resolveLimits, resolveOptions } from './limits';
 import { SandboxBusyError } from './sandbox-busy-error';
 import { SandboxDisposedError } from './sandbox-disposed-error';
 import { SandboxStartError } from './sandbox-start-error';
+import { SandboxStoppedError } from './sandbox-stopped-error';
 import { CHANNEL_FD, decodeChildFrame, encodeRequest, FrameReader, type ChildFrame } from './sandbox-protocol';
 import type { ProcessSandbox, SandboxOptions, ScriptResult } from './types';
 
@@ -18,12 +19,37 @@ import type { ProcessSandbox, SandboxOptions, ScriptResult } from './types';
  */
 const PARENT_GRACE_MS = 2_000;
 
+/**
+ * How a child ends when V8 gives up on the script it runs: isolated-vm's
+ * and Node's out-of-memory handlers call abort() (SIGABRT), and a V8 fatal
+ * error such as `'x'.repeat(2 ** 28).split('')` ("invalid size error")
+ * traps (SIGTRAP). 134 and 133 are the same deaths reported as 128 + the
+ * signal (through a shell).
+ */
+const V8_ABORT_SIGNALS: ReadonlySet<string> = new Set(['SIGABRT', 'SIGTRAP']);
+const V8_ABORT_EXIT_CODES: ReadonlySet<number> = new Set([134, 133]);
+
+/**
+ * Whether a child's end is V8 aborting it over the script it ran (then the
+ * run is `script_memory_limit`). Any other end is not the script's doing:
+ * SIGKILL or SIGTERM from outside (the kernel's OOM killer, an operator, a
+ * deploy), an exit code, a broken channel.
+ */
+export function abortedByV8(exitCode: number | null, signal: string | null): boolean {
+  return signal !== null ? V8_ABORT_SIGNALS.has(signal) : exitCode !== null && V8_ABORT_EXIT_CODES.has(exitCode);
+}
+
+/** A child's end as reported in errors: `SIGKILL`, or `exit code 1`. */
+const describeExit = (exitCode: number | null, signal: string | null): string => signal ?? `exit code ${String(exitCode)}`;
+
 /** A child process and its end of the frame channel. */
 interface Child {
   process: ChildProcess;
   channel: Socket;
   /** True once the child has booted and reads the channel: a run handed to it starts at once. */
   ready: boolean;
+  /** Why the parent killed it while it was alive and well, without settling its run itself (a malformed frame). */
+  killedBecause: string | null;
 }
 
 interface InFlight {
@@ -126,8 +152,9 @@ export function createChildSandbox(options?: SandboxOptions): ProcessSandbox {
     watch(run);
   };
 
-  const kill = (target: Child): void => {
+  const kill = (target: Child, because?: string): void => {
     if (child === target) child = null;
+    if (because !== undefined) target.killedBecause ??= because;
     target.process.kill('SIGKILL');
   };
 
@@ -149,18 +176,27 @@ export function createChildSandbox(options?: SandboxOptions): ProcessSandbox {
     settle(run, { result: JSON.parse(frame.resultJson) as ScriptResult });
   };
 
-  // Runs once the channel has closed, so every frame the child wrote has been read.
-  const onGone = (gone: Child): void => {
+  // Runs once the process has exited and its channel has closed, so every
+  // frame the child wrote has been read and its exit code or signal is known.
+  // A run the parent settled itself (a timeout, a compromised child) is gone
+  // by then. What remains is decided by how the child died, never by timing:
+  // there is no per-run acknowledgement, so a child that died while idle may
+  // have been handed a run before its exit was seen, exactly like one that
+  // died during a run.
+  const onGone = (gone: Child, exitCode: number | null, signal: string | null): void => {
     if (child === gone) child = null;
     const run = inFlight;
     if (run === null || run.child !== gone) return;
+    const exit = describeExit(exitCode, signal);
     if (disposed) {
       settle(run, { error: new SandboxDisposedError() });
     } else if (run.startedMs === null) {
-      settle(run, { error: new SandboxStartError('the process exited before it accepted the run') });
-    } else {
-      resolved.onCatastrophicError?.(`the sandbox process exited during a run (${gone.process.signalCode ?? `exit code ${String(gone.process.exitCode)}`})`);
+      settle(run, { error: new SandboxStartError(`the process exited before it accepted the run (${exit})`) });
+    } else if (abortedByV8(exitCode, signal)) {
+      resolved.onCatastrophicError?.(`the sandbox process exited during a run (${exit})`);
       settle(run, failed(run, 'script_memory_limit', 'the script crashed the sandbox process (V8 ran out of memory beyond the isolate limit)'));
+    } else {
+      settle(run, { error: new SandboxStoppedError(gone.killedBecause === null ? exit : `${exit}, killed by the sandbox: ${gone.killedBecause}`) });
     }
   };
 
@@ -169,25 +205,30 @@ export function createChildSandbox(options?: SandboxOptions): ProcessSandbox {
       stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
     });
     const channel = spawned.stdio[CHANNEL_FD] as Socket;
-    const spawnedChild: Child = { process: spawned, channel, ready: false };
+    const spawnedChild: Child = { process: spawned, channel, ready: false, killedBecause: null };
     const reader = new FrameReader();
     channel.on('data', (chunk: Buffer) => {
       let frames: Buffer[];
       try {
         frames = reader.push(chunk);
       } catch {
-        kill(spawnedChild);
+        kill(spawnedChild, 'a malformed frame');
         return;
       }
       for (const frame of frames) onFrame(spawnedChild, decodeChildFrame(frame));
     });
-    // A child that dies closes its end; 'close' follows the last 'data'.
+    // A child that dies closes its end; 'close' follows the last 'data'. The
+    // channel usually closes before the exit is reported: the child is
+    // dropped then (a later run gets a new one), and a run in flight is
+    // settled on the process's own 'close', which follows both, once the
+    // exit code or signal is known.
     channel.on('error', () => kill(spawnedChild));
     channel.on('close', () => {
+      if (child === spawnedChild) child = null;
       // A child that closed the channel without exiting is of no further use.
-      if (spawned.exitCode === null && spawned.signalCode === null) spawned.kill('SIGKILL');
-      onGone(spawnedChild);
+      if (spawned.exitCode === null && spawned.signalCode === null) kill(spawnedChild);
     });
+    spawned.on('close', (exitCode, signal) => onGone(spawnedChild, exitCode, signal));
     spawned.on('error', () => kill(spawnedChild));
     return spawnedChild;
   };

@@ -99,8 +99,10 @@ export interface SandboxOptions {
 export interface Sandbox {
   /**
    * Runs one script. Never throws for anything the script does; throws
-   * `SandboxBusyError` when its queue is full and `SandboxStartError` when a
-   * process could not start (both ENGINE conditions, worth retrying later).
+   * `SandboxBusyError` when its queue is full, `SandboxStartError` when a
+   * process could not start and `SandboxStoppedError` when a process was
+   * stopped by something other than the script before it answered (all
+   * ENGINE conditions, worth retrying later).
    */
   run(request: ScriptRequest): Promise<ScriptResult>;
   /** Compile-only check used when a trigger is saved; null when the code compiles. */

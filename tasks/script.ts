@@ -8,8 +8,10 @@ import type { TaskKind } from './task-kind';
 /**
  * The sandbox's error codes: the admin's script is wrong, so retrying cannot
  * help. The sandbox's own conditions are not among them and are retried:
- * `sandbox_busy` (its queue is full) and `sandbox_start_failed` (a process
- * did not boot in time; a cold start is never reported as `script_timeout`).
+ * `sandbox_busy` (its queue is full), `sandbox_start_failed` (a process
+ * did not boot in time; a cold start is never reported as `script_timeout`)
+ * and `sandbox_stopped` (a process was killed from outside, never reported
+ * as `script_memory_limit`).
  */
 const SCRIPT_ERROR_CODES = ['script_syntax', 'script_runtime', 'script_timeout', 'script_memory_limit', 'script_output_invalid', 'script_output_too_large', 'script_code_too_large'];
 
