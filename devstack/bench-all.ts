@@ -1,7 +1,7 @@
 // `npm run bench [name ...]`: runs every benchmark (or the named ones:
-// sandbox, ledger, e2e, api, sweep, renewals) one after another, each as its
-// own `bench:<name>` script runs it but with small arguments, so the whole run
-// takes a few minutes on 2 cores; then prints one table of figures, the
+// sandbox, ledger, e2e, api, sweep, renewals, worker-memory) one after
+// another, each as its own `bench:<name>` script runs it but with small
+// arguments, so the whole run takes a few minutes on 2 cores; then prints one table of figures, the
 // baselines measured in the same runs, ratios and goals
 // (devstack/bench-summary.ts). Never two at once: each benchmark's baseline
 // shares the machine with it, and a second benchmark would skew both.
@@ -26,6 +26,8 @@ interface BenchStep {
   readonly env: Readonly<Record<string, string>>;
   /** The small arguments in words, for the narration. */
   readonly size: string;
+  /** How long it may run; STEP_TIMEOUT_MS when not given. */
+  readonly timeoutMs?: number;
 }
 
 /** The benchmarks in the order they run, quickest first, with arguments that keep each to about a minute on 2 cores. */
@@ -37,6 +39,8 @@ const STEPS: readonly BenchStep[] = [
   { name: 'api', entry: 'devstack/bench-api.ts', args: ['5'], env: {}, size: '5 s per phase (default 10)' },
   { name: 'sweep', entry: 'devstack/bench-sweep.ts', args: ['500'], env: {}, size: '500 accounts (default 10,000)' },
   { name: 'renewals', entry: 'devstack/bench-renewals.ts', args: ['2000'], env: {}, size: '2,000 subscriptions (default 10,000)' },
+  // About 3 minutes on 2 cores: the worker's start (bundling) and 1,200 runs; its rows say how many runs they measured.
+  { name: 'worker-memory', entry: 'devstack/bench-worker-memory.ts', args: ['1000', '16'], env: {}, size: '1,000 runs after 200 warm-up runs, 16 in flight (default 10,000)', timeoutMs: 12 * 60_000 },
 ];
 
 /** How long one benchmark may run before it is stopped: about five times what the small arguments take on 2 cores. */
@@ -93,16 +97,17 @@ class BenchRun {
     }, this.reaper);
     this.current = child;
     let timedOut = false;
+    const timeoutMs = step.timeoutMs ?? STEP_TIMEOUT_MS;
     const timer = setTimeout(() => {
       timedOut = true;
       void child.stop(STOP_GRACE_MS);
-    }, STEP_TIMEOUT_MS);
+    }, timeoutMs);
     const exit = await child.exited;
     clearTimeout(timer);
     this.current = undefined;
     const elapsedMs = performance.now() - startedAt;
     const result = results.at(-1);
-    if (timedOut) return { failure: `stopped after ${STEP_TIMEOUT_MS / 60_000} min`, elapsedMs };
+    if (timedOut) return { failure: `stopped after ${timeoutMs / 60_000} min`, elapsedMs };
     if (exit.code !== 0) return { failure: exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`, elapsedMs };
     if (malformed) return { failure: `malformed result line: ${malformed}`, elapsedMs };
     if (!result || result.bench !== step.name) return { failure: 'no result line', elapsedMs };
