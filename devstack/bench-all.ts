@@ -1,9 +1,9 @@
 // `npm run bench [name ...]`: runs every benchmark (or the named ones:
 // sandbox, ledger, e2e, api, sweep, renewals, worker-memory) one after
 // another, each as its own `bench:<name>` script runs it but with small
-// arguments, so the whole run takes a few minutes on 2 cores; then prints one table of figures, the
-// baselines measured in the same runs, ratios and goals
-// (devstack/bench-summary.ts). Never two at once: each benchmark's baseline
+// arguments, so the whole run takes a few minutes on 2 cores; then prints
+// one table of figures, the baselines measured in the same runs, ratios and
+// goals (devstack/bench-summary.ts). Never two at once: each benchmark's baseline
 // shares the machine with it, and a second benchmark would skew both.
 // Each benchmark hands over its figures in its last stdout line
 // (devstack/bench-result.ts); the rest of its output is echoed as it comes.
