@@ -1,4 +1,4 @@
-import { checkLimits, SandboxBusyError, type Sandbox } from '../../scripts-sandbox';
+import { checkLimits, SandboxBusyError, SandboxStartError, SandboxStoppedError, type Sandbox } from '../../scripts-sandbox';
 import { DomainError } from '../../engine/errors';
 import type { RouteModule } from '../app';
 import { problem } from '../problem';
@@ -42,7 +42,7 @@ export function scriptRoutes(
     routes.add({
       method: 'post', path: '/v1/scripts/test', scope: 'admin', rateLimit: 'script_test', tags: ['scripts'],
       summary: 'Run a script against sample input',
-      description: `Runs the code in the same sandbox and limits as a script task and returns its output, logs and duration, or its error with the line and column in your code. Touches no account, mailbox or run. An API key may have ${limits.concurrentPerKey} test-runs in flight at once (429 \`script_tests_concurrent\` past it); when the sandbox queue is full the answer is 503 \`sandbox_busy\`. Both carry \`Retry-After\`.`,
+      description: `Runs the code in the same sandbox and limits as a script task and returns its output, logs and duration, or its error with the line and column in your code. Touches no account, mailbox or run. An API key may have ${limits.concurrentPerKey} test-runs in flight at once (429 \`script_tests_concurrent\` past it); when the sandbox queue is full the answer is 503 \`sandbox_busy\`, and when its process did not start or stopped before answering (not because of the script) 503 \`sandbox_start_failed\` or \`sandbox_stopped\`. All carry \`Retry-After\`.`,
       body: z.strictObject({
         code: z.string().min(1),
         input: z.strictObject({
@@ -56,7 +56,7 @@ export function scriptRoutes(
       }),
       responses: {
         200: { description: 'The result; `ok: false` carries the script error.', schema: scriptResultSchema },
-        503: { description: 'The sandbox queue is full: an application/problem+json `sandbox_busy`; retry after `Retry-After` seconds.' },
+        503: { description: 'The sandbox queue is full (`sandbox_busy`), or its process did not start (`sandbox_start_failed`) or stopped before it answered (`sandbox_stopped`): an application/problem+json; retry after `Retry-After` seconds.' },
       },
       handler: async ({ body, principal }) => {
         const problems = checkLimits(body.limits ?? {}, maximums);
@@ -67,11 +67,12 @@ export function scriptRoutes(
           const result = await sandbox.run({ code: body.code, input: body.input, ...(body.limits ? { limits: body.limits } : {}) });
           return { status: 200, body: { ...result, queueMs: result.queueMs ?? 0 } };
         } catch (error) {
-          if (!(error instanceof SandboxBusyError)) throw error;
+          const unavailable = sandboxUnavailable(error);
+          if (!unavailable) throw error;
           return {
             status: 503,
-            headers: { 'Retry-After': String(error.retryAfterSeconds), 'Content-Type': 'application/problem+json' },
-            body: problem(503, error.code, 'The script sandbox is busy with other runs; retry later.'),
+            headers: { 'Retry-After': String(unavailable.retryAfterSeconds), 'Content-Type': 'application/problem+json' },
+            body: problem(503, unavailable.code, unavailable.detail),
           };
         } finally {
           release();
@@ -79,4 +80,17 @@ export function scriptRoutes(
       },
     });
   };
+}
+
+/**
+ * The sandbox's own conditions, none the script's fault, each a 503 the
+ * client retries: a full queue (`sandbox_busy`), a process that did not
+ * start (`sandbox_start_failed`) or that stopped before it answered
+ * (`sandbox_stopped`, e.g. killed from outside).
+ */
+function sandboxUnavailable(error: unknown): { code: string; retryAfterSeconds: number; detail: string } | null {
+  if (error instanceof SandboxBusyError) return { code: error.code, retryAfterSeconds: error.retryAfterSeconds, detail: 'The script sandbox is busy with other runs; retry later.' };
+  if (error instanceof SandboxStartError) return { code: error.code, retryAfterSeconds: 1, detail: 'The script sandbox process did not start; retry shortly.' };
+  if (error instanceof SandboxStoppedError) return { code: error.code, retryAfterSeconds: 1, detail: 'The script sandbox process stopped before it answered (not because of the script); retry shortly.' };
+  return null;
 }

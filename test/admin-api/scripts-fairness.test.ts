@@ -159,4 +159,26 @@ describe('script test-runs under load', () => {
       sandbox.dispose();
     }
   });
+
+  it('answers 503 sandbox_stopped with Retry-After when the sandbox process is killed during the run, and runs the retry', async () => {
+    const sandbox = createSandbox({ processes: 1 });
+    const api = await serve(sandbox);
+    try {
+      expect((await testRun(api, 'secret-of-admin-a', 'return 1')).status).toBe(200);
+      const [pid] = sandbox.childPids();
+      const spinning = testRun(api, 'secret-of-admin-a', 'const end = Date.now() + 2000; while (Date.now() < end) {} return 1', 5_000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      process.kill(pid!, 'SIGKILL');
+      const stopped = await spinning;
+      expect(stopped.status).toBe(503);
+      expect(stopped.contentType).toMatch(/^application\/problem\+json/);
+      expect(stopped.retryAfter).toBe('1');
+      expect(stopped.body).toMatchObject({ status: 503, code: 'sandbox_stopped' });
+      const retried = await testRun(api, 'secret-of-admin-a', 'return 2');
+      expect(retried).toMatchObject({ status: 200, body: { ok: true, output: 2 } });
+    } finally {
+      await api.close();
+      sandbox.dispose();
+    }
+  });
 });
