@@ -141,7 +141,16 @@ export function createCancelIndex(connection: Connection, options: CancelIndexOp
 
     /** The event's values at every path routed for its type: one small scan of the routes. */
     async keysFor(event: EventEnvelope): Promise<CorrelationKey[]> {
-      const candidates = await routes.find({ type: event.type }).lean<RouteDoc[]>();
+      return this.keysAt(event, await this.routesFor(event.type));
+    },
+
+    /** The routes of one event type (a read that ingestion sends beside the event's insert). */
+    routesFor(type: string): Promise<RouteDoc[]> {
+      return routes.find({ type }).lean<RouteDoc[]>();
+    },
+
+    /** The event's values at the given routes' paths. */
+    keysAt(event: EventEnvelope, candidates: readonly RouteDoc[]): CorrelationKey[] {
       return candidates.flatMap((route) => {
         const value = correlationKey(valueAtPath(event, route.path));
         return value === undefined ? [] : [{ type: route.type, path: route.path, value }];
