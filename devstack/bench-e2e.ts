@@ -10,7 +10,10 @@
 // posting into an account.balance_changed event. The last stdout line is the
 // BENCH_RESULT line `npm run bench` reads.
 import { localActivitySlots, runSinks } from '../engine/worker';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
@@ -34,6 +37,7 @@ import type { triggerRun } from '../workflows';
 import { apiClient } from './api-client';
 import { E2E_MIN_THROUGHPUT_RATIO } from './bench-goals';
 import { printBenchResult } from './bench-result';
+import { cpuByProcess, cpuByThread, cpuSpent } from './process-cpu';
 import { startTestStack } from './test-stack';
 
 const EVENTS = Number(process.argv[2] ?? 200);
@@ -45,6 +49,41 @@ const TASK_QUEUE = 'bench';
 const ADMIN_KEY = 'bench-admin-key-0123456789';
 /** BENCH_PROFILE_STORE=1 prints the store commands of the measured rounds by collection (the baseline sends none): count, total and p50 time. */
 const PROFILE_STORE = process.env.BENCH_PROFILE_STORE === '1';
+/** BENCH_CPU_PROFILE=<dir> writes a V8 CPU profile of this process's main thread (API, activities, driver) for each measured phase: baseline-<round>.cpuprofile and top-up-<round>.cpuprofile. */
+const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROFILE;
+/** CPU milliseconds spent by each process (this one, Temporal, FerretDB, MailDev, the sandbox) and by each thread of this one, summed by phase kind over the rounds. */
+const cpuPerPhase = new Map<string, { processes: Map<string, number>; threads: Map<string, number> }>();
+
+/** Runs `phase` and adds what each process and each thread of this one spent during it to `cpuPerPhase` under `kind`. */
+async function counted<T>(kind: string, phase: () => Promise<T>): Promise<T> {
+  const [processesBefore, threadsBefore] = [cpuByProcess(), cpuByThread()];
+  const result = await phase();
+  const totals = cpuPerPhase.get(kind) ?? { processes: new Map<string, number>(), threads: new Map<string, number>() };
+  const add = (into: Map<string, number>, rows: Array<{ name: string; msPer: number }>) => {
+    for (const { name, msPer } of rows) into.set(name, (into.get(name) ?? 0) + msPer);
+  };
+  add(totals.processes, cpuSpent(processesBefore, cpuByProcess(), 1));
+  add(totals.threads, cpuSpent(threadsBefore, cpuByThread(), 1));
+  cpuPerPhase.set(kind, totals);
+  return result;
+}
+
+/** Runs `phase` under the V8 CPU profiler when BENCH_CPU_PROFILE is set, writing `<dir>/<name>.cpuprofile`. */
+async function profiled<T>(name: string, phase: () => Promise<T>): Promise<T> {
+  if (!CPU_PROFILE_DIR) return phase();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  try {
+    return await phase();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    await mkdir(CPU_PROFILE_DIR, { recursive: true });
+    await writeFile(join(CPU_PROFILE_DIR, `${name}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
+}
 
 /** Times every store command the API and the worker send, from the moment `start` is called. */
 function profileStore(store: MongooseConnection): { start: () => void; print: () => void } {
@@ -176,12 +215,14 @@ async function main(): Promise<void> {
     const baselines: Phase[] = [];
     const topUpPhases: Phase[] = [];
     for (let round = 0; round < ROUNDS; round += 1) {
+      const baselinePhase = () => counted('baseline', () => profiled(`baseline-${round + 1}`, runBaseline));
+      const topUpPhase = () => counted('top-up', () => profiled(`top-up-${round + 1}`, runTopUp));
       if (round % 2 === 0) {
-        baselines.push(await runBaseline());
-        topUpPhases.push(await runTopUp());
+        baselines.push(await baselinePhase());
+        topUpPhases.push(await topUpPhase());
       } else {
-        topUpPhases.push(await runTopUp());
-        baselines.push(await runBaseline());
+        topUpPhases.push(await topUpPhase());
+        baselines.push(await baselinePhase());
       }
       console.log(`  round ${round + 1}: baseline ${rateOf(baselines[round]!).toFixed(1)} runs/s, top-up ${rateOf(topUpPhases[round]!).toFixed(1)} runs/s, ratio ${(rateOf(topUpPhases[round]!) / rateOf(baselines[round]!)).toFixed(2)}x`);
     }
@@ -195,6 +236,13 @@ async function main(): Promise<void> {
     const e2e = report('top-up: POST -> script -> ledger entry', combine(topUpPhases));
     console.log(`one at a time (${SERIAL_EVENTS}): POST answered p50 ${percentile(posts, 50).toFixed(1)} ms p90 ${percentile(posts, 90).toFixed(1)} ms; POST to ledger entry p50 ${percentile(ledgers, 50).toFixed(0)} ms p90 ${percentile(ledgers, 90).toFixed(0)} ms; to run completed p50 ${percentile(completions, 50).toFixed(0)} ms`);
     if (storeProfile) storeProfile.print();
+    console.log('\nCPU per run (ms, from /proc), by process and by thread of this process:');
+    const perRun = (ms: number) => (ms / (perRound * ROUNDS)).toFixed(1);
+    const listed = (totals: Map<string, number>) => [...totals].sort((a, b) => b[1] - a[1]).map(([name, ms]) => `${name} ${perRun(ms)}`).join(', ');
+    for (const [kind, { processes, threads }] of cpuPerPhase) {
+      console.log(`  ${kind.padEnd(9)} ${perRun([...processes.values()].reduce((a, b) => a + b, 0)).padStart(6)} in all: ${listed(processes)}`);
+      console.log(`  ${''.padEnd(9)} ${''.padStart(6)} this process: ${listed(threads)}`);
+    }
     console.log(`\nthroughput ratio (top-up / baseline, all rounds): ${(e2e.runsPerS / baseline.runsPerS).toFixed(2)}x (runs/s counts each run to its end, email included; target >= ${E2E_MIN_THROUGHPUT_RATIO.toFixed(2)}x)`);
     printBenchResult({
       bench: 'e2e', runs: perRound * ROUNDS, concurrency: CONCURRENCY,
