@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Connection } from 'mongoose';
 import { DomainError } from '../engine/errors';
 import { groupInsert } from '../engine/group-insert';
@@ -38,6 +38,15 @@ function render(content: EmailSources, variables: Record<string, unknown>) {
   }
 }
 
+/** Whether this call is an attempt of a local activity (the email task's first attempt, see tasks/email.ts). */
+function inLocalActivity(): boolean {
+  try {
+    return Context.current().info.isLocal;
+  } catch {
+    return false; // called outside an activity (the renewal sweep's own calls run inside one)
+  }
+}
+
 /** SMTP 5xx answers are permanent: retrying would only repeat the refusal. */
 function isPermanent(error: unknown): boolean {
   const code = (error as { responseCode?: number }).responseCode;
@@ -46,13 +55,18 @@ function isPermanent(error: unknown): boolean {
 
 /**
  * Renders and sends one email at most once per outbox key: a retried
- * activity finds the outbox record and sends nothing. The one window left,
- * a crash after the server accepted the message and before the record was
- * written, resends it with the same Message-ID.
+ * activity finds the outbox record and sends nothing, and an attempt waits
+ * for an earlier one still sending in this process (its local first attempt
+ * timed out) before it looks. The window left, a crash after the server
+ * accepted the message and before the record was written, or an earlier
+ * attempt still sending in another worker, resends it with the same
+ * Message-ID.
  */
 export function createSendEmailTask(deps: { connection: Connection; mailer: Mailer; templates: TemplateCatalog; clock?: () => Date }) {
   const outbox = driverCollection(outboxModel(deps.connection));
   const now = deps.clock ?? (() => new Date());
+  /** Sends in flight in this process, by outbox key. */
+  const sending = new Map<string, Promise<void>>();
   return async function sendEmailTask(request: SendEmailRequest): Promise<SendEmailResult> {
     try {
       // Runs started by the previous release resolved `to` without this check.
@@ -61,15 +75,24 @@ export function createSendEmailTask(deps: { connection: Connection; mailer: Mail
       if (error instanceof TaskInputError) throw ApplicationFailure.nonRetryable(error.message, error.code);
       throw error;
     }
+    // An earlier attempt in this process that timed out may still be sending: its outcome decides.
+    await sending.get(request.outboxKey)?.catch(() => undefined);
     const sent = await outbox.findOne({ _id: request.outboxKey });
     if (sent) return { messageId: sent.messageId, to: sent.to, subject: sent.subject, alreadySent: true };
+    if (inLocalActivity() && deps.mailer.isFailing()) {
+      throw ApplicationFailure.retryable('the mail server is failing; the email goes to the regular activity, which retries with backoff', 'smtp_unavailable');
+    }
     const email = render(await sources(request, deps.templates), request.variables);
     const messageId = messageIdFor(request.outboxKey);
+    const send = deps.mailer.send({ ...email, to: request.to, messageId, headers: { 'X-Creditflow-Outbox-Key': request.outboxKey } });
+    sending.set(request.outboxKey, send);
     try {
-      await deps.mailer.send({ ...email, to: request.to, messageId, headers: { 'X-Creditflow-Outbox-Key': request.outboxKey } });
+      await send;
     } catch (error) {
       if (isPermanent(error)) throw ApplicationFailure.nonRetryable(`the mail server refused the message: ${(error as Error).message}`, 'smtp_rejected');
       throw error;
+    } finally {
+      if (sending.get(request.outboxKey) === send) sending.delete(request.outboxKey);
     }
     try {
       await groupInsert(outbox).insert({ _id: request.outboxKey, messageId, to: request.to, subject: email.subject, sentAt: now() });

@@ -36,9 +36,9 @@ export interface ActivityDependencies {
 }
 
 /**
- * What the worker registers: one activity per task kind (tasks/), and the
+ * What the worker registers: one activity per task kind (tasks/), the
  * three activities runs started by the previous release still call
- * (workflows/legacy-tasks.ts).
+ * (workflows/legacy-tasks.ts), and `tasksBegin`.
  */
 export function createActivities(deps: ActivityDependencies) {
   const sendEmailTask = createSendEmailTask(deps);
@@ -60,6 +60,8 @@ export function createActivities(deps: ActivityDependencies) {
     postAccountTask: createPostAccountTask(deps.ledger),
     sendEmailTask,
     ...firingActivities(deps),
+    /** Does nothing: its scheduling records in the run's history that its tasks began (TriggerRunInput.tasksBeginRecorded). */
+    tasksBegin: async (): Promise<void> => undefined,
   };
 }
 

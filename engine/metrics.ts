@@ -123,6 +123,7 @@ export function meteredMailer(mailer: Mailer, metrics: Metrics): Mailer {
         throw error;
       }
     },
+    isFailing: () => mailer.isFailing(),
     close: () => mailer.close(),
   };
 }

@@ -81,9 +81,14 @@ export const emailKind: TaskKind<EmailTask, EmailRequest> = {
     return problems;
   },
   templatesUsed: (task) => (task.template ? [task.template] : []),
+  // The first attempt runs in the worker as a local activity, sparing the run two trips through the
+  // Temporal server; if the mail server fails it or is failing already (Mailer.isFailing), the
+  // regular activity takes over with the backoff below, so a mail outage never holds the worker's
+  // local-activity slots that scripts and postings need.
   execution: {
     mode: 'activity',
     local: false,
+    localFirst: { startToCloseTimeout: '15 seconds' },
     startToCloseTimeout: '1 minute',
     // Mail goes through the outbox, so a retry never sends twice.
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 30 },

@@ -84,6 +84,14 @@ export function planTasks(tasks: readonly TaskSpec[]): TaskSpec[] {
   });
 }
 
+/** Whether any of the tasks runs in the worker, as a local activity for all its attempts or for its first. */
+export function runsInWorker(tasks: readonly TaskSpec[]): boolean {
+  return tasks.some((task) => {
+    const kind = kindOf(task.type);
+    return kind !== undefined && kind.execution.mode === 'activity' && (kind.execution.local || kind.execution.localFirst !== undefined);
+  });
+}
+
 /** The event routes the tasks need before their run starts (wait_for_event). */
 export function eventRoutesOf(tasks: readonly TaskSpec[]): Array<{ types: string[]; path: string }> {
   return tasks.flatMap((task) => kindOf(task.type)?.eventRoutes?.(task) ?? []);

@@ -16,7 +16,7 @@ import { chainTooDeep, MAX_CHAIN_DEPTH } from './chain-depth';
 import { isLegacyRun, runLegacyTask } from './legacy-tasks';
 import { fillSummary, initialContext, interpretTasks, type TaskExecutor } from './run-control';
 import { TaskInputError } from './task-inputs';
-import type { CancelRequest, EventArrival, EventEnvelope, LegacyTaskSpec, OnLateCancel, RunContext, RunSinks, RunState, TaskActivityInput, TaskError, TaskOutcome, TaskState, TriggerRunInput, WaitRegistered } from './types';
+import type { CancelRequest, EventArrival, EventEnvelope, LegacyTaskSpec, OnLateCancel, RetryPlan, RunContext, RunSinks, RunState, TaskActivityInput, TaskError, TaskOutcome, TaskState, TriggerRunInput, WaitRegistered } from './types';
 
 /** Sent by the API when a matching cancellation event arrives (then it requests cancellation). */
 export const cancelRequestSignal = defineSignal<[CancelRequest]>('cancelRequest');
@@ -72,11 +72,21 @@ export async function triggerRun(input: TriggerRunInput): Promise<RunState> {
   if (input.heldCancellation) state.cancelledBy = input.heldCancellation;
   if (await waitOutWindow(state)) return endCancelled(state);
   state.phase = 'running';
-  await CancellationScope.nonCancellable(() => runTasks(input, state, taskExecutor(arrivals)));
+  await CancellationScope.nonCancellable(async () => {
+    // Decided by the input alone (runs started before it have none), so replay needs no patch marker.
+    if (input.tasksBeginRecorded) await recordTasksBegin();
+    await runTasks(input, state, taskExecutor(arrivals));
+  });
   state.phase = 'completed';
   runMetrics.closed(state.triggerId, 'completed');
   return state;
 }
+
+/** A regular activity that does nothing: scheduling it ends the workflow task, recording that the tasks began (see TriggerRunInput.tasksBeginRecorded). */
+const { tasksBegin: recordTasksBegin } = proxyActivities<{ tasksBegin(): Promise<void> }>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
 
 /** True when a cancellation arrived during the window. */
 async function waitOutWindow(state: RunState): Promise<boolean> {
@@ -157,16 +167,52 @@ function arrivalKey(path: string, value: string): string {
 /** Events signalled to a run for its waits, by correlation (path and value). */
 type Arrivals = Map<string, EventEnvelope[]>;
 
+type TaskActivities = Record<string, (input: TaskActivityInput) => Promise<TaskOutcome>>;
+
+/**
+ * A failure no retry can mend: the activity said so, or its error type is
+ * one the retry policy names as final. A local activity's failure reaches
+ * the workflow as the activity's own error; a regular one's as an
+ * ActivityFailure around it.
+ */
+function isFinal(error: unknown, retry: RetryPlan): boolean {
+  if (error instanceof ActivityFailure) return error.retryState === 'NON_RETRYABLE_FAILURE' || isFinal(error.cause, retry);
+  if (!(error instanceof ApplicationFailure)) return false; // a timeout, or the worker went away: it may pass
+  return error.nonRetryable || (typeof error.type === 'string' && (retry.nonRetryableErrorTypes ?? []).includes(error.type));
+}
+
+/**
+ * `localFirst`: one attempt as a local activity (no server round trip).
+ * Its outcome when it succeeds, and its failure when it is final (the
+ * activity said the error will not pass); undefined when the regular
+ * activity should carry on under the full retry policy: the attempt failed
+ * with an error that may pass, or timed out.
+ */
+async function firstAttemptInWorker(activity: string, summary: string, args: [TaskActivityInput], startToCloseTimeout: string, retry: RetryPlan): Promise<TaskOutcome | undefined> {
+  const local = proxyLocalActivities<TaskActivities>({ startToCloseTimeout, retry: { ...retry, maximumAttempts: 1 } });
+  try {
+    return await local[activity]!.executeWithOptions({ summary }, args);
+  } catch (error) {
+    if (isCancellation(error) || isFinal(error, retry)) throw error;
+    return undefined;
+  }
+}
+
 /** Runs one task (or one forEach item) the way its kind's `execution` says. */
 const taskExecutor = (arrivals: Arrivals): TaskExecutor => async (task, context, effectKey) => {
   const execution = task.execution!;
   const summary = fillSummary(execution.summary, context);
   const heartbeat = execution.mode === 'activity' && execution.heartbeatTimeout ? { heartbeatTimeout: execution.heartbeatTimeout } : {};
   const options = { startToCloseTimeout: execution.startToCloseTimeout, retry: execution.retry, ...heartbeat };
+  const args: [TaskActivityInput] = [{ task, context, effectKey }];
+  const firstTry = execution.mode === 'activity' && execution.localFirst
+    ? await firstAttemptInWorker(execution.activity, summary, args, execution.localFirst.startToCloseTimeout, execution.retry)
+    : undefined;
+  if (firstTry) return firstTry;
   const activities = execution.local
-    ? proxyLocalActivities<Record<string, (input: TaskActivityInput) => Promise<TaskOutcome>>>(options)
-    : proxyActivities<Record<string, (input: TaskActivityInput) => Promise<TaskOutcome>>>(options);
-  const outcome = await activities[execution.activity]!.executeWithOptions({ summary }, [{ task, context, effectKey }]);
+    ? proxyLocalActivities<TaskActivities>(options)
+    : proxyActivities<TaskActivities>(options);
+  const outcome = await activities[execution.activity]!.executeWithOptions({ summary }, args);
   // A kind that waits may find nothing to wait for (payment_request: `request_open`); its skip stands as it is.
   if (execution.mode !== 'wait_for_event' || outcome.skipReason !== undefined) return outcome;
   const registered = outcome.output as WaitRegistered;

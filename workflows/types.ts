@@ -53,6 +53,13 @@ export type TaskExecution =
     activity: string;
     /** A local activity runs in the worker without a round trip through the server (pure compute). */
     local: boolean;
+    /**
+     * Set on a regular activity (`local: false`) whose first attempt runs as
+     * a local activity with this timeout and no retry: when it succeeds, the
+     * run saves the server round trips; when it fails with an error that may
+     * pass, the regular activity carries on under `retry`.
+     */
+    localFirst?: { startToCloseTimeout: string };
     startToCloseTimeout: string;
     /** Set for a long activity that heartbeats: a worker that died is noticed after this, not after startToCloseTimeout. */
     heartbeatTimeout?: string;
@@ -274,6 +281,19 @@ export interface TriggerRunInput {
   package?: PackageSelection;
   /** A cancellation that arrived before the run started (held for its correlation value): the run ends as cancelled without tasks. */
   heldCancellation?: CancelRequest;
+  /**
+   * Set on a run that can be cancelled (`cancelOn`) and runs a task in the
+   * worker (a local activity). Before its first task it calls the no-op
+   * `tasksBegin` activity, so Temporal has recorded that the tasks began
+   * before any of them takes effect. Without it, a cancellation arriving
+   * while the local tasks run could make Temporal refuse the workflow task
+   * that ran them (it also completed the run, and a new event came), or a
+   * crash could lose that workflow task; its retry then sees the
+   * cancellation before the tasks and ends the run as cancelled although
+   * its credit was posted and its email sent. (A timer would do the same
+   * but fires about a second late on the Temporal server.)
+   */
+  tasksBeginRecorded?: boolean;
 }
 
 /**

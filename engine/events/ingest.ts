@@ -9,7 +9,7 @@ import type { Metrics } from '../metrics';
 import { FilterCache, filterReadsOwner, matchSubject, matchTriggers, type FilterError } from '../triggers/matcher';
 import { snapshotOf, type TriggerRecord, type TriggerStore } from '../triggers/trigger-store';
 import { eventIdKey, triggerIdKey } from '../../workflows/search-attributes';
-import { eventRoutesOf, planTasks } from '../../tasks/registry';
+import { eventRoutesOf, planTasks, runsInWorker } from '../../tasks/registry';
 import { runDetails, runSummary } from '../../workflows/summaries';
 import { cancelRequestSignal, eventArrivedSignal, triggerRun } from '../../workflows/trigger-run';
 import type { AccountContext, CancelRequest, CustomerContext, EventEnvelope, PackageSelection, RunCause, TriggerRunInput } from '../../workflows/types';
@@ -137,6 +137,7 @@ export function createEventIngestor(deps: IngestDependencies) {
       ...(options.customer ? { customer: options.customer } : {}),
       ...(options.cause ? { cause: options.cause } : {}),
       ...(selectedPackage ? { package: selectedPackage } : {}),
+      ...(version.cancelOn && runsInWorker([...version.tasks, ...(version.onLateCancel?.tasks ?? [])]) ? { tasksBeginRecorded: true } : {}),
     };
   }
 

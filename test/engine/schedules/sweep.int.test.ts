@@ -137,7 +137,7 @@ describe('a sweep interrupted mid-batch', () => {
     };
     const sweeper = await startTestWorker(createActivities({
       connection: harness.connection, sandbox: { run: () => Promise.reject(new Error('unused')) }, ledger: harness.ledger,
-      mailer: { send: () => Promise.reject(new Error('unused')), close: () => undefined }, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR),
+      mailer: { send: () => Promise.reject(new Error('unused')), isFailing: () => false, close: () => undefined }, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR),
       firings: { triggers, ledger: harness.ledger, ingestor: flaky },
     }));
     try {
