@@ -64,8 +64,8 @@ export async function triggerRun(input: TriggerRunInput): Promise<RunState> {
     // A retried dispatch may signal twice; the first of each event counts.
     const seen = state.cancelledBy?.eventId === request.eventId || state.lateCancellations.some((c) => c.eventId === request.eventId);
     if (seen) return;
-    if (state.phase === 'waiting' && !state.cancelledBy) state.cancelledBy = request;
-    else state.lateCancellations.push({ ...request, phase: state.phase });
+    if (state.phase === 'waiting' && !state.cancelledBy && !input.runningFromStart) state.cancelledBy = request;
+    else state.lateCancellations.push({ ...request, phase: input.runningFromStart && state.phase === 'waiting' ? 'running' : state.phase });
   });
 
   // Decided by the input alone (runs started before holds existed have none), so replay needs no patch marker.

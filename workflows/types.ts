@@ -294,6 +294,15 @@ export interface TriggerRunInput {
    * but fires about a second late on the Temporal server.)
    */
   tasksBeginRecorded?: boolean;
+  /**
+   * Set instead of `tasksBeginRecorded` on such a run without a wait: its
+   * tasks begin when it starts, so a cancellation signal is always a late
+   * one, whenever it is delivered (a cancellation that came before the run
+   * started is `heldCancellation`). The outcome then does not depend on
+   * whether the signal reached the run before its first workflow task,
+   * and the run needs no extra round trip through Temporal.
+   */
+  runningFromStart?: boolean;
 }
 
 /**

@@ -137,7 +137,7 @@ export function createEventIngestor(deps: IngestDependencies) {
       ...(options.customer ? { customer: options.customer } : {}),
       ...(options.cause ? { cause: options.cause } : {}),
       ...(selectedPackage ? { package: selectedPackage } : {}),
-      ...(version.cancelOn && runsInWorker([...version.tasks, ...(version.onLateCancel?.tasks ?? [])]) ? { tasksBeginRecorded: true } : {}),
+      ...(version.cancelOn && runsInWorker([...version.tasks, ...(version.onLateCancel?.tasks ?? [])]) ? (version.wait.seconds === 0 ? { runningFromStart: true } : { tasksBeginRecorded: true }) : {}),
     };
   }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { temporal } from '@temporalio/proto';
 import { createActivities } from '../../activities';
 import { createLedger } from '../../engine/ledger';
 import { createSmtpMailer } from '../../engine/mail/mailer';
@@ -46,6 +47,17 @@ async function finish(workflowId: string): Promise<void> {
 
 async function balanceOf(ownerId: string): Promise<number | null> {
   return (await ledger.getAccount(ownerId, 'USD'))?.balance ?? null;
+}
+
+/** Resolves once the run's waiting window has ended (its timer fired). */
+async function untilWindowEnds(workflowId: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { events } = await worker.client.workflow.getHandle(workflowId).fetchHistory();
+    if ((events ?? []).some((event) => event.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_TIMER_FIRED)) return;
+    if (Date.now() > deadline) throw new Error(`run ${workflowId}: its window did not end within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 describe('the documented account top-up', () => {
@@ -148,6 +160,28 @@ describe('the documented account top-up', () => {
     const afterClose = await api.request('POST', '/v1/events', { ...purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId) });
     expect(afterClose.body.signalled).toEqual([]);
     expect((await api.request('GET', `/v1/events/${afterClose.body.eventId}`)).body.alreadyClosed).toEqual([workflowId]);
+  });
+
+  it('records a cancellation that arrives while the tasks run after a window, and changes nothing', async () => {
+    const resource = `top-up-${randomUUID()}`;
+    const slowScript = `const end = Date.now() + 3000; while (Date.now() < end) {}\n${TOP_UP_SCRIPT}`;
+    const trigger = topUpTrigger(resource, 1, slowScript);
+    trigger.tasks[0] = { ...trigger.tasks[0], timeoutMs: 5000 };
+    await createTrigger(trigger);
+    const created = purchaseEvent(resource, 5000);
+    const { user, id: reservationId } = created.data.reservation;
+    const accepted = await api.request('POST', '/v1/events', created);
+    const workflowId = accepted.body.runs[0].workflowId;
+    const handle = worker.client.workflow.getHandle(workflowId);
+    await untilWindowEnds(workflowId);
+    await untilTasksBegin(worker.client, workflowId);
+
+    const late = await api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId));
+    expect(late.body.signalled).toEqual([workflowId]);
+    const result = await handle.result();
+    expect(result.phase).toBe('completed');
+    expect(result.lateCancellations).toEqual([expect.objectContaining({ eventId: late.body.eventId, phase: 'running' })]);
+    expect(await balanceOf(user.id)).toBe(6000);
   });
 
   it('fails the run with the script error code and line, running no later task', async () => {

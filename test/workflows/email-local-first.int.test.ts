@@ -112,9 +112,9 @@ afterAll(async () => {
 });
 
 /** Starts a top-up for a user of its own and returns the run's id and the user's address. */
-async function purchase(): Promise<{ workflowId: string; email: string }> {
+async function purchase(waitSeconds = 0): Promise<{ workflowId: string; email: string }> {
   const resource = `local-first-${randomUUID()}`;
-  const created = await api.request('POST', '/v1/triggers', topUpTrigger(resource, 0));
+  const created = await api.request('POST', '/v1/triggers', topUpTrigger(resource, waitSeconds));
   expect(created.status).toBe(201);
   const event = purchaseEvent(resource, 5000);
   const accepted = await api.request('POST', '/v1/events', event);
@@ -134,15 +134,27 @@ async function executionsOf(workflowId: string): Promise<{ scheduled: string[]; 
 }
 
 describe('the email task: a first attempt in the worker, the regular activity after it', () => {
-  it('sends the email from the worker when the mail server answers: the server schedules only the no-op that records the tasks began', async () => {
+  it('sends the email from the worker when the mail server answers: the server schedules no activity for the run', async () => {
     const { workflowId, email } = await purchase();
     const result = await worker.client.workflow.getHandle(workflowId).result();
     expect(result.phase).toBe('completed');
     expect(result.tasks.find((task: { id: string }) => task.id === 'notify')).toMatchObject({ status: 'completed' });
 
     const { scheduled, localMarkers } = await executionsOf(workflowId);
-    expect(scheduled).toEqual(['tasksBegin']); // the trigger can be cancelled (cancelOn): see TriggerRunInput.tasksBeginRecorded
+    expect(scheduled).toEqual([]); // no wait: the run begins at its start (TriggerRunInput.runningFromStart)
     expect(localMarkers).toBe(3); // script, credit and notify
+    await captureBarrier();
+    expect(outboxKeysOf(await mailsTo(email))).toEqual([`${workflowId}:notify`]);
+  });
+
+  it('has a run with a cancellation window record that its tasks began before they run in the worker', async () => {
+    const { workflowId, email } = await purchase(1);
+    const result = await worker.client.workflow.getHandle(workflowId).result();
+    expect(result.phase).toBe('completed');
+
+    const { scheduled, localMarkers } = await executionsOf(workflowId);
+    expect(scheduled).toEqual(['tasksBegin']); // TriggerRunInput.tasksBeginRecorded
+    expect(localMarkers).toBe(3);
     await captureBarrier();
     expect(outboxKeysOf(await mailsTo(email))).toEqual([`${workflowId}:notify`]);
   });
@@ -176,7 +188,7 @@ describe('the email task: a first attempt in the worker, the regular activity af
       const failure = await worker.client.workflow.getHandle(workflowId).result().then(() => undefined, (error: unknown) => error);
       expect(failure).toBeInstanceOf(WorkflowFailedError);
       expect((failure as WorkflowFailedError).cause?.message).toMatch(/^task "notify" failed: the mail server refused the message: .*550/);
-      expect((await executionsOf(workflowId)).scheduled).toEqual(['tasksBegin']);
+      expect((await executionsOf(workflowId)).scheduled).toEqual([]);
       expect(mailer.isFailing()).toBe(false); // the server answered: it refused one message, it is not failing
     } finally {
       gate.refusing = false;

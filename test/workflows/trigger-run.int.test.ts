@@ -6,6 +6,7 @@ import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../engine/mail/te
 import { messageIdFor } from '../../engine/mail/outbox';
 import { cancelRequestSignal, runStateQuery, triggerRun } from '../../workflows';
 import type { TriggerRunInput } from '../../workflows/types';
+import { planTasks } from '../../tasks/registry';
 import { mailsTo, waitForMails } from '../support/mailbox';
 import { openTestStore } from '../support/store';
 import { startTestWorker, type TestWorker } from '../support/temporal';
@@ -20,14 +21,18 @@ const mailer = createSmtpMailer(process.env.SMTP_URL ?? '', 'Creditflow <no-repl
 
 beforeAll(async () => {
   store = await openTestStore('trigger_run');
-  worker = await startTestWorker(createActivities({
+  worker = await startTestWorker(activities());
+});
+
+function activities() {
+  return createActivities({
     connection: store.connection,
     sandbox: unused,
     ledger: unused,
     mailer,
     templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR),
-  }));
-});
+  });
+}
 
 afterAll(async () => {
   await worker?.stop();
@@ -100,5 +105,43 @@ describe('a trigger run on the real Temporal server', () => {
     expect(state.phase).toBe('failed');
     expect(state.tasks[0]).toMatchObject({ status: 'failed', error: { code: 'reference_missing' } });
     expect(state.tasks[0]!.error!.message).toContain('reservation.user.phone');
+  });
+});
+
+describe('a cancellation delivered before a run without a wait has begun', () => {
+  /**
+   * Starts the run on a task queue no worker polls yet and signals the
+   * cancellation, so that the worker started afterwards receives both in
+   * its first activation, as a retried workflow task would.
+   */
+  async function cancelledBeforeFirstTask(flags: Partial<TriggerRunInput>): Promise<{ result: Awaited<ReturnType<typeof triggerRun>>; email: string; workflowId: string }> {
+    const email = `${randomUUID().slice(0, 8)}@example.com`;
+    const base = runInput(email, 0);
+    const input: TriggerRunInput = { ...base, trigger: { ...base.trigger, tasks: planTasks(base.trigger.tasks) }, ...flags };
+    const taskQueue = `late-${randomUUID()}`;
+    const workflowId = `test-${input.event.id}`;
+    const handle = await worker.client.workflow.start(triggerRun, { args: [input], taskQueue, workflowId });
+    await handle.signal(cancelRequestSignal, { eventId: 'evt_cancel', eventType: 'request.cancelled' });
+    const late = await startTestWorker(activities(), taskQueue);
+    try {
+      return { result: await handle.result(), email, workflowId };
+    } finally {
+      await late.stop();
+    }
+  }
+
+  it('is a late one when the run begins at its start (runningFromStart): the tasks run and the cancellation is recorded', async () => {
+    const { result, email, workflowId } = await cancelledBeforeFirstTask({ runningFromStart: true });
+    expect(result.phase).toBe('completed');
+    expect(result.cancelledBy).toBeUndefined();
+    expect(result.lateCancellations).toEqual([{ eventId: 'evt_cancel', eventType: 'request.cancelled', phase: 'running' }]);
+    expect((await waitForMails(email, 1)).map((mail) => mail.headers['x-creditflow-outbox-key'])).toEqual([`${workflowId}:notify`]);
+  });
+
+  it('cancels a run started by an earlier release (no runningFromStart) before its tasks, as it always did', async () => {
+    const { result, email } = await cancelledBeforeFirstTask({});
+    expect(result.phase).toBe('cancelled');
+    expect(result.cancelledBy).toEqual({ eventId: 'evt_cancel', eventType: 'request.cancelled' });
+    expect(await mailsTo(email)).toEqual([]);
   });
 });

@@ -55,12 +55,16 @@ export async function recordScenarios(): Promise<Record<string, string>> {
     await api.request('POST', '/v1/triggers', topUpTrigger(resource, 0));
     const windowed = `${resource}-window`;
     await api.request('POST', '/v1/triggers', topUpTrigger(windowed, 60));
+    // A short window, then the tasks: the run records that they began (tasksBegin) before they run in the worker.
+    const shortWindow = `${resource}-short`;
+    await api.request('POST', '/v1/triggers', topUpTrigger(shortWindow, 1));
     const broken = `${resource}-broken`;
     await api.request('POST', '/v1/triggers', topUpTrigger(broken, 0, 'return reservation.nothing.here;'));
 
     const runOf = async (event: unknown) => (await api.request('POST', '/v1/events', event)).body.runs[0].workflowId as string;
     const topUp = await runOf(purchaseEvent(resource, 5000));
     const unmatched = await runOf(purchaseEvent(resource, 4200));
+    const afterWindow = await runOf(purchaseEvent(shortWindow, 5000));
     const failing = await runOf(purchaseEvent(broken, 5000));
     const purchase = purchaseEvent(windowed, 5000);
     const cancelled = await runOf(purchase);
@@ -151,7 +155,7 @@ export async function recordScenarios(): Promise<Record<string, string>> {
       'top-up': topUp, 'unmatched-price': unmatched, 'script-error': failing, cancelled, 'for-each-on-error': controlled, 'wait-for-event': waiting,
       'balance-event': chainRun(1), 'chain-too-deep': chainRun(MAX_CHAIN_DEPTH + 1),
       'payment-request-succeeded': succeeded.workflowId, 'payment-request-failed': failedPayment.workflowId, 'payment-request-refused': refused.workflowId,
-      'held-cancellation': heldCancellation, 'late-cancel-answered': lateCancel,
+      'held-cancellation': heldCancellation, 'late-cancel-answered': lateCancel, 'top-up-after-window': afterWindow,
     };
     for (const workflowId of Object.values(runs)) await worker.client.workflow.getHandle(workflowId).result().catch(() => undefined);
     return runs;
