@@ -15,7 +15,10 @@ export interface ApiClient {
 export function apiClient(baseUrl: string, adminKey: string): ApiClient {
   const base = new URL(baseUrl);
   const transport = base.protocol === 'https:' ? https : http;
-  const agent = new transport.Agent({ keepAlive: true });
+  // An idle socket is dropped after 4 s, before Node's server closes it (keepAliveTimeout, 5 s): reusing
+  // one the server is closing at that moment fails the request with ECONNRESET (seen in bench:e2e after
+  // a baseline phase left the API idle).
+  const agent = new transport.Agent({ keepAlive: true, timeout: 4_000 });
   return {
     call(method, path, body) {
       const payload = body !== undefined ? Buffer.from(JSON.stringify(body)) : undefined;

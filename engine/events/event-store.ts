@@ -20,6 +20,13 @@ export interface EventDoc {
   bodyHash: string;
   receivedAt: Date;
   receivedBy: string;
+  /**
+   * Set on an internal event stored already dispatched: nothing listened to
+   * its type and nothing routed it, so what its dispatch did (nothing) is
+   * known before it is stored and rides in the same insert. Every other
+   * event's dispatch is its own record (DispatchDoc).
+   */
+  dispatch?: Omit<DispatchDoc, '_id'>;
 }
 
 /**
@@ -45,7 +52,7 @@ export interface DispatchDoc {
 }
 
 /** An event as the API shows it: the event and, once dispatched, what it did. */
-export interface EventView extends EventDoc {
+export interface EventView extends Omit<EventDoc, 'dispatch'> {
   status: 'received' | 'dispatched';
   runs: RunRef[];
   signalled: string[];
@@ -65,6 +72,7 @@ const eventSchema = new Schema<EventDoc>(
     bodyHash: { type: String, required: true },
     receivedAt: { type: Date, required: true, index: true },
     receivedBy: { type: String, required: true },
+    dispatch: { type: Schema.Types.Mixed, default: undefined },
   },
   { collection: 'events', versionKey: false },
 );
@@ -92,7 +100,8 @@ export function dispatchModel(connection: Connection): Model<DispatchDoc> {
   return modelOn<DispatchDoc>(connection, 'EventDispatch', dispatchSchema);
 }
 
-export function viewOf(event: EventDoc, dispatch: DispatchDoc | null): EventView {
+export function viewOf({ dispatch: storedWith, ...event }: EventDoc, record: DispatchDoc | null): EventView {
+  const dispatch = storedWith ?? record;
   return {
     ...event,
     status: dispatch ? 'dispatched' : 'received',
@@ -106,12 +115,12 @@ export function viewOf(event: EventDoc, dispatch: DispatchDoc | null): EventView
   };
 }
 
-/** Newest first by receipt; optional type filter. Each event's dispatch is read by `_id`. */
+/** Newest first by receipt; optional type filter. Each event's dispatch record, unless it was stored with the event, is read by `_id`. */
 export async function listEvents(connection: Connection, options: { limit: number; cursor?: string; type?: string }) {
   const filter: Record<string, unknown> = { ...olderThan(options.cursor, 'receivedAt'), ...(options.type ? { type: options.type } : {}) };
   const docs = await eventModel(connection).find(filter).sort({ receivedAt: -1, _id: -1 }).limit(options.limit + 1).lean<EventDoc[]>();
   const page = pageOf(docs, options.limit, (doc) => ({ at: doc.receivedAt, id: doc._id }));
   const dispatches = dispatchModel(connection);
-  const items = await Promise.all(page.items.map(async (doc) => viewOf(doc, await dispatches.findById(doc._id).lean<DispatchDoc>())));
+  const items = await Promise.all(page.items.map(async (doc) => viewOf(doc, doc.dispatch ? null : await dispatches.findById(doc._id).lean<DispatchDoc>())));
   return { items, nextCursor: page.nextCursor };
 }

@@ -106,12 +106,14 @@ export function createEventIngestor(deps: IngestDependencies) {
   const packages = createPackageStore(deps.connection);
   const now = deps.clock ?? (() => new Date());
 
-  async function store(input: EventInput, actor: string): Promise<{ doc: EventDoc; duplicate: boolean }> {
+  /** Stores the event unless its id is taken; `dispatched` stores it already dispatched (EventDoc.dispatch). */
+  async function store(input: EventInput, actor: string, dispatched?: boolean): Promise<{ doc: EventDoc; duplicate: boolean }> {
     const bodyHash = canonicalHash({ type: input.type, occurredAt: input.occurredAt ?? null, data: input.data });
     const receivedAt = now();
     const doc: EventDoc = {
       _id: input.id, type: input.type, occurredAt: input.occurredAt ? new Date(input.occurredAt) : receivedAt, dataJson: JSON.stringify(input.data),
       bodyHash, receivedAt, receivedBy: actor,
+      ...(dispatched ? { dispatch: { runs: [], signalled: [], alreadyClosed: [], released: [], dispatchedAt: receivedAt } } : {}),
     };
     try {
       await groupInsert(eventRecords).insert({ ...doc });
@@ -257,10 +259,22 @@ export function createEventIngestor(deps: IngestDependencies) {
      * the entry); a client's events have none.
      */
     async ingest(input: EventInput, actor: string, options: RunOptions = {}): Promise<IngestResult> {
-      // What the type routes to (triggers listening, cancellation and wait routes) is read while the
-      // event is stored: three round trips in the time of one. A duplicate simply does not use them.
-      const [{ doc, duplicate }, listening, routes] = await Promise.all([store(input, actor), deps.triggers.listeningTo(input.type), cancelIndex.routesFor(input.type)]);
-      const done = duplicate ? await dispatches.findById(doc._id).lean<DispatchDoc>() : null;
+      // An internal event (a balance change: it has a cause) reads what its type routes to first. When
+      // no trigger listens and nothing routes it, its dispatch can do nothing, so the event is stored
+      // already dispatched: one insert instead of two. Nobody waits on an internal event's answer.
+      const early = options.cause ? await Promise.all([deps.triggers.listeningTo(input.type), cancelIndex.routesFor(input.type)]) : undefined;
+      const quiet = early !== undefined && early[0].length === 0 && early[1].length === 0;
+      // Otherwise what the type routes to is read while the event is stored: three round trips in the
+      // time of one. A duplicate simply does not use them.
+      const [{ doc, duplicate }, listening, routes] = await Promise.all([
+        store(input, actor, quiet), early?.[0] ?? deps.triggers.listeningTo(input.type), early?.[1] ?? cancelIndex.routesFor(input.type),
+      ]);
+      if (quiet && !duplicate) {
+        deps.logger.info({ eventId: doc._id, type: doc.type, runs: 0, signalled: 0, duplicate }, 'event dispatched');
+        deps.metrics?.event(doc.type, 'no_match');
+        return { eventId: doc._id, duplicate, runs: [], signalled: [], released: [], throttled: [], skipped: [] };
+      }
+      const done = duplicate ? (doc.dispatch ?? (await dispatches.findById(doc._id).lean<DispatchDoc>())) : null;
       if (done) {
         deps.metrics?.event(doc.type, 'duplicate');
         return { eventId: doc._id, duplicate, runs: done.runs, signalled: done.signalled, released: done.released ?? [], throttled: done.throttled ?? [], skipped: done.skipped ?? [] };
