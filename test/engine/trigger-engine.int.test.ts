@@ -49,6 +49,29 @@ async function balanceOf(ownerId: string): Promise<number | null> {
   return (await ledger.getAccount(ownerId, 'USD'))?.balance ?? null;
 }
 
+/** A purchase of a top-up whose script takes 3 s, so a cancellation can arrive while the tasks run. */
+async function slowPurchase(waitSeconds: number) {
+  const resource = `top-up-${randomUUID()}`;
+  const slowScript = `const end = Date.now() + 3000; while (Date.now() < end) {}\n${TOP_UP_SCRIPT}`;
+  const trigger = topUpTrigger(resource, waitSeconds, slowScript);
+  trigger.tasks[0] = { ...trigger.tasks[0], timeoutMs: 5000 };
+  await createTrigger(trigger);
+  const created = purchaseEvent(resource, 5000);
+  const { user, id: reservationId } = created.data.reservation;
+  const accepted = await api.request('POST', '/v1/events', created);
+  return { resource, user, reservationId, workflowId: accepted.body.runs[0].workflowId as string };
+}
+
+/** Cancels the purchase now and expects the run to record it as late and keep its credit. */
+async function expectLateCancellation(resource: string, user: ReturnType<typeof purchaseEvent>['data']['reservation']['user'], reservationId: string, workflowId: string): Promise<void> {
+  const late = await api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId));
+  expect(late.body.signalled).toEqual([workflowId]);
+  const result = await worker.client.workflow.getHandle(workflowId).result();
+  expect(result.phase).toBe('completed');
+  expect(result.lateCancellations).toEqual([expect.objectContaining({ eventId: late.body.eventId, phase: 'running' })]);
+  expect(await balanceOf(user.id)).toBe(6000);
+}
+
 /** Resolves once the run's waiting window has ended (its timer fired). */
 async function untilWindowEnds(workflowId: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -138,24 +161,9 @@ describe('the documented account top-up', () => {
   });
 
   it('records a cancellation that arrives once the tasks have started, and changes nothing', async () => {
-    const resource = `top-up-${randomUUID()}`;
-    const slowScript = `const end = Date.now() + 3000; while (Date.now() < end) {}\n${TOP_UP_SCRIPT}`;
-    const trigger = topUpTrigger(resource, 0, slowScript);
-    trigger.tasks[0] = { ...trigger.tasks[0], timeoutMs: 5000 };
-    await createTrigger(trigger);
-    const created = purchaseEvent(resource, 5000);
-    const { user, id: reservationId } = created.data.reservation;
-    const accepted = await api.request('POST', '/v1/events', created);
-    const workflowId = accepted.body.runs[0].workflowId;
-    const handle = worker.client.workflow.getHandle(workflowId);
+    const { resource, user, reservationId, workflowId } = await slowPurchase(0);
     await untilTasksBegin(worker.client, workflowId);
-
-    const late = await api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId));
-    expect(late.body.signalled).toEqual([workflowId]);
-    const result = await handle.result();
-    expect(result.phase).toBe('completed');
-    expect(result.lateCancellations).toEqual([expect.objectContaining({ eventId: late.body.eventId, phase: 'running' })]);
-    expect(await balanceOf(user.id)).toBe(6000);
+    await expectLateCancellation(resource, user, reservationId, workflowId);
 
     const afterClose = await api.request('POST', '/v1/events', { ...purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId) });
     expect(afterClose.body.signalled).toEqual([]);
@@ -163,25 +171,10 @@ describe('the documented account top-up', () => {
   });
 
   it('records a cancellation that arrives while the tasks run after a window, and changes nothing', async () => {
-    const resource = `top-up-${randomUUID()}`;
-    const slowScript = `const end = Date.now() + 3000; while (Date.now() < end) {}\n${TOP_UP_SCRIPT}`;
-    const trigger = topUpTrigger(resource, 1, slowScript);
-    trigger.tasks[0] = { ...trigger.tasks[0], timeoutMs: 5000 };
-    await createTrigger(trigger);
-    const created = purchaseEvent(resource, 5000);
-    const { user, id: reservationId } = created.data.reservation;
-    const accepted = await api.request('POST', '/v1/events', created);
-    const workflowId = accepted.body.runs[0].workflowId;
-    const handle = worker.client.workflow.getHandle(workflowId);
+    const { resource, user, reservationId, workflowId } = await slowPurchase(1);
     await untilWindowEnds(workflowId);
     await untilTasksBegin(worker.client, workflowId);
-
-    const late = await api.request('POST', '/v1/events', purchaseEvent(resource, 5000, user, 'request.cancelled', reservationId));
-    expect(late.body.signalled).toEqual([workflowId]);
-    const result = await handle.result();
-    expect(result.phase).toBe('completed');
-    expect(result.lateCancellations).toEqual([expect.objectContaining({ eventId: late.body.eventId, phase: 'running' })]);
-    expect(await balanceOf(user.id)).toBe(6000);
+    await expectLateCancellation(resource, user, reservationId, workflowId);
   });
 
   it('fails the run with the script error code and line, running no later task', async () => {
