@@ -3,7 +3,7 @@ import type { Connection } from 'mongoose';
 import { DomainError } from '../engine/errors';
 import { groupInsert } from '../engine/group-insert';
 import { driverCollection, isDuplicateKeyError } from '../engine/store';
-import type { Mailer } from '../engine/mail/mailer';
+import { isRefusal, type Mailer } from '../engine/mail/mailer';
 import { messageIdFor, outboxModel } from '../engine/mail/outbox';
 import { renderEmail, type EmailSources } from '../engine/mail/render';
 import type { TemplateCatalog } from '../engine/mail/templates';
@@ -43,14 +43,8 @@ function inLocalActivity(): boolean {
   try {
     return Context.current().info.isLocal;
   } catch {
-    return false; // called outside an activity (the renewal sweep's own calls run inside one)
+    return false; // called outside any activity
   }
-}
-
-/** SMTP 5xx answers are permanent: retrying would only repeat the refusal. */
-function isPermanent(error: unknown): boolean {
-  const code = (error as { responseCode?: number }).responseCode;
-  return typeof code === 'number' && code >= 500 && code < 600;
 }
 
 /**
@@ -89,7 +83,7 @@ export function createSendEmailTask(deps: { connection: Connection; mailer: Mail
     try {
       await send;
     } catch (error) {
-      if (isPermanent(error)) throw ApplicationFailure.nonRetryable(`the mail server refused the message: ${(error as Error).message}`, 'smtp_rejected');
+      if (isRefusal(error)) throw ApplicationFailure.nonRetryable(`the mail server refused the message: ${(error as Error).message}`, 'smtp_rejected');
       throw error;
     } finally {
       if (sending.get(request.outboxKey) === send) sending.delete(request.outboxKey);

@@ -29,8 +29,8 @@ const SLOW_SEND_MS = 3_000;
 /** How long after a failed send the server counts as failing, unless a send succeeds first. */
 const FAILING_FOR_MS = 30_000;
 
-/** SMTP 5xx answers refuse the message; the server itself is working. */
-function refusedMessage(error: unknown): boolean {
+/** An SMTP 5xx answer: the server refused the message for good (retrying would repeat the refusal); it is itself working. */
+export function isRefusal(error: unknown): boolean {
   const code = (error as { responseCode?: number }).responseCode;
   return typeof code === 'number' && code >= 500 && code < 600;
 }
@@ -48,7 +48,7 @@ export function sendHealth(clock: () => number = Date.now) {
         failedAt = undefined;
         return result;
       } catch (error) {
-        if (!refusedMessage(error)) failedAt = clock();
+        if (!isRefusal(error)) failedAt = clock();
         throw error;
       } finally {
         running.delete(started);
