@@ -155,8 +155,8 @@ async function main(): Promise<void> {
     const connection = await Connection.connect({ address: stack.env.TEMPORAL_ADDRESS });
     const client = new Client({ connection });
     const sandbox = createSandbox({ processes: config.SCRIPT_SANDBOX_PROCESSES });
-    const pumpWake = { wake: (): void => undefined };
-    const ledger = createLedger({ connection: store, policyLayer: groupPolicyLayer(store), onEntryInserted: () => pumpWake.wake() });
+    const pumpWake: Pick<BalancePump, 'wake'> = { wake: () => undefined };
+    const ledger = createLedger({ connection: store, policyLayer: groupPolicyLayer(store), onEntryInserted: (entry) => pumpWake.wake(entry) });
     await ledger.ensureIndexes();
     const mailer = createSmtpMailer(stack.env.SMTP_URL, 'bench@creditflow.local');
     const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./bench-workflows'), logger: new DefaultLogger('WARN') });
@@ -169,8 +169,8 @@ async function main(): Promise<void> {
     const logger = pino({ level: 'warn' });
     const ownerContext = createOwnerContextLoader({ profileOf: createCustomerDirectory({ connection: store, ledger }).profileOf, ledger, defaultUnit: config.DEFAULT_UNIT });
     const ingestor = createEventIngestor({ connection: store, triggers: createTriggerStore(store), temporal: client, taskQueue: TASK_QUEUE, logger, ownerContext });
-    const pump = new BalancePump({ outbox: ledger.balanceChanges, ingest: ingestor.ingest, logger, pollIntervalMs: config.BALANCE_EVENTS_POLL_MS });
-    pumpWake.wake = () => pump.wake();
+    const pump = new BalancePump({ outbox: ledger.balanceChanges, ingest: ingestor.ingest, routingOf: ingestor.routingOf, logger, pollIntervalMs: config.BALANCE_EVENTS_POLL_MS });
+    pumpWake.wake = (entry) => pump.wake(entry);
     pump.start();
     stopAll.unshift(async () => { await pump.stop(); worker.shutdown(); await running; sandbox.dispose(); mailer.close(); await store.close(); await connection.close(); });
 

@@ -1,4 +1,4 @@
-import mongoose, { type Connection, type Model, type Schema, type mongo } from 'mongoose';
+import mongoose, { mongo, type Connection, type Model, type Schema } from 'mongoose';
 
 /** How long a store operation waits for a reachable server before failing. */
 const SERVER_SELECTION_TIMEOUT_MS = 5_000;
@@ -25,6 +25,20 @@ export async function connectStore(uri: string, options: { dbName?: string; moni
  */
 export function driverCollection<T extends { _id: string }>(model: Model<T>): mongo.Collection<T> {
   return model.collection as unknown as mongo.Collection<T>;
+}
+
+/**
+ * A document as a read of `collection` would return it: through the
+ * collection's own BSON options, so an `undefined` field becomes null or
+ * disappears exactly as the store would have it. For handing a document
+ * just written to code that would otherwise read it back.
+ */
+export function storedForm<T extends mongo.Document>(collection: mongo.Collection<T>, doc: T): T {
+  // A model's collection (driverCollection) is mongoose's wrapper, which holds the driver's collection once connected.
+  const driver = (collection as unknown as { collection?: mongo.Collection<T> }).collection ?? collection;
+  const options = driver.bsonOptions;
+  if (options === undefined) throw new Error('storedForm needs a connected collection');
+  return mongo.BSON.deserialize(mongo.BSON.serialize(doc, options), options) as T;
 }
 
 /** Rejects unless the store answers a ping. */

@@ -35,8 +35,8 @@ async function main(): Promise<void> {
   installTemporalRuntime(logger, sdkMetricsAddress ? { metricsAddress: sdkMetricsAddress } : {});
   const store = await connectStore(config.MONGODB_URI);
   // This process's postings wake its balance pump (once it exists) at once; other processes' are found by its poll.
-  const balancePumpWake = { wake: (): void => undefined };
-  const ledger = createLedger({ connection: store, policyDefaults: config.LEDGER_POLICY_DEFAULTS, policyLayer: groupPolicyLayer(store), onEntryInserted: () => balancePumpWake.wake() });
+  const balancePumpWake: Pick<BalancePump, 'wake'> = { wake: () => undefined };
+  const ledger = createLedger({ connection: store, policyDefaults: config.LEDGER_POLICY_DEFAULTS, policyLayer: groupPolicyLayer(store), onEntryInserted: (entry) => balancePumpWake.wake(entry) });
   await ledger.ensureIndexes();
   const client = await createTemporalClient(config);
   const added = await ensureSearchAttributes(client, config.TEMPORAL_NAMESPACE).catch((error: unknown) => {
@@ -81,8 +81,8 @@ async function main(): Promise<void> {
   const metricsServer = sdkMetricsAddress
     ? await startMetricsServer({ host: config.HOST, port: config.METRICS_PORT, metrics, sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics`, logger })
     : undefined;
-  const balancePump = new BalancePump({ outbox: ledger.balanceChanges, ingest: ingestor.ingest, logger, pollIntervalMs: config.BALANCE_EVENTS_POLL_MS });
-  balancePumpWake.wake = () => balancePump.wake();
+  const balancePump = new BalancePump({ outbox: ledger.balanceChanges, ingest: ingestor.ingest, routingOf: ingestor.routingOf, logger, pollIntervalMs: config.BALANCE_EVENTS_POLL_MS });
+  balancePumpWake.wake = (entry) => balancePump.wake(entry);
   balancePump.start();
   // Heals schedules whose sync after an API save failed or never ran, now and every few minutes.
   const stopReconciling = reconcileSchedulesPeriodically(createScheduleSync({ client, taskQueue: config.TEMPORAL_TASK_QUEUE, logger }), triggers, logger);

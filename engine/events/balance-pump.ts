@@ -5,9 +5,11 @@
  * posting attempt, inserted before the entry) is engine/ledger/balance-marks.ts,
  * and the README of engine/ledger says why the two together lose nothing.
  *
- * Each poll reads the marks (only slots not yet handed over), reads each
- * slot's entry by `_id`, ingests it (per account in seq order), and then
- * deletes the marks. A slot without an entry keeps its mark: its poster is
+ * Each poll reads the marks (only slots not yet handed over), then what
+ * balance events route to (once for the poll's events), reads each slot's
+ * entry by `_id` (unless this process posted it and handed it over with
+ * `wake`), ingests it (per account in seq order), and then deletes the
+ * marks. A slot without an entry keeps its mark: its poster is
  * in flight, or stopped before the entry, and a later posting takes the
  * slot. Ingestion is idempotent by event id, so several pumps (one per
  * worker) and a crash between ingest and delete only repeat a delivery
@@ -18,7 +20,7 @@ import type { BalanceChangeOutbox, BalanceMark, LedgerEntry } from '../ledger';
 import type { Logger } from '../logger';
 import { depthAfter } from '../../workflows/chain-depth';
 import type { AccountContext, RunCause } from '../../workflows/types';
-import type { EventInput, RunOptions } from './ingest';
+import type { EventInput, Routing, RunOptions } from './ingest';
 
 /** The event type of a balance change. */
 export const BALANCE_CHANGED = 'account.balance_changed';
@@ -28,6 +30,9 @@ const MARKS_PER_POLL = 500;
 
 /** Accounts handled at once within a poll; one account's slots go one at a time, in seq order. */
 const ACCOUNTS_IN_PARALLEL = 8;
+
+/** Entries handed over by `wake` and not yet delivered, at most; past it the oldest go (another pump delivered them, or a read finds them). */
+const MAX_POSTED_ENTRIES = 4_096;
 
 /** The longest wait between polls while the store or Temporal keeps failing. */
 const MAX_BACKOFF_MS = 5_000;
@@ -71,8 +76,15 @@ export function balanceEventOf(entry: LedgerEntry): { input: EventInput; options
 
 export interface BalancePumpDependencies {
   outbox: BalanceChangeOutbox;
-  /** The event ingestion (createEventIngestor(...).ingest). */
-  ingest(input: EventInput, actor: string, options: RunOptions): Promise<unknown>;
+  /** The event ingestion (createEventIngestor(...).ingest); `routing` is routingOf's answer for the event's type. */
+  ingest(input: EventInput, actor: string, options: RunOptions, routing?: Routing): Promise<unknown>;
+  /**
+   * What balance events route to (createEventIngestor(...).routingOf), read
+   * once per poll after its marks: each event of the poll then skips that
+   * read. A trigger saved before a posting is in it, since the posting's mark
+   * was read before it. Without it, each ingest reads its own.
+   */
+  routingOf?(type: string): Promise<Routing>;
   logger: Pick<Logger, 'error' | 'warn' | 'debug'>;
   /** Wait between polls when there is nothing to do, in ms. */
   pollIntervalMs: number;
@@ -97,6 +109,8 @@ export interface PollReport {
  * it, so none is lost.
  */
 export class BalancePump {
+  /** Entries this process posted, by id, until delivered (entries never change once written). */
+  private readonly posted = new Map<string, LedgerEntry>();
   private cursor: string | null = null;
   private stopped = false;
   private wakeRequested = false;
@@ -109,8 +123,16 @@ export class BalancePump {
     this.loop ??= this.run();
   }
 
-  /** Polls again as soon as the current poll (if any) is done. */
-  wake(): void {
+  /**
+   * Polls again as soon as the current poll (if any) is done. `entry`, as
+   * the ledger hands over one this process just inserted, spares the poll
+   * reading it; its mark is still what has it delivered.
+   */
+  wake(entry?: LedgerEntry): void {
+    if (entry) {
+      this.posted.set(entry.id, entry);
+      if (this.posted.size > MAX_POSTED_ENTRIES) this.posted.delete(this.posted.keys().next().value!);
+    }
     this.wakeRequested = true;
     this.interruptIdle?.();
   }
@@ -130,10 +152,12 @@ export class BalancePump {
     this.cursor = more ? marks.at(-1)!.id : null;
     const accounts = [...groupBySlot(marks).values()];
     const report: PollReport = { delivered: 0, kept: 0, failedAccounts: 0, more };
+    // Read after the marks, never before: see routingOf.
+    const routing = marks.length > 0 ? await this.deps.routingOf?.(BALANCE_CHANGED) : undefined;
     const cleared: string[] = [];
     let firstFailure: { error: unknown; entryId: string } | undefined;
     await inParallel(accounts, ACCOUNTS_IN_PARALLEL, async (slots) => {
-      const outcome = await this.deliverAccount(slots);
+      const outcome = await this.deliverAccount(slots, routing);
       cleared.push(...outcome.cleared);
       report.delivered += outcome.delivered;
       report.kept += outcome.kept;
@@ -150,15 +174,16 @@ export class BalancePump {
   }
 
   /** One account's slots in seq order, until a slot without an entry or a failure. */
-  private async deliverAccount(slots: Slot[]): Promise<{ cleared: string[]; delivered: number; kept: number; failure?: { error: unknown; entryId: string } }> {
+  private async deliverAccount(slots: Slot[], routing: Routing | undefined): Promise<{ cleared: string[]; delivered: number; kept: number; failure?: { error: unknown; entryId: string } }> {
     const cleared: string[] = [];
     const stopAt = (index: number) => ({ cleared, delivered: index, kept: slots.slice(index).reduce((sum, slot) => sum + slot.markIds.length, 0) });
     for (const [index, slot] of slots.entries()) {
       try {
-        const entry = await this.deps.outbox.entryAt(slot.entryId);
+        const entry = this.posted.get(slot.entryId) ?? (await this.deps.outbox.entryAt(slot.entryId));
         // Seqs have no gaps: with this slot empty, the later ones are too.
         if (!entry) return stopAt(index);
-        await this.ingest(entry);
+        await this.ingest(entry, routing);
+        this.posted.delete(slot.entryId);
         cleared.push(...slot.markIds);
       } catch (error) {
         return { ...stopAt(index), failure: { error, entryId: slot.entryId } };
@@ -173,10 +198,10 @@ export class BalancePump {
    * store one) can never be ingested again; retrying it would hold the
    * account's later changes back for good, so it is logged and passed.
    */
-  private async ingest(entry: LedgerEntry): Promise<void> {
+  private async ingest(entry: LedgerEntry, routing: Routing | undefined): Promise<void> {
     const { input, options } = balanceEventOf(entry);
     try {
-      await this.deps.ingest(input, ACTOR, options);
+      await this.deps.ingest(input, ACTOR, options, routing);
     } catch (error) {
       if (!isDomainError(error) || error.code !== 'event_conflict') throw error;
       this.deps.logger.error({ err: error, eventId: input.id }, 'balance event already stored with another body; not delivered again');

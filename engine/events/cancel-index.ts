@@ -25,7 +25,9 @@ import type { CancelRequest, EventEnvelope } from '../../workflows/types';
  * its hold, then reads the waiter slots. Whichever comes second sees the
  * other, so no order of arrival lets a run escape its cancellation.
  */
-interface RouteDoc {
+
+/** Events of `type` cancel the runs waiting on the value at `path` (one per type and path; see ensureRoute). */
+export interface CancelRoute {
   _id: string;
   type: string;
   path: string;
@@ -49,7 +51,7 @@ interface SlotDoc {
   at: Date;
 }
 
-const routeSchema = new Schema<RouteDoc>({ _id: String, type: { type: String, required: true }, path: { type: String, required: true } }, { collection: 'cancel_routes', versionKey: false });
+const routeSchema = new Schema<CancelRoute>({ _id: String, type: { type: String, required: true }, path: { type: String, required: true } }, { collection: 'cancel_routes', versionKey: false });
 const legacyWaitersSchema = new Schema<LegacyWaitersDoc>({ _id: String, workflowIds: { type: [String], default: [] } }, { collection: 'cancel_waiters', versionKey: false });
 
 /** How long a cancellation that found no run is held for runs started after it, by default. */
@@ -145,12 +147,12 @@ export function createCancelIndex(connection: Connection, options: CancelIndexOp
     },
 
     /** The routes of one event type (a read that ingestion sends beside the event's insert). */
-    routesFor(type: string): Promise<RouteDoc[]> {
-      return routes.find({ type }).lean<RouteDoc[]>();
+    routesFor(type: string): Promise<CancelRoute[]> {
+      return routes.find({ type }).lean<CancelRoute[]>();
     },
 
     /** The event's values at the given routes' paths. */
-    keysAt(event: EventEnvelope, candidates: readonly RouteDoc[]): CorrelationKey[] {
+    keysAt(event: EventEnvelope, candidates: readonly CancelRoute[]): CorrelationKey[] {
       return candidates.flatMap((route) => {
         const value = correlationKey(valueAtPath(event, route.path));
         return value === undefined ? [] : [{ type: route.type, path: route.path, value }];

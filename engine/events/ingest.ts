@@ -18,7 +18,7 @@ import { createPackageStore } from '../packages/package-store';
 import { creditsPackage } from '../../tasks/account';
 import { canonicalHash } from './canonical-hash';
 import { dispatchModel, eventModel, viewOf, type DispatchDoc, type EventDoc, type EventView, type RunRef } from './event-store';
-import { createCancelIndex, type CorrelationKey } from './cancel-index';
+import { createCancelIndex, type CancelRoute, type CorrelationKey } from './cancel-index';
 import { createEventWaits, type Release } from './event-waits';
 import { createRunGates } from './run-gates';
 
@@ -27,6 +27,12 @@ export interface EventInput {
   type: string;
   occurredAt?: string;
   data: Record<string, unknown>;
+}
+
+/** The triggers listening to an event type and the cancel routes of that type, read together (routingOf). */
+export interface Routing {
+  listening: TriggerRecord[];
+  routes: CancelRoute[];
 }
 
 /** A match that started nothing because its trigger's throttle window for the key is taken. */
@@ -238,6 +244,17 @@ export function createEventIngestor(deps: IngestDependencies) {
     };
   }
 
+  /**
+   * What events of a type are routed to now. Events ingested with it see
+   * every trigger and route saved before it was read: a caller that reads it
+   * once for a batch must read it after it learned of the batch's events
+   * (the balance pump reads it after the marks of a poll).
+   */
+  async function routingOf(type: string): Promise<Routing> {
+    const [listening, routes] = await Promise.all([deps.triggers.listeningTo(type), cancelIndex.routesFor(type)]);
+    return { listening, routes };
+  }
+
   /** Signals each run whose wait_for_event this event releases; a run that has closed needs nothing. */
   async function signalReleases(event: EventEnvelope, releases: readonly Release[]): Promise<string[]> {
     const released = await Promise.all(releases.map(async (release) => {
@@ -258,16 +275,17 @@ export function createEventIngestor(deps: IngestDependencies) {
      * (a balance change names its account, and its cause when a run posted
      * the entry); a client's events have none.
      */
-    async ingest(input: EventInput, actor: string, options: RunOptions = {}): Promise<IngestResult> {
-      // An internal event (a balance change: it has a cause) reads what its type routes to first. When
-      // no trigger listens and nothing routes it, its dispatch can do nothing, so the event is stored
-      // already dispatched: one insert instead of two. Nobody waits on an internal event's answer.
-      const early = options.cause ? await Promise.all([deps.triggers.listeningTo(input.type), cancelIndex.routesFor(input.type)]) : undefined;
-      const quiet = early !== undefined && early[0].length === 0 && early[1].length === 0;
+    async ingest(input: EventInput, actor: string, options: RunOptions = {}, routing?: Routing): Promise<IngestResult> {
+      // An internal event (a balance change: it has a cause) reads what its type routes to first, unless
+      // its caller read that for a batch of such events (`routing`, see routingOf). When no trigger
+      // listens and nothing routes it, its dispatch can do nothing, so the event is stored already
+      // dispatched: one insert instead of two. Nobody waits on an internal event's answer.
+      const early = routing ?? (options.cause ? await routingOf(input.type) : undefined);
+      const quiet = early !== undefined && early.listening.length === 0 && early.routes.length === 0;
       // Otherwise what the type routes to is read while the event is stored: three round trips in the
       // time of one. A duplicate simply does not use them.
       const [{ doc, duplicate }, listening, routes] = await Promise.all([
-        store(input, actor, quiet), early?.[0] ?? deps.triggers.listeningTo(input.type), early?.[1] ?? cancelIndex.routesFor(input.type),
+        store(input, actor, quiet), early?.listening ?? deps.triggers.listeningTo(input.type), early?.routes ?? cancelIndex.routesFor(input.type),
       ]);
       if (quiet && !duplicate) {
         deps.logger.info({ eventId: doc._id, type: doc.type, runs: 0, signalled: 0, duplicate }, 'event dispatched');
@@ -300,6 +318,8 @@ export function createEventIngestor(deps: IngestDependencies) {
       deps.metrics?.event(doc.type, duplicate ? 'duplicate' : started.length > 0 ? 'started' : signalled.length > 0 ? 'signalled' : 'no_match');
       return { eventId: doc._id, duplicate, runs: started, signalled, released, throttled, skipped };
     },
+
+    routingOf,
 
     startFor,
 

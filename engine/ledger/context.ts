@@ -41,7 +41,7 @@ export interface LedgerContext {
   keyClaimsComplete: boolean;
   /** The newest policy version this process has seen per account (policy-versions.ts; bounded, oldest evicted). */
   policyHeads: Map<string, PolicyHead>;
-  /** Called after each entry this process inserts (not on replays): wakes a balance-change consumer in this process. */
+  /** Called after each entry this process inserts (not on replays), with the entry as a read of it would return it: wakes a balance-change consumer in this process and spares it that read. */
   onEntryInserted: (entry: LedgerEntry) => void;
   clock: () => Date;
   policyDefaults: PolicyDefaults;

@@ -106,9 +106,10 @@ export interface LedgerDependencies {
    */
   hintInterval?: number;
   /**
-   * Called after each entry this process inserts (not on replays), e.g. to
-   * wake this process's balance pump at once instead of at its next poll.
-   * Must not throw or block: it runs on the posting path.
+   * Called after each entry this process inserts (not on replays), with the
+   * entry as a read of it would return it, e.g. to wake this process's
+   * balance pump at once instead of at its next poll, and spare it reading
+   * the entry. Must not throw or block: it runs on the posting path.
    */
   onEntryInserted?: (entry: LedgerEntry) => void;
 }

@@ -9,6 +9,7 @@ import { claimKey, mayHoldKey } from './key-claims';
 import { assertPostable } from './limits';
 import { accountKey, entryKey, isDuplicateKeyError, type AccountDoc, type EntryDoc } from './models';
 import { toEntry } from './mapping';
+import { storedForm } from '../store';
 import { applyPosting, effectivePolicy } from './policy';
 import type { Counterparty, PolicyLayer, PostRequest, PostResult, TransferLeg } from './types';
 
@@ -288,7 +289,7 @@ async function postInQueue(context: LedgerContext, request: PostRequest, mark: T
     rememberHead(context, accountId, next);
     const entry = toEntry(doc);
     await context.faultPoints.afterEntryInserted?.(entry);
-    context.onEntryInserted(entry);
+    context.onEntryInserted(toEntry(storedForm(context.models.entries, doc)));
     // The first entry of a new account is followed by its document, carrying it as the hint.
     if (!target.stored) target = { account: await openAccount(context, account.ownerId, account.unit, next, { layer: target.layer, readStartedMs: target.missingSinceMs }), stored: true };
     if (next.seq - target.account.seq >= context.hintInterval) {

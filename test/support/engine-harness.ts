@@ -56,7 +56,7 @@ export async function startEngineHarness(label: string, options: { webhooksTo?: 
   const store = await openTestStore(label);
   let balancePump: BalancePump | undefined;
   // As the worker does: the customer group is the middle layer of each account's policy.
-  const ledger = createLedger({ connection: store.connection, policyLayer: groupPolicyLayer(store.connection), onEntryInserted: () => balancePump?.wake() });
+  const ledger = createLedger({ connection: store.connection, policyLayer: groupPolicyLayer(store.connection), onEntryInserted: (entry) => balancePump?.wake(entry) });
   await ledger.ensureIndexes();
   const sandbox = createSandbox();
   const mailer = createSmtpMailer(process.env.SMTP_URL ?? '', 'Creditflow <no-reply@creditflow.test>');
@@ -80,7 +80,7 @@ export async function startEngineHarness(label: string, options: { webhooksTo?: 
     // As the API does: runs of balance events see the owner's customer profile.
     const ownerContext = createOwnerContextLoader({ profileOf: api.api.customers.profileOf, ledger, defaultUnit: api.config.DEFAULT_UNIT });
     const ingestor = createEventIngestor({ connection: store.connection, triggers: createTriggerStore(store.connection), temporal: worker.client, taskQueue: worker.taskQueue, logger, ownerContext });
-    balancePump = new BalancePump({ outbox: ledger.balanceChanges, ingest: ingestor.ingest, logger, pollIntervalMs: options.balancePollMs ?? 200 });
+    balancePump = new BalancePump({ outbox: ledger.balanceChanges, ingest: ingestor.ingest, routingOf: ingestor.routingOf, logger, pollIntervalMs: options.balancePollMs ?? 200 });
     balancePump.start();
   }
 

@@ -4,9 +4,10 @@
 // and what it does with slots whose poster stopped half-way.
 import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
-import { BalancePump } from '../../../engine/events/balance-pump';
+import { balanceEventOf, BalancePump } from '../../../engine/events/balance-pump';
+import { canonicalJson } from '../../../engine/events/canonical-hash';
 import type { EventInput } from '../../../engine/events/ingest';
-import { createLedger, type Ledger, type PostRequest } from '../../../engine/ledger';
+import { createLedger, type Ledger, type LedgerEntry, type PostRequest } from '../../../engine/ledger';
 import { markKey } from '../../../engine/ledger/models';
 import { openTestStore } from '../../support/store';
 
@@ -92,5 +93,30 @@ describe('a poll of the balance pump', () => {
     const { pump, ingested } = pumpRecording();
     expect(await pump.pollOnce()).toMatchObject({ delivered: 1, kept: 0 });
     expect(ingested).toEqual([expect.objectContaining({ id: `bal:USD:${owner}:1`, data: expect.objectContaining({ before: 0, after: 1234 }) })]);
+  });
+
+  it('reads no entry that this process posted and handed over, and builds from it the event a read of the entry builds', async () => {
+    const handed: LedgerEntry[] = [];
+    const posting = createLedger({ connection, onEntryInserted: (entry) => handed.push(entry) });
+    const owner = `fox-${randomBytes(3).toString('hex')}`;
+    const source = { kind: 'trigger' as const, triggerId: 'trg_0123456789abcdef', workflowId: 'trg_0123456789abcdef:evt_1', taskId: 'credit', eventId: 'evt_1' };
+    // A source field left undefined by its caller is stored as the store stores it; the handed entry must say the same.
+    const requests: PostRequest[] = [
+      credit(owner, 300),
+      { ...credit(owner, 45), comment: 'goodwill', source: { ...source, depth: undefined as unknown as number } },
+      { ...credit(owner, 20), direction: 'debit', source: { ...source, depth: 2 } },
+    ];
+    for (const request of requests) await posting.post(request);
+    const { pump, ingested } = pumpRecording();
+    for (const entry of handed) pump.wake(entry);
+    store.commands.clear();
+
+    expect(await pump.pollOnce()).toEqual({ delivered: 3, kept: 0, failedAccounts: 0, more: false });
+    expect(sentTo('ledger_entries')).toEqual([]);
+    const stored = await Promise.all(handed.map((entry) => ledger.balanceChanges.entryAt(entry.id)));
+    expect(handed).toStrictEqual(stored);
+    // The same event body byte for byte, so a pump elsewhere that reads the entry stores no conflicting event.
+    expect(ingested.map(canonicalJson)).toEqual(stored.map((entry) => canonicalJson(balanceEventOf(entry!).input)));
+    expect(ingested.map((event) => [event.data.before, event.data.after])).toEqual([[0, 300], [300, 345], [345, 325]]);
   });
 });

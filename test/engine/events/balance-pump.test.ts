@@ -1,6 +1,6 @@
 import { DomainError } from '../../../engine/errors';
 import { balanceEventOf, BalancePump } from '../../../engine/events/balance-pump';
-import type { EventInput, RunOptions } from '../../../engine/events/ingest';
+import type { EventInput, Routing, RunOptions } from '../../../engine/events/ingest';
 import type { BalanceChangeOutbox, BalanceMark, LedgerEntry } from '../../../engine/ledger';
 
 const silent = { error: () => undefined, warn: () => undefined, debug: () => undefined };
@@ -18,6 +18,9 @@ class MemoryOutbox implements BalanceChangeOutbox {
   marks = new Map<string, BalanceMark>();
   entries = new Map<string, LedgerEntry>();
   reads = 0;
+  entryReads: string[] = [];
+  /** What happened, in order: 'marks' for each read of them. */
+  calls: string[] = [];
   /** While set, readMarks waits for it: a poll in progress. */
   gate: Promise<void> | undefined;
 
@@ -28,11 +31,13 @@ class MemoryOutbox implements BalanceChangeOutbox {
 
   async readMarks(after: string | null, limit: number): Promise<BalanceMark[]> {
     this.reads += 1;
+    this.calls.push('marks');
     await this.gate;
     return [...this.marks.values()].filter((mark) => after === null || mark.id > after).sort((a, b) => (a.id < b.id ? -1 : 1)).slice(0, limit);
   }
 
   async entryAt(entryId: string): Promise<LedgerEntry | null> {
+    this.entryReads.push(entryId);
     return this.entries.get(entryId) ?? null;
   }
 
@@ -133,6 +138,80 @@ describe('a poll', () => {
     expect((await pump.pollOnce()).more).toBe(false);
     expect(ingested.map((call) => call.input.id)).toEqual(Array.from({ length: 1_200 }, (_, i) => `bal:USD:dave:${i + 1}`));
     expect(outbox.marks.size).toBe(0);
+  });
+});
+
+describe('a poll with routingOf', () => {
+  const routing: Routing = { listening: [], routes: [{ _id: 'r1', type: 'account.balance_changed', path: 'data.account.ownerId' }] };
+
+  it("reads what balance events route to once, after the poll's marks, and ingests each of the poll's events with it", async () => {
+    const outbox = new MemoryOutbox();
+    for (const owner of ['gus', 'hal']) {
+      for (const seq of [1, 2]) {
+        outbox.mark(`USD:${owner}`, seq);
+        outbox.entries.set(`USD:${owner}:${seq}`, entry(`USD:${owner}`, seq));
+      }
+    }
+    const passed: Array<Routing | undefined> = [];
+    const pump = new BalancePump({
+      outbox, logger: silent, pollIntervalMs: 60_000,
+      ingest: async (_input, _actor, _options, given) => void passed.push(given),
+      routingOf: async (type) => {
+        outbox.calls.push(`routing ${type}`);
+        return routing;
+      },
+    });
+    expect(await pump.pollOnce()).toEqual({ delivered: 4, kept: 0, failedAccounts: 0, more: false });
+    expect(outbox.calls).toEqual(['marks', 'routing account.balance_changed']);
+    expect(passed).toEqual([routing, routing, routing, routing]);
+    // A poll that finds no marks reads nothing else.
+    await pump.pollOnce();
+    expect(outbox.calls).toEqual(['marks', 'routing account.balance_changed', 'marks']);
+  });
+
+  it('fails the poll, delivering nothing and keeping every mark, when the routing cannot be read', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.mark('USD:ivy', 1);
+    outbox.entries.set('USD:ivy:1', entry('USD:ivy', 1));
+    const { ingested, ingest } = recorder();
+    const pump = new BalancePump({ outbox, ingest, logger: silent, pollIntervalMs: 60_000, routingOf: async () => Promise.reject(new Error('store down')) });
+    await expect(pump.pollOnce()).rejects.toThrow('store down');
+    expect(ingested).toEqual([]);
+    expect(outbox.marks.size).toBe(1);
+  });
+});
+
+describe('an entry handed over by wake', () => {
+  it('is delivered without reading it, as the event a read of it would make; an entry not handed over is read', async () => {
+    const outbox = new MemoryOutbox();
+    const posted = entry('USD:jan', 1);
+    outbox.mark('USD:jan', 1);
+    outbox.entries.set('USD:jan:1', entry('USD:jan', 1));
+    outbox.mark('USD:kim', 1);
+    outbox.entries.set('USD:kim:1', entry('USD:kim', 1));
+    const { ingested, ingest } = recorder();
+    const pump = new BalancePump({ outbox, ingest, logger: silent, pollIntervalMs: 60_000 });
+    pump.wake(posted);
+    expect(await pump.pollOnce()).toEqual({ delivered: 2, kept: 0, failedAccounts: 0, more: false });
+    expect(outbox.entryReads).toEqual(['USD:kim:1']);
+    expect(ingested.map((call) => call.input)).toEqual([balanceEventOf(outbox.entries.get('USD:jan:1')!).input, balanceEventOf(outbox.entries.get('USD:kim:1')!).input]);
+  });
+
+  it('is delivered only once its mark is read, and read again after it was delivered', async () => {
+    const outbox = new MemoryOutbox();
+    const { ingested, ingest } = recorder();
+    const pump = new BalancePump({ outbox, ingest, logger: silent, pollIntervalMs: 60_000 });
+    pump.wake(entry('USD:lee', 1));
+    expect((await pump.pollOnce()).delivered).toBe(0);
+    outbox.mark('USD:lee', 1);
+    outbox.entries.set('USD:lee:1', entry('USD:lee', 1));
+    expect((await pump.pollOnce()).delivered).toBe(1);
+    expect(outbox.entryReads).toEqual([]);
+    // A mark left for the same slot by another attempt, after the delivery: the entry is read this time, and delivered again (the events collection dedupes it).
+    outbox.mark('USD:lee', 1, 'b');
+    expect((await pump.pollOnce()).delivered).toBe(1);
+    expect(outbox.entryReads).toEqual(['USD:lee:1']);
+    expect(ingested.map((call) => call.input.id)).toEqual(['bal:USD:lee:1', 'bal:USD:lee:1']);
   });
 });
 
