@@ -4,7 +4,7 @@
  * dry run (engine/triggers/dry-run.ts) run the very same interpreter and
  * cannot disagree on which tasks run, skip or fail.
  */
-import { Query } from 'mingo';
+import { Query } from './query';
 import { parseReference, valueAtPath } from './references';
 import { TaskInputError } from './task-inputs';
 import type { AccountContext, CustomerContext, EventEnvelope, RecordContext, PackageSelection, RunContext, TaskError, TaskOutcome, TaskResult, TaskSpec, TaskState, TriggerSnapshot } from './types';

@@ -7,7 +7,7 @@ import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import type { Activities } from '../../activities';
-import { createEngineWorker, WORKFLOWS_PATH } from '../../engine/worker';
+import { createEngineWorker, WORKFLOW_BUNDLER_OPTIONS, WORKFLOWS_PATH } from '../../engine/worker';
 
 const WORKFLOWS_DIR = path.dirname(WORKFLOWS_PATH);
 
@@ -25,10 +25,11 @@ function quietRuntime(): void {
  */
 export async function workflowBundle(): Promise<{ codePath: string }> {
   const hash = createHash('sha256');
+  hash.update(JSON.stringify(WORKFLOW_BUNDLER_OPTIONS));
   for (const file of readdirSync(WORKFLOWS_DIR).sort()) hash.update(file).update(readFileSync(path.join(WORKFLOWS_DIR, file)));
   const codePath = path.join(os.tmpdir(), `creditflow-workflows-${hash.digest('hex').slice(0, 16)}.js`);
   if (!existsSync(codePath)) {
-    const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+    const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, ...WORKFLOW_BUNDLER_OPTIONS, logger: new DefaultLogger('WARN') });
     writeFileSync(codePath, code);
   }
   return { codePath };

@@ -38,6 +38,35 @@ describe('when', () => {
   });
 });
 
+describe('when, in every run of a worker thread', () => {
+  // The query engine is evaluated once per workflow thread and shared by its runs (WORKFLOW_BUNDLER_OPTIONS):
+  // its operators must decide alike in the first run and in the runs after it.
+  const conditions: Array<[string, Record<string, unknown>]> = [
+    ['regex', { 'data.name': { $regex: '^al', $options: 'i' } }],
+    ['elemMatch', { 'data.items': { $elemMatch: { k: { $gt: 3 } } } }],
+    ['sizeAll', { $and: [{ 'data.tags': { $size: 2 } }, { 'data.tags': { $all: ['a', 'b'] } }] }],
+    ['norMod', { $nor: [{ 'data.n': { $mod: [2, 0] } }] }],
+    ['nin', { 'data.tags': { $nin: ['a'] } }],
+    ['expr', { $expr: { $gt: [{ $add: ['$data.n', 1] }, 6] } }],
+    ['typeNot', { 'data.name': { $type: 'string' }, 'data.n': { $not: { $lt: 5 } } }],
+    ['or', { $or: [{ 'data.n': 4 }, { 'data.tags': 'z' }] }],
+  ];
+  const alice = { n: 7, tags: ['a', 'b'], items: [{ k: 1 }, { k: 5 }], name: 'Alice' };
+  const bob = { n: 4, tags: ['c'], items: [], name: 'bob' };
+  const ranFor = { alice: ['regex', 'elemMatch', 'sizeAll', 'norMod', 'expr', 'typeNot'], bob: ['nin', 'or'] };
+
+  it('decides each operator alike in run after run', async () => {
+    const type = eventType();
+    await engine.createTrigger({ name: 'Operators', on: { types: [type] }, tasks: conditions.map(([id, when]) => ({ id, type: 'script', when, code: 'return 1;' })) });
+    for (const [who, data] of [['alice', alice], ['bob', bob], ['alice', alice], ['bob', bob]] as const) {
+      const [run] = (await engine.sendAndSettle(event(type, data))).runs;
+      expect(run!.status).toBe('completed');
+      const ran = run!.tasks.filter((task: { status: string }) => task.status === 'completed').map((task: { id: string }) => task.id);
+      expect({ who, ran }).toEqual({ who, ran: ranFor[who] });
+    }
+  });
+});
+
 describe('onError', () => {
   function chargeTrigger(type: string, onError?: 'continue') {
     return {
