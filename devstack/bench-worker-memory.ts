@@ -29,7 +29,6 @@ import { loadConfig } from '../engine/config';
 import { connectStore } from '../engine/store';
 import { documentedTopUpTrigger, topUpEvent } from '../engine/triggers/documented-top-up';
 import { createSandbox } from '../scripts-sandbox';
-import { describeAllocator, wantedAllocator, withAllocator, workerAllocator } from './allocator';
 import { apiClient } from './api-client';
 import { WORKER_MAX_RSS_GROWTH_MB, WORKER_RSS_GROWTH_RUNS } from './bench-goals';
 import { printBenchResult, type BenchResult } from './bench-result';
@@ -37,7 +36,6 @@ import { OrphanReaper } from './orphan-reaper';
 import { REPO_DIR } from './paths';
 import { freePort, LOOPBACK } from './ports';
 import { startTestStack } from './test-stack';
-import { ensureTools } from './tools';
 import { answersHttp } from './wait-ready';
 
 const RUNS = Number(process.argv[2] ?? 10_000);
@@ -177,8 +175,6 @@ const fixed = (value: number, digits = 1) => value.toFixed(digits);
 
 async function main(): Promise<void> {
   if (!Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(CONCURRENCY) || CONCURRENCY < 1) throw new Error('usage: bench-worker-memory.ts [runs >= 1] [concurrency >= 1]');
-  const wanted = wantedAllocator(process.env);
-  const allocator = workerAllocator(wanted, wanted === 'jemalloc' ? (await ensureTools({ ferretdb: false, temporal: false, jemalloc: true })).jemalloc : undefined);
   const stack = await startTestStack({});
   const reaper = new OrphanReaper();
   const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'creditflow-bench-worker-memory-'));
@@ -200,7 +196,7 @@ async function main(): Promise<void> {
       MAIL_FROM: 'bench@creditflow.local',
     };
     delete workerEnv.NODE_OPTIONS;
-    const worker = await MeasuredWorker.start(withAllocator(workerEnv, allocator), WORKER_LOG ?? path.join(tempDir, 'worker.log'), metricsPort, reaper);
+    const worker = await MeasuredWorker.start(workerEnv, WORKER_LOG ?? path.join(tempDir, 'worker.log'), metricsPort, reaper);
     stopAll.unshift(() => worker.stop());
 
     const config = loadConfig({ ADMIN_API_KEY: ADMIN_KEY, MONGODB_URI: mongodbUri, TEMPORAL_ADDRESS: stack.env.TEMPORAL_ADDRESS, TEMPORAL_TASK_QUEUE: TASK_QUEUE, LOG_LEVEL: 'silent', RATE_LIMIT_EVENTS_PER_MINUTE: '1000000' });
@@ -238,7 +234,7 @@ async function main(): Promise<void> {
     };
 
     const cpus = os.cpus();
-    console.log(`${num(RUNS)} top-up runs after ${WARMUP_RUNS} warm-up runs, ${CONCURRENCY} in flight; one worker process (engine/worker-main.ts, node --expose-gc), the API in the load process; memory allocator: ${describeAllocator(allocator)}; ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown'}); node ${process.version}; ${new Date().toISOString()}`);
+    console.log(`${num(RUNS)} top-up runs after ${WARMUP_RUNS} warm-up runs, ${CONCURRENCY} in flight; one worker process (engine/worker-main.ts, node --expose-gc), the API in the load process; ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown'}); node ${process.version}; ${new Date().toISOString()}`);
     console.log(`worker RSS read after gc (main and workflow threads), a ${SETTLE_PAUSE_MS / 1000} s pause and gc, with no run in flight; sandbox processes read beside it (not collected)`);
     const WIDTHS = [7, 11, 9, 19, 9, 20, 9, 12, 7];
     const row = (cells: string[]) => console.log(cells.map((cell, i) => cell.padStart(WIDTHS[i]!)).join('  '));

@@ -10,7 +10,6 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { allocatorVars, describeAllocator, wantedAllocator, workerAllocator } from './allocator';
 import type { KillKind } from './chaos-plan';
 import { stablePort } from './chaos-ports';
 import { describeExit, ManagedChild, type ChildExit } from './managed-child';
@@ -110,11 +109,7 @@ export class ChaosStack {
    * started is stopped before the error is passed on.
    */
   static async start(dataDir: string, say: (message: string) => void): Promise<ChaosStack> {
-    const wanted = wantedAllocator(process.env);
-    const tools = await ensureTools({ ferretdb: true, temporal: true, jemalloc: wanted === 'jemalloc' });
-    // The workers run on the allocator `npm run dev` gives them.
-    const allocator = workerAllocator(wanted, tools.jemalloc);
-    say(`workers' memory allocator: ${describeAllocator(allocator)}`);
+    const tools = await ensureTools({ ferretdb: true, temporal: true });
     const taken = new Set<number>();
     const port = () => stablePort(taken);
     const [ferretPort, temporalPort, smtpPort, maildevPort, api1, api2, metrics1, metrics2] = await sequence(8, port);
@@ -140,7 +135,7 @@ export class ChaosStack {
     }
     for (const [index, metricsPort] of [metrics1!, metrics2!].entries()) {
       // The worker's metrics endpoint answers once the worker is built (workflows bundled, Temporal reached): its readiness probe.
-      stack.add(`worker-${(index + 1) as 1 | 2}`, true, () => stack.launchApp(`worker-${(index + 1) as 1 | 2}`, 'engine/worker-main.ts', { METRICS_PORT: String(metricsPort), ...allocatorVars(process.env, allocator) }, `http://${LOOPBACK}:${metricsPort}/metrics`, WORKER_READY_TIMEOUT_MS));
+      stack.add(`worker-${(index + 1) as 1 | 2}`, true, () => stack.launchApp(`worker-${(index + 1) as 1 | 2}`, 'engine/worker-main.ts', { METRICS_PORT: String(metricsPort) }, `http://${LOOPBACK}:${metricsPort}/metrics`, WORKER_READY_TIMEOUT_MS));
     }
     try {
       await Promise.all((['ferretdb', 'temporal', 'maildev'] as const).map((name) => stack.startSlot(name)));

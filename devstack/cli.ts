@@ -1,4 +1,3 @@
-import { wantedAllocator } from './allocator';
 import { runDev } from './dev-command';
 import { DevstackError } from './devstack-error';
 import { say } from './say';
@@ -34,7 +33,7 @@ async function dispatch([command, ...rest]: readonly string[]): Promise<number> 
     case 'test':
       return runTest(rest);
     case 'setup':
-      await ensureTools({ ferretdb: !process.env.MONGODB_URI, temporal: !process.env.TEMPORAL_ADDRESS, chromium: true, jemalloc: wantedAllocator(process.env) === 'jemalloc' });
+      await ensureTools({ ferretdb: !process.env.MONGODB_URI, temporal: !process.env.TEMPORAL_ADDRESS, chromium: true });
       say('tools are ready');
       return 0;
     default:

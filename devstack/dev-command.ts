@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { describeAllocator, wantedAllocator, withAllocator, workerAllocator, type WorkerAllocator } from './allocator';
 import { devAdminKey } from './admin-key';
 import { parseDevEnv, type DevEnv } from './dev-env';
 import { DevstackError } from './devstack-error';
@@ -10,7 +9,6 @@ import { ManagedChild } from './managed-child';
 import { dataDir as resolveDataDir, REPO_DIR } from './paths';
 import { assertPortsFree, LOOPBACK, type NamedPort } from './ports';
 import { say } from './say';
-import { ensureTools } from './tools';
 import { SERVICE_STOP_GRACE_MS } from './services';
 import { Layer, Supervisor } from './supervisor';
 import { answersHttp, waitUntilReady } from './wait-ready';
@@ -40,7 +38,6 @@ interface Endpoints {
  */
 export async function runDev(): Promise<number> {
   const env = parseDevEnv(process.env);
-  const allocator = wantedAllocator(process.env);
   for (const entry of Object.values(APP_ENTRIES)) assertEntryExists(entry);
   const plan = servicePlan(env);
   await assertPortsFree(portsToCheck(env, plan));
@@ -50,7 +47,7 @@ export async function runDev(): Promise<number> {
   const supervisor = new Supervisor(SERVICE_STOP_GRACE_MS);
   supervisor.stopOnSignals();
   try {
-    await startStack(env, plan, dataDir, adminKey, allocator, supervisor);
+    await startStack(env, plan, dataDir, adminKey, supervisor);
   } catch (error) {
     // A signal or a dying child already started the stop and said why.
     if (supervisor.isStopping) return supervisor.done;
@@ -66,7 +63,7 @@ interface AdminKey {
   readonly file?: string;
 }
 
-async function startStack(env: DevEnv, plan: ServicePlan, dataDir: string, adminKey: AdminKey, wanted: WorkerAllocator['name'], supervisor: Supervisor): Promise<void> {
+async function startStack(env: DevEnv, plan: ServicePlan, dataDir: string, adminKey: AdminKey, supervisor: Supervisor): Promise<void> {
   const local = [plan.ferretdb && 'FerretDB', plan.temporal && 'Temporal', plan.maildev && 'MailDev'].filter(Boolean);
   if (local.length > 0) say(`starting ${local.join(', ')} (data in ${dataDir})`);
   const services = await startLocalServices(plan, dataDir, { echo: true, reaper: supervisor.reaper });
@@ -78,10 +75,9 @@ async function startStack(env: DevEnv, plan: ServicePlan, dataDir: string, admin
   for (const child of services) supervisor.add(child, Layer.Service);
   const endpoints = endpointsFor(env, plan);
   const childEnv = appEnv(env, endpoints, adminKey.key);
-  const allocator = workerAllocator(wanted, wanted === 'jemalloc' ? (await ensureTools({ ferretdb: false, temporal: false, jemalloc: true })).jemalloc : undefined);
-  say(`starting the API and a worker (memory allocator: ${describeAllocator(allocator)})`);
+  say('starting the API and a worker');
   const api = startApp('api', APP_ENTRIES.api, childEnv, supervisor);
-  startApp('worker', APP_ENTRIES.worker, withAllocator(childEnv, allocator), supervisor);
+  startApp('worker', APP_ENTRIES.worker, childEnv, supervisor);
   const apiUrl = `http://${LOOPBACK}:${env.PORT}`;
   await waitUntilReady(api, { what: `the API at ${apiUrl}/readyz`, probe: () => answersHttp(`${apiUrl}/readyz`, 200, PROBE_TIMEOUT_MS), timeoutMs: API_READY_TIMEOUT_MS });
   if (supervisor.isStopping) return;

@@ -31,7 +31,7 @@ const FUZZ_STEP_TITLE = 'API fuzz (schemathesis against /openapi.json)';
 export async function runTest(jestArgs: readonly string[]): Promise<number> {
   // The Temporal CLI is also what tests use to read runs as an operator would (`temporal workflow describe`).
   const fullRun = jestArgs.length === 0;
-  const tools = await ensureTools({ ferretdb: true, temporal: true, chromium: true, schemathesis: fullRun, jemalloc: true });
+  const tools = await ensureTools({ ferretdb: true, temporal: true, chromium: true, schemathesis: fullRun });
   // Tests find the tools here; jest and its workers inherit them.
   if (tools.chromium) process.env.CHROMIUM_PATH = tools.chromium;
   if (tools.temporal) process.env.TEMPORAL_CLI_PATH = tools.temporal;

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { JEMALLOC_PACKAGE, jemallocLibrary } from './allocator';
 import { DevstackError } from './devstack-error';
 import { toolsDir } from './paths';
 import { lastLine, runCommand, type CommandResult } from './run-command';
@@ -76,8 +75,6 @@ export interface ToolNeeds {
   readonly chromium?: boolean;
   /** The API fuzzer, from PyPI; only the fuzz step asks for it. */
   readonly schemathesis?: boolean;
-  /** jemalloc for the worker processes (devstack/allocator.ts); best effort: without it they run on glibc's malloc. */
-  readonly jemalloc?: boolean;
 }
 
 /** Absolute paths of the binaries that were asked for. */
@@ -87,8 +84,6 @@ export interface ToolPaths {
   readonly chromium?: string;
   /** A folder to put on PYTHONPATH to run `python3 -m schemathesis.cli`. */
   readonly schemathesis?: string;
-  /** libjemalloc, when it was asked for and is installed or could be. */
-  readonly jemalloc?: string;
 }
 
 /** Debian's Chromium, which the browser tests drive headless (no browser download from other hosts). */
@@ -107,41 +102,7 @@ export async function ensureTools(needs: ToolNeeds, dir = toolsDir()): Promise<T
   const ferretdb = needs.ferretdb ? await ensureFerretDb(dir) : undefined;
   const chromium = needs.chromium ? await ensureChromium() : undefined;
   const schemathesis = needs.schemathesis ? await ensureSchemathesis(dir) : undefined;
-  const jemalloc = needs.jemalloc ? await ensureJemalloc() : undefined;
-  return { ferretdb, temporal, chromium, schemathesis, jemalloc };
-}
-
-/** Whether this process may install Debian packages: as root, or through password-less sudo. */
-async function aptAccess(): Promise<'root' | 'sudo' | undefined> {
-  if (process.getuid?.() === 0) return 'root';
-  return (await runCommand('sudo', ['-n', 'true'], { timeoutMs: GO_VERSION_TIMEOUT_MS })).exitCode === 0 ? 'sudo' : undefined;
-}
-
-/** `apt-get update`, then `apt-get install` of one package without its recommends; the result of the step that failed, or of the install. */
-async function aptInstall(access: 'root' | 'sudo', name: string): Promise<CommandResult> {
-  const apt = (args: string[]) => runCommand(access === 'sudo' ? 'sudo' : 'apt-get', access === 'sudo' ? ['-n', 'apt-get', ...args] : args, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: APT_TIMEOUT_MS });
-  const update = await apt(['update', '-qq']);
-  return update.exitCode === 0 ? apt(['install', '-y', '-qq', '--no-install-recommends', name]) : update;
-}
-
-/**
- * Debian's libjemalloc2 for the worker processes, installed with apt-get
- * when missing and we may. Best effort: when it cannot be had, the workers
- * run on glibc's malloc, and this says so once.
- */
-async function ensureJemalloc(): Promise<string | undefined> {
-  const installed = jemallocLibrary();
-  if (installed) return installed;
-  const access = await aptAccess();
-  if (!access) {
-    say(`jemalloc is not installed and cannot be (no root or sudo): the worker runs on glibc's malloc (sudo apt-get install ${JEMALLOC_PACKAGE} to change that)`);
-    return undefined;
-  }
-  say(`installing jemalloc from Debian packages for the worker processes (first run only, a few seconds)`);
-  const install = await aptInstall(access, JEMALLOC_PACKAGE);
-  const library = jemallocLibrary();
-  if (!library) say(`apt-get could not install ${JEMALLOC_PACKAGE} (${lastLine(install)}): the worker runs on glibc's malloc`);
-  return library;
+  return { ferretdb, temporal, chromium, schemathesis };
 }
 
 /**
@@ -157,10 +118,13 @@ async function ensureChromium(): Promise<string> {
     throw new DevstackError('tool_missing', `CHROMIUM_PATH=${fromEnv} does not exist`);
   }
   if (fs.existsSync(CHROMIUM_BINARY)) return CHROMIUM_BINARY;
-  const access = await aptAccess();
-  if (!access) throw new DevstackError('tool_missing', 'the browser tests need Chromium: install the Debian package (sudo apt-get install chromium) or set CHROMIUM_PATH');
+  const asRoot = process.getuid?.() === 0;
+  const sudo = !asRoot && (await runCommand('sudo', ['-n', 'true'], { timeoutMs: GO_VERSION_TIMEOUT_MS })).exitCode === 0;
+  if (!asRoot && !sudo) throw new DevstackError('tool_missing', 'the browser tests need Chromium: install the Debian package (sudo apt-get install chromium) or set CHROMIUM_PATH');
   say('installing Chromium from Debian packages for the browser tests (first run only, about 20 s)');
-  const install = await aptInstall(access, 'chromium');
+  const apt = (args: string[]) => runCommand(sudo ? 'sudo' : 'apt-get', sudo ? ['-n', 'apt-get', ...args] : args, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: APT_TIMEOUT_MS });
+  const update = await apt(['update', '-qq']);
+  const install = update.exitCode === 0 ? await apt(['install', '-y', '-qq', '--no-install-recommends', 'chromium']) : update;
   if (install.exitCode !== 0 || !fs.existsSync(CHROMIUM_BINARY)) throw new DevstackError('tool_install_failed', `apt-get could not install chromium (${lastLine(install)}); install it yourself or set CHROMIUM_PATH`);
   return CHROMIUM_BINARY;
 }
