@@ -15,6 +15,7 @@
  * worker) and a crash between ingest and delete only repeat a delivery
  * that the events collection dedupes.
  */
+import { LRUCache } from 'lru-cache';
 import { isDomainError } from '../errors';
 import type { BalanceChangeOutbox, BalanceMark, LedgerEntry } from '../ledger';
 import type { Logger } from '../logger';
@@ -31,7 +32,7 @@ const MARKS_PER_POLL = 500;
 /** Accounts handled at once within a poll; one account's slots go one at a time, in seq order. */
 const ACCOUNTS_IN_PARALLEL = 8;
 
-/** Entries handed over by `wake` and not yet delivered, at most; past it the oldest go (another pump delivered them, or a read finds them). */
+/** Entries handed over by `wake` and not yet delivered, at most; past it the least recently handed over go (another pump delivered them, or a read finds them). */
 const MAX_POSTED_ENTRIES = 4_096;
 
 /** The longest wait between polls while the store or Temporal keeps failing. */
@@ -110,7 +111,7 @@ export interface PollReport {
  */
 export class BalancePump {
   /** Entries this process posted, by id, until delivered (entries never change once written). */
-  private readonly posted = new Map<string, LedgerEntry>();
+  private readonly posted = new LRUCache<string, LedgerEntry>({ max: MAX_POSTED_ENTRIES });
   private cursor: string | null = null;
   private stopped = false;
   private wakeRequested = false;
@@ -129,10 +130,7 @@ export class BalancePump {
    * reading it; its mark is still what has it delivered.
    */
   wake(entry?: LedgerEntry): void {
-    if (entry) {
-      this.posted.set(entry.id, entry);
-      if (this.posted.size > MAX_POSTED_ENTRIES) this.posted.delete(this.posted.keys().next().value!);
-    }
+    if (entry) this.posted.set(entry.id, entry);
     this.wakeRequested = true;
     this.interruptIdle?.();
   }
