@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const store = await connectStore(config.MONGODB_URI);
   const temporal = await createTemporalClient(config);
   // The API compiles scripts to validate triggers; it never runs them for effect.
-  const sandbox = createSandbox({ maxTimeoutMs: config.SCRIPT_MAX_TIMEOUT_MS, maxMemoryMb: config.SCRIPT_MAX_MEMORY_MB, processes: config.SCRIPT_SANDBOX_PROCESSES, queueLimit: config.SCRIPT_QUEUE_LIMIT });
+  const sandbox = createSandbox({ maxTimeoutMs: config.SCRIPT_MAX_TIMEOUT_MS, maxMemoryMb: config.SCRIPT_MAX_MEMORY_MB, processes: config.SCRIPT_SANDBOX_PROCESSES, queueLimit: config.SCRIPT_QUEUE_LIMIT, burstPollUs: config.SCRIPT_SANDBOX_BURST_POLL_US });
   const api = buildApi({ config, logger, store, temporal, sandbox, metrics: createMetrics('api') });
   await api.ensureIndexes();
   const { app } = api;

@@ -61,6 +61,8 @@ export const configSchema = z.object({
   SCRIPT_MAX_MEMORY_MB: z.coerce.number().int().min(16).max(256).default(256),
   SCRIPT_SANDBOX_PROCESSES: z.coerce.number().int().min(1).max(16).default(2),
   SCRIPT_QUEUE_LIMIT: z.coerce.number().int().min(1).max(64).default(4),
+  /** How long each end of a sandbox channel polls for the other during a burst of script runs, in microseconds; unset, the sandbox's default (100, or 0 on one core). */
+  SCRIPT_SANDBOX_BURST_POLL_US: z.coerce.number().int().min(0).max(2_000).optional(),
   /** How often a worker looks for ledger entries whose `account.balance_changed` is not delivered yet, in ms; a worker also looks at once after its own postings. */
   BALANCE_EVENTS_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(500),
   /** Hosts (`host` or `host:port`, comma-separated) webhook tasks may call although they resolve to loopback, private or link-local addresses. */

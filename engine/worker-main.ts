@@ -49,6 +49,7 @@ async function main(): Promise<void> {
     maxMemoryMb: config.SCRIPT_MAX_MEMORY_MB,
     processes: config.SCRIPT_SANDBOX_PROCESSES,
     queueLimit: config.SCRIPT_QUEUE_LIMIT,
+    burstPollUs: config.SCRIPT_SANDBOX_BURST_POLL_US,
   });
   const mailer = createSmtpMailer(config.SMTP_URL, config.MAIL_FROM);
   const webhookSecrets = createWebhookSecrets({ connection: store, pepper: pepperOf(config) });

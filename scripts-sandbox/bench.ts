@@ -1,5 +1,5 @@
 // Benchmark for the documented script (api-v1.md, `script` task): per-run
-// latency and throughput of the sandbox, of a fresh node:vm context per run
+// latency and throughput of the sandbox (also with burst polling off), of a fresh node:vm context per run
 // (the per-run isolation baseline to beat), and of a plain function call
 // (the floor). Run with `npm run bench:sandbox`; the last stdout line is the
 // BENCH_RESULT line `npm run bench` reads.
@@ -76,6 +76,10 @@ async function main(): Promise<void> {
   const sandbox = createSandbox();
   const supervised = await measureSandbox(sandbox, priceFor);
   sandbox.dispose();
+  // The same sandbox parking between runs instead of polling (burstPollUs 0), for comparison.
+  const parkingSandbox = createSandbox({ burstPollUs: 0 });
+  const parking = await measureSandbox(parkingSandbox, priceFor);
+  parkingSandbox.dispose();
   const inProcessSandbox = createInProcessSandbox();
   const inProcess = await measureSandbox(inProcessSandbox, priceFor);
   inProcessSandbox.dispose();
@@ -104,6 +108,7 @@ async function main(): Promise<void> {
 
   console.log(`documented script, node ${process.version}, ${RUNS} sandbox runs (${RUNS / 5} fresh-context runs)`);
   console.log(row('sandbox (child process, default)', sandboxStats));
+  console.log(row('the same, parking between runs', parking.stats));
   console.log(row('sandbox isolates in this process', inProcess.stats));
   console.log(row('fresh node:vm context per run', vmStats));
   console.log(row('plain function call', plainStats));

@@ -13,6 +13,8 @@ describe('configuration from the environment', () => {
     expect(() => loadConfig({ ...base, PORT: 'abc' })).toThrow(/PORT/);
     expect(() => loadConfig({ ...base, PORT: '70000' })).toThrow(/PORT/);
     expect(() => loadConfig({ ...base, MONGODB_URI: 'postgres://x' })).toThrow(/MONGODB_URI/);
+    expect(() => loadConfig({ ...base, SCRIPT_SANDBOX_BURST_POLL_US: '2001' })).toThrow(/SCRIPT_SANDBOX_BURST_POLL_US/);
+    expect(() => loadConfig({ ...base, SCRIPT_SANDBOX_BURST_POLL_US: 'fast' })).toThrow(/SCRIPT_SANDBOX_BURST_POLL_US/);
   });
 
   it('requires the admin key and a minimum length for it', () => {
@@ -22,6 +24,8 @@ describe('configuration from the environment', () => {
 
   it('treats empty variables as unset', () => {
     expect(loadConfig({ ...base, PORT: '' }).PORT).toBe(8080);
+    expect(loadConfig({ ...base, SCRIPT_SANDBOX_BURST_POLL_US: '' }).SCRIPT_SANDBOX_BURST_POLL_US).toBeUndefined();
+    expect(loadConfig({ ...base, SCRIPT_SANDBOX_BURST_POLL_US: '0' }).SCRIPT_SANDBOX_BURST_POLL_US).toBe(0);
   });
 
   it('requires TLS certificate and key together', () => {

@@ -90,3 +90,50 @@ describe('the sandbox channel between processes', () => {
     expectSuccess(await sandbox.run({ code: 'return 1;', input: reservationEvent(5000) }));
   });
 });
+
+/**
+ * In a burst (each run asked for within 1 ms of the previous answer) both
+ * ends poll the channel instead of parking (channel-poll.ts). The frames
+ * read that way must be exactly the frames the socket would have delivered.
+ */
+describe('a burst of runs over the sandbox channel', () => {
+  let sandbox: ProcessSandbox;
+  beforeAll(() => {
+    // The longest poll, so that even runs moving 100 KB each way are answered within it.
+    sandbox = createSandbox({ processes: 1, burstPollUs: 2_000 });
+  });
+  afterAll(() => sandbox.dispose());
+
+  it('gives every run of a back-to-back burst its own answer, inputs and outputs of several reads included', async () => {
+    const blob = 'é'.repeat(50_000);
+    const outputs: unknown[] = [];
+    for (let i = 0; i < 150; i++) {
+      // Every fifth run carries about 100 KB each way, more than one 64 KB read.
+      const input = { ...reservationEvent(i), tasks: i % 5 === 0 ? { n: { i, blob } } : { n: { i } } };
+      outputs.push(expectSuccess(await sandbox.run({ code: 'return [reservation.price_int, tasks.n];', input })).output);
+    }
+    expect(outputs).toEqual(Array.from({ length: 150 }, (_, i) => [i, i % 5 === 0 ? { i, blob } : { i }]));
+  });
+
+  it('fails a run that times out in the middle of a burst, and the burst goes on', async () => {
+    for (let i = 0; i < 20; i++) expectSuccess(await sandbox.run({ code: DOCUMENTED_SCRIPT, input: reservationEvent(5000) }));
+    const result = await sandbox.run({ code: 'for (;;) {}', input: reservationEvent(5000), limits: { timeoutMs: 100 } });
+    expect(expectFailure(result).error).toEqual({ code: 'script_timeout', message: 'the script ran longer than 100 ms' });
+    for (let i = 0; i < 20; i++) {
+      expect(expectSuccess(await sandbox.run({ code: DOCUMENTED_SCRIPT, input: reservationEvent(10000) })).output).toEqual({ amount_cents: 15000, vars: { DOLLARS: '$150' } });
+    }
+  });
+
+  it('killed between two runs of a burst: the next run succeeds on a new process or fails retryably, and the burst goes on', async () => {
+    for (let i = 0; i < 20; i++) expectSuccess(await sandbox.run({ code: 'return 1;', input: reservationEvent(5000) }));
+    const [pid] = sandbox.childPids();
+    process.kill(pid!, 'SIGKILL');
+    try {
+      expect(expectSuccess(await sandbox.run({ code: DOCUMENTED_SCRIPT, input: reservationEvent(5000) })).output).toEqual({ amount_cents: 6000, vars: { DOLLARS: '$60' } });
+    } catch (error) {
+      expect(error).toMatchObject({ code: 'sandbox_stopped', retryable: true });
+    }
+    for (let i = 0; i < 20; i++) expectSuccess(await sandbox.run({ code: 'return 2;', input: reservationEvent(5000) }));
+    expect(sandbox.childPids()).not.toEqual([pid]);
+  });
+});
