@@ -9,17 +9,19 @@
 // its isolate synchronously on this thread (no isolated-vm thread hops); the
 // watchdog thread (watchdog.ts) answers for a run that isolated-vm's timeout
 // cannot end. Requests and results are frames on fd 3 (sandbox-protocol.ts).
-// In a burst of runs it polls fd 3 for the next request after each answer
-// instead of parking (channel-poll.ts).
+// When the parent marks a request as part of a burst, the child polls fd 3
+// for the next request after answering instead of parking (channel-poll.ts).
 import { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BURST_GAP_MS, pollChannel } from './channel-poll';
+import { pollChannel } from './channel-poll';
 import { createInProcessSandbox } from './in-process-sandbox';
 import { CHANNEL_FD, decodeRequest, encodeChildFrame, FrameReader, type ChildFrame } from './sandbox-protocol';
 import type { SandboxOptions } from './types';
 import { Watchdog } from './watchdog';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as SandboxOptions;
+/** Longest stretch of polled runs before the event loop gets a turn (the watchdog's events, the channel's end). */
+const MAX_POLLING_MS = 20;
 
 async function main(): Promise<void> {
   // Requests sent before the channel is read wait in the socket, so a slow
@@ -36,12 +38,12 @@ async function main(): Promise<void> {
   });
   const reader = new FrameReader();
   const pollBudgetMs = (options.burstPollUs ?? 0) / 1_000;
-  let lastAnsweredAtMs = Number.NEGATIVE_INFINITY;
+  /** Whether the last request answered was marked as part of a burst. */
   let inBurst = false;
   const readChunk = (chunk: Buffer): void => {
     for (const frame of reader.push(chunk)) {
-      inBurst = performance.now() - lastAnsweredAtMs < BURST_GAP_MS;
       const request = decodeRequest(frame);
+      inBurst = request.burst;
       watchdog.begin(request.id, request.timeoutMs);
       let answer: ChildFrame;
       try {
@@ -52,13 +54,13 @@ async function main(): Promise<void> {
       }
       // Lost to the watchdog: it has answered for this run, and the parent is replacing this process.
       if (watchdog.end(request.id)) send(answer);
-      lastAnsweredAtMs = performance.now();
     }
   };
   channel.on('data', (chunk: Buffer) => {
     readChunk(chunk);
     // In a burst the parent's next request follows within microseconds.
-    while (inBurst && pollBudgetMs > 0 && channel.writableLength === 0 && pollChannel(CHANNEL_FD, pollBudgetMs, readChunk) === 'data');
+    const yieldAtMs = performance.now() + MAX_POLLING_MS;
+    while (inBurst && pollBudgetMs > 0 && channel.writableLength === 0 && performance.now() < yieldAtMs && pollChannel(CHANNEL_FD, pollBudgetMs, readChunk) === 'data');
   });
   // The parent going away (or closing the channel) ends this process.
   channel.on('end', () => process.exit(0));

@@ -18,6 +18,8 @@ export interface RunRequest {
   memoryMb: number;
   code: string;
   inputJson: string;
+  /** The parent polls for this answer (a burst, channel-poll.ts); the child then polls for the next request once it has answered. */
+  burst: boolean;
 }
 
 /** Child to parent. `ready` once after boot; then one `result` (a ScriptResult as JSON, no queueMs) or `failure` per run. */
@@ -30,8 +32,8 @@ const KIND_READY = 0;
 const KIND_RESULT = 1;
 const KIND_FAILURE = 2;
 
-// Request: [u32 length][u32 id][u32 timeoutMs][u32 memoryMb][u32 code bytes][code][inputJson]
-const REQUEST_HEADER = 20;
+// Request: [u32 length][u32 id][u32 timeoutMs][u32 memoryMb][u32 code bytes][u8 burst][code][inputJson]
+const REQUEST_HEADER = 21;
 // Child frame: [u32 length][u32 id][u8 kind][u8 compromised][text]
 const CHILD_HEADER = 10;
 
@@ -44,6 +46,7 @@ export function encodeRequest(request: RunRequest): Buffer {
   frame.writeUInt32LE(request.timeoutMs, 8);
   frame.writeUInt32LE(request.memoryMb, 12);
   frame.writeUInt32LE(codeBytes, 16);
+  frame.writeUInt8(request.burst ? 1 : 0, 20);
   frame.write(request.code, REQUEST_HEADER, codeBytes, 'utf8');
   frame.write(request.inputJson, REQUEST_HEADER + codeBytes, inputBytes, 'utf8');
   return frame;
@@ -51,6 +54,7 @@ export function encodeRequest(request: RunRequest): Buffer {
 
 /** Decodes a complete request frame as `FrameReader` hands it over (length prefix included). */
 export function decodeRequest(frame: Buffer): RunRequest {
+  if (frame.length < REQUEST_HEADER) throw new Error('malformed request frame');
   const codeEnd = REQUEST_HEADER + frame.readUInt32LE(16);
   if (codeEnd > frame.length) throw new Error('malformed request frame');
   return {
@@ -59,6 +63,7 @@ export function decodeRequest(frame: Buffer): RunRequest {
     memoryMb: frame.readUInt32LE(12),
     code: frame.toString('utf8', REQUEST_HEADER, codeEnd),
     inputJson: frame.toString('utf8', codeEnd),
+    burst: frame.readUInt8(20) === 1,
   };
 }
 

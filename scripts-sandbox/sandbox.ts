@@ -219,14 +219,13 @@ export function createChildSandbox(options?: SandboxOptions): ProcessSandbox {
     const channel = spawned.stdio[CHANNEL_FD] as Socket;
     const reader = new FrameReader();
     const readChunk = (chunk: Buffer): void => {
-      let frames: Buffer[];
+      if (spawnedChild.killedBecause !== null) return;
       try {
-        frames = reader.push(chunk);
+        for (const frame of reader.push(chunk)) onFrame(spawnedChild, decodeChildFrame(frame));
       } catch {
+        // A frame too large, of no known kind, or a result that is not JSON: the run fails as the child's end does.
         kill(spawnedChild, 'a malformed frame');
-        return;
       }
-      for (const frame of frames) onFrame(spawnedChild, decodeChildFrame(frame));
     };
     const spawnedChild: Child = { process: spawned, channel, readChunk, ready: false, killedBecause: null };
     channel.on('data', readChunk);
@@ -253,24 +252,29 @@ export function createChildSandbox(options?: SandboxOptions): ProcessSandbox {
     }
     child ??= spawnChild();
     const current = child;
-    const run: InFlight = { id: ++nextId, child: current, queuedAtMs, startedMs: null, deadlineMs: 0, timeoutMs, resolve, reject };
+    // Ids are u32 on the wire; they only need to differ from the previous run's.
+    nextId = nextId >= 0xffff_ffff ? 1 : nextId + 1;
+    // In a burst the answer is due within microseconds: this process waits
+    // for it on its core, and the request tells the child to wait for the
+    // next request likewise (channel-poll.ts). Not while another run of this
+    // process is in flight (its answer would wait behind the poll), nor for
+    // a child still booting.
+    const burst = resolved.burstPollUs > 0 && current.ready && runsInFlight === 0 && performance.now() - lastSettledAtMs < BURST_GAP_MS;
+    const frame = encodeRequest({ id: nextId, timeoutMs, memoryMb, code, inputJson, burst });
+    const run: InFlight = { id: nextId, child: current, queuedAtMs, startedMs: null, deadlineMs: 0, timeoutMs, resolve, reject };
     inFlight = run;
     runsInFlight += 1;
     current.process.ref();
     current.channel.ref();
-    current.channel.write(encodeRequest({ id: run.id, timeoutMs, memoryMb, code, inputJson }));
+    current.channel.write(frame);
     if (current.ready) {
       started(run);
     } else {
       run.deadlineMs = performance.now() + resolved.startTimeoutMs;
       watch(run);
     }
-    // In a burst the answer is due within microseconds: wait for it on this
-    // core (channel-poll.ts). Not while other runs of this process are in
-    // flight (their answers would wait behind this poll), nor while the
-    // request is still being written.
-    const inBurst = run.startedMs !== null && run.startedMs - lastSettledAtMs < BURST_GAP_MS;
-    if (inBurst && resolved.burstPollUs > 0 && runsInFlight === 1 && current.channel.writableLength === 0) pollForAnswer(run);
+    // A request the socket could not write at once is not answered soon.
+    if (burst && current.channel.writableLength === 0) pollForAnswer(run);
   });
 
   const pollForAnswer = (run: InFlight): void => {

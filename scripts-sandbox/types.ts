@@ -91,11 +91,12 @@ export interface SandboxOptions {
   startTimeoutMs?: number;
   /**
    * During a burst of runs (each requested within 1 ms of the previous
-   * answer), how long each end of the channel to a child process polls for
-   * the other's next frame before parking in its event loop, in
-   * microseconds. Polling keeps a core busy for at most this long per run
-   * and only in a burst; it saves the wake-up of a parked process, about a
-   * third of a short run. 0 never polls. Default 100 (0 on a single core), at most 2,000.
+   * answer, with no other run of this process in flight), how long each end
+   * of the channel to a child process polls for the other's next frame
+   * before parking in its event loop, in microseconds. Each end keeps its
+   * core busy for at most this long per run, and only in a burst; it saves
+   * the wake-up of a parked process, about a third of a short run. 0 never
+   * polls. Default 100 (0 on a single core), at most 2,000.
    */
   burstPollUs?: number;
   /** Tests only: the child process waits this long before it accepts runs, to simulate a slow cold start. */

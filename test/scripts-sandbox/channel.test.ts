@@ -2,7 +2,7 @@ import { createSandbox, type ProcessSandbox } from '../../scripts-sandbox';
 import { decodeChildFrame, decodeRequest, encodeChildFrame, encodeRequest, FrameReader, type RunRequest } from '../../scripts-sandbox/sandbox-protocol';
 import { DOCUMENTED_SCRIPT, expectFailure, expectSuccess, reservationEvent } from './fixtures';
 
-const request: RunRequest = { id: 7, timeoutMs: 1_000, memoryMb: 64, code: 'return "é€😀";', inputJson: '{"event":{"name":"Zoë 😀"}}' };
+const request: RunRequest = { id: 7, timeoutMs: 1_000, memoryMb: 64, code: 'return "é€😀";', inputJson: '{"event":{"name":"Zoë 😀"}}', burst: true };
 
 describe('the sandbox channel frames', () => {
   it('round-trips a request and every kind of child frame, multi-byte text included', () => {
@@ -21,7 +21,7 @@ describe('the sandbox channel frames', () => {
 
   it('reassembles frames split anywhere, one byte at a time, inside a length prefix or a multi-byte character', () => {
     const firstFrame = encodeRequest(request);
-    const bytes = Buffer.concat([firstFrame, encodeRequest({ ...request, id: 8, inputJson: `{"event":"${'ü'.repeat(70_000)}"}` })]);
+    const bytes = Buffer.concat([firstFrame, encodeRequest({ ...request, id: 8, burst: false, inputJson: `{"event":"${'ü'.repeat(70_000)}"}` })]);
     const reader = new FrameReader();
     const frames: Buffer[] = [];
     for (let i = 0; i < bytes.length; i++) {
