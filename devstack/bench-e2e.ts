@@ -9,7 +9,7 @@
 // the ledger with its group policy layer, and the balance pump turning every
 // posting into an account.balance_changed event. The last stdout line is the
 // BENCH_RESULT line `npm run bench` reads.
-import { localActivitySlots, runSinks, WORKFLOW_BUNDLER_OPTIONS } from '../engine/worker';
+import { capWorkflowThreadYoungGeneration, localActivitySlots, runSinks, WORKFLOW_BUNDLER_OPTIONS } from '../engine/worker';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
@@ -161,6 +161,7 @@ async function main(): Promise<void> {
     const mailer = createSmtpMailer(stack.env.SMTP_URL, 'bench@creditflow.local');
     const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./bench-workflows'), ...WORKFLOW_BUNDLER_OPTIONS, logger: new DefaultLogger('WARN') });
     const activities = { ...createActivities({ connection: store, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR) }), noop: async () => undefined };
+    capWorkflowThreadYoungGeneration();
     const worker = await Worker.create({
       connection: await NativeConnection.connect({ address: stack.env.TEMPORAL_ADDRESS }), taskQueue: TASK_QUEUE, workflowBundle: { code }, activities, sinks: runSinks(undefined),
       maxConcurrentLocalActivityExecutions: localActivitySlots(config.SCRIPT_SANDBOX_PROCESSES),

@@ -15,7 +15,7 @@ import { createSmtpMailer } from '../engine/mail/mailer';
 import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../engine/mail/templates';
 import { connectStore } from '../engine/store';
 import { createTriggerStore, type TriggerStore } from '../engine/triggers/trigger-store';
-import { runSinks, WORKFLOW_BUNDLER_OPTIONS } from '../engine/worker';
+import { capWorkflowThreadYoungGeneration, runSinks, WORKFLOW_BUNDLER_OPTIONS } from '../engine/worker';
 import { createSandbox } from '../scripts-sandbox';
 import { apiClient, type ApiClient } from './api-client';
 import { startTestStack } from './test-stack';
@@ -52,6 +52,7 @@ export async function startFiringBenchStack(options: { dbName: string; taskQueue
     const ingestor = createEventIngestor({ connection: store, triggers, temporal: client, taskQueue: options.taskQueue, logger });
     const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./bench-sweep-workflows'), ...WORKFLOW_BUNDLER_OPTIONS, logger: new DefaultLogger('WARN') });
     const activities = createActivities({ connection: store, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR), firings: { triggers, ledger, ingestor } });
+    capWorkflowThreadYoungGeneration();
     const worker = await Worker.create({ connection: await NativeConnection.connect({ address: stack.env.TEMPORAL_ADDRESS }), taskQueue: options.taskQueue, workflowBundle: { code }, activities, sinks: runSinks(undefined) });
     const running = worker.run();
     stopAll.unshift(async () => { worker.shutdown(); await running; sandbox.dispose(); mailer.close(); await store.close(); await connection.close(); });
