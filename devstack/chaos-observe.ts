@@ -159,6 +159,11 @@ async function maildevMails(maildevUrl: string): Promise<MailFacts[]> {
   }));
 }
 
+/** The heartbeat's firings still running (id and status): open work, like an open run, while the run settles. */
+export async function runningFirings(client: RetryingClient, heartbeatId: string): Promise<string[]> {
+  return (await heartbeatFirings(client, heartbeatId)).notCompleted.filter((firing) => firing.endsWith('(running)'));
+}
+
 async function heartbeatFirings(client: RetryingClient, heartbeatId: string): Promise<ChaosFacts['firings']> {
   let total = 0;
   const notCompleted: string[] = [];

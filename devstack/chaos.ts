@@ -17,7 +17,7 @@ import { RetryingClient } from './chaos-client';
 import { runKills, type KillRecord } from './chaos-faults';
 import { judge, VIOLATION_CODES, type Verdict } from './chaos-invariants';
 import { LoadRunner } from './chaos-load';
-import { observe, openRuns, verifyLedger, type ObserveContext } from './chaos-observe';
+import { observe, openRuns, runningFirings, verifyLedger, type ObserveContext } from './chaos-observe';
 import { CHAOS_USAGE, parseChaosOptions, type ChaosOptions } from './chaos-options';
 import { KILL_KINDS, planChaos } from './chaos-plan';
 import type { PurchaseRecord } from './chaos-records';
@@ -138,7 +138,8 @@ async function settleAndJudge(records: readonly PurchaseRecord[], context: Obser
   let lastSignature = '';
   let sameLooks = 0;
   for (;;) {
-    const open = await openRuns(context.client);
+    // A firing whose worker was killed resumes once Temporal notices its missed heartbeat (workflows/scheduled-firing.ts).
+    const open = [...await openRuns(context.client), ...await runningFirings(context.client, context.heartbeatId)];
     const last = Date.now() >= deadline;
     if (open.length === 0 || last) {
       const verdict = judge(await observe(records, context, pending));
@@ -152,7 +153,7 @@ async function settleAndJudge(records: readonly PurchaseRecord[], context: Obser
       }
       say(`no run open, but ${verdict.violations.length} checks fail yet (${[...new Set(verdict.violations.map((v) => v.code))].join(', ')}); looking again`);
     } else {
-      say(`${open.length} runs still open`);
+      say(`${open.length} runs or firings still open`);
     }
     await sleep(SETTLE_POLL_MS);
   }

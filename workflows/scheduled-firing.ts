@@ -14,11 +14,14 @@ export interface ScheduledFiringInput {
 const scheduledStartTimeKey = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
 
 const { fireTrigger } = proxyActivities<FiringActivities>({
-  // A sweep over 100,000 accounts takes minutes; the heartbeat, sent after
-  // every batch of accounts, tells a dead worker from a long sweep, and the
-  // retry resumes from the last batch it checkpointed.
+  // A sweep over 100,000 accounts takes minutes; the heartbeat, sent as
+  // each of its runs starts and after every batch, tells a dead worker
+  // from a long sweep, and the retry resumes from the last batch it
+  // checkpointed. A firing whose worker died resumes within about this
+  // timeout; until then the schedule skips its next firings (one firing of
+  // a trigger at a time), so it is kept short.
   startToCloseTimeout: '6 hours',
-  heartbeatTimeout: '2 minutes',
+  heartbeatTimeout: '30 seconds',
   // Store or Temporal trouble passes; after the last attempt the firing is
   // marked failed, and the schedule's next firing is not blocked by it.
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 12 },
