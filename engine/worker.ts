@@ -69,7 +69,8 @@ export const WORKFLOW_THREAD_SEMI_SPACE_MB = 16;
  * operator wins.
  */
 export function capWorkflowThreadYoungGeneration(): void {
-  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((arg) => arg.startsWith('--max-semi-space-size'));
+  // V8 takes its flags with dashes or underscores.
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((arg) => arg.replaceAll('_', '-').startsWith('--max-semi-space-size'));
   if (!given) v8.setFlagsFromString(`--max-semi-space-size=${WORKFLOW_THREAD_SEMI_SPACE_MB}`);
 }
 

@@ -61,7 +61,7 @@ function readNow(fd: number, into: Buffer): number | null {
 }
 
 /** The fd under a socket, or null where Node keeps none (then the socket is only read through the event loop). */
-export function socketFd(socket: { _handle?: unknown }): number | null {
-  const fd = (socket._handle as { fd?: unknown } | null | undefined)?.fd;
+export function socketFd(socket: object): number | null {
+  const fd = (socket as { _handle?: { fd?: unknown } | null })._handle?.fd;
   return typeof fd === 'number' && fd >= 0 ? fd : null;
 }

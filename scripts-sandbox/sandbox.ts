@@ -278,7 +278,7 @@ export function createChildSandbox(options?: SandboxOptions): ProcessSandbox {
   });
 
   const pollForAnswer = (run: InFlight): void => {
-    const fd = socketFd(run.child.channel as unknown as { _handle?: unknown });
+    const fd = socketFd(run.child.channel);
     if (fd === null) return;
     const untilMs = performance.now() + resolved.burstPollUs / 1_000;
     while (inFlight === run) {
