@@ -2,6 +2,7 @@ import { Schema, type Connection, type mongo } from 'mongoose';
 import { insertSlot, readSlots } from '../slot-chain';
 import { upsertRacing, modelOn } from '../store';
 import { valueAtPath } from '../../workflows/references';
+import { waitOutRoutingLease } from './routing-cache';
 import type { CancelRequest, EventEnvelope } from '../../workflows/types';
 
 /**
@@ -91,11 +92,23 @@ export function createCancelIndex(connection: Connection, options: CancelIndexOp
   // not write it again (bounded: one entry per trigger cancellation setting).
   const ensuredRoutes = new Set<string>();
 
-  /** Makes events of `type` record their value at `path` (cancellations and wait_for_event share the routes). */
-  async function ensureRoute(type: string, path: string): Promise<void> {
+  /**
+   * Makes events of `type` record their value at `path` (cancellations and
+   * wait_for_event share the routes). The first time a process ensures a
+   * route it waits out the routing lease after the write, whether the write
+   * created the route or found it (it cannot tell whether the process that
+   * created it is still waiting): an event that arrives after its caller
+   * goes on is routed by a read sent after the route existed, in every
+   * process (routing-cache.ts). `inForce: false` writes the route without
+   * waiting, for a caller whose route was put in force earlier (a run's
+   * wait, whose start did it); such a write is not remembered as in force.
+   */
+  async function ensureRoute(type: string, path: string, options: { inForce?: boolean } = {}): Promise<void> {
     const id = `${type}${SEPARATOR}${path}`;
     if (ensuredRoutes.has(id)) return;
     await upsertRacing(() => routes.updateOne({ _id: id }, { $setOnInsert: { type, path } }, { upsert: true }));
+    if (options.inForce === false) return;
+    await waitOutRoutingLease();
     if (ensuredRoutes.size < MAX_ENSURED_ROUTES) ensuredRoutes.add(id);
   }
 

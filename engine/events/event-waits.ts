@@ -81,7 +81,9 @@ export function createEventWaits(connection: Connection, cancelIndex: Pick<Cance
      * arrived. Returns that event, or undefined: the API will signal the run.
      */
     async register(wait: WaitRegistration): Promise<EventEnvelope | undefined> {
-      await this.ensureRoutes(wait.types, wait.path);
+      // The run's start put these routes in force (ingest.ts, launch: written, then the routing lease
+      // waited out), before any run with this wait existed; writing them again only repairs a lost one.
+      await Promise.all(wait.types.map((type) => cancelIndex.ensureRoute(type, wait.path, { inForce: false })));
       for (const type of wait.types) {
         await insertSlot<WaiterDoc>(waiters, `w${SEPARATOR}${keyOf(type, wait.path, wait.value)}`, { workflowId: wait.workflowId, effectKey: wait.effectKey }, (existing) => existing.workflowId === wait.workflowId && existing.effectKey === wait.effectKey);
       }

@@ -21,6 +21,7 @@ import { dispatchModel, eventModel, viewOf, type DispatchDoc, type EventDoc, typ
 import { createCancelIndex, type CancelRoute, type CorrelationKey } from './cancel-index';
 import { createEventWaits, type Release } from './event-waits';
 import { createRunGates } from './run-gates';
+import { RoutingCache } from './routing-cache';
 
 export interface EventInput {
   id: string;
@@ -244,15 +245,21 @@ export function createEventIngestor(deps: IngestDependencies) {
     };
   }
 
-  /**
-   * What events of a type are routed to now. Events ingested with it see
-   * every trigger and route saved before it was read: a caller that reads it
-   * once for a batch must read it after it learned of the batch's events
-   * (the balance pump reads it after the marks of a poll).
-   */
-  async function routingOf(type: string): Promise<Routing> {
+  const routingCache = new RoutingCache<Routing>(async (type) => {
     const [listening, routes] = await Promise.all([deps.triggers.listeningTo(type), cancelIndex.routesFor(type)]);
     return { listening, routes };
+  });
+
+  /**
+   * What events of a type are routed to now. Events ingested with it see
+   * every trigger and route whose write had answered before it was asked
+   * for: a caller that asks once for a batch must ask after it learned of
+   * the batch's events (the balance pump asks after the marks of a poll).
+   * It is read once per lease (routing-cache.ts), not once per event; the
+   * answer is frozen.
+   */
+  function routingOf(type: string): Promise<Routing> {
+    return routingCache.get(type);
   }
 
   /** Signals each run whose wait_for_event this event releases; a run that has closed needs nothing. */
@@ -282,11 +289,9 @@ export function createEventIngestor(deps: IngestDependencies) {
       // dispatched: one insert instead of two. Nobody waits on an internal event's answer.
       const early = routing ?? (options.cause ? await routingOf(input.type) : undefined);
       const quiet = early !== undefined && early.listening.length === 0 && early.routes.length === 0;
-      // Otherwise what the type routes to is read while the event is stored: three round trips in the
-      // time of one. A duplicate simply does not use them.
-      const [{ doc, duplicate }, listening, routes] = await Promise.all([
-        store(input, actor, quiet), early?.listening ?? deps.triggers.listeningTo(input.type), early?.routes ?? cancelIndex.routesFor(input.type),
-      ]);
+      // Otherwise what the type routes to is asked for while the event is stored (when the lease ran
+      // out, a read in the time of the insert). A duplicate simply does not use it.
+      const [{ doc, duplicate }, { listening, routes }] = await Promise.all([store(input, actor, quiet), early ?? routingOf(input.type)]);
       if (quiet && !duplicate) {
         deps.logger.info({ eventId: doc._id, type: doc.type, runs: 0, signalled: 0, duplicate }, 'event dispatched');
         deps.metrics?.event(doc.type, 'no_match');

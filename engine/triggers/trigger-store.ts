@@ -5,6 +5,7 @@ import { olderThan, pageOf } from '../cursor';
 import { DomainError } from '../errors';
 import { driverCollection, isDuplicateKeyError, upsertRacing, modelOn } from '../store';
 import type { TriggerSnapshot } from '../../workflows/types';
+import { waitOutRoutingLease } from '../events/routing-cache';
 import { createTriggerKeys, keyTaken, type HolderState } from './trigger-keys';
 import type { NormalizedTrigger } from './validate';
 
@@ -121,7 +122,11 @@ function notFound(id: string): DomainError {
  * Triggers and their immutable versions. The trigger document holds the
  * current version and is updated conditionally on the version it replaces,
  * so two concurrent edits cannot both win; every version is also kept in
- * trigger_versions, which runs and rollbacks read.
+ * trigger_versions, which runs and rollbacks read. A write that changes what
+ * events are routed to (an enabled trigger created, any edit of one that is
+ * or was enabled, a delete) answers only once every process's routing lease
+ * on the old triggers has run out (engine/events/routing-cache.ts), so an
+ * event sent after it answers, to any API replica, meets the new version.
  */
 export function createTriggerStore(connection: Connection, clock: () => Date = () => new Date()) {
   const triggers = modelOn(connection, 'Trigger', triggerSchema);
@@ -182,6 +187,7 @@ export function createTriggerStore(connection: Connection, clock: () => Date = (
         throw error;
       }
       await recordVersion(doc, actor);
+      if (doc.enabled) await waitOutRoutingLease();
       return toRecord(doc);
     },
 
@@ -196,6 +202,8 @@ export function createTriggerStore(connection: Connection, clock: () => Date = (
       const updated = await triggers.findOneAndUpdate({ _id: id, version: existing.version, deleted: false }, { $set: next }, { returnDocument: 'after' }).lean<TriggerDoc>();
       if (!updated) throw new DomainError('trigger_version_conflict', 'conflict', 'The trigger was changed by another request; read it again and retry.');
       await recordVersion(updated, actor);
+      // A version that listens, or replaces one that did: events must not be routed by the old one once this answers.
+      if (existing.enabled || updated.enabled) await waitOutRoutingLease();
       return toRecord(updated);
     },
 
@@ -206,6 +214,7 @@ export function createTriggerStore(connection: Connection, clock: () => Date = (
     async remove(id: string): Promise<void> {
       const result = await triggers.updateOne({ _id: id, deleted: false }, { $set: { deleted: true, enabled: false, updatedAt: clock() } });
       if (result.matchedCount === 0) throw notFound(id);
+      await waitOutRoutingLease();
     },
 
     /** Newest first, by creation time; with `key`, the one live trigger holding it, if any. */
