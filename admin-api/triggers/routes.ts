@@ -129,7 +129,7 @@ export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dr
     routes.add({
       method: 'post', path: '/v1/triggers', scope: 'admin', tags: ['triggers'],
       summary: 'Create a trigger (version 1)',
-      description: 'A `key`, when given, must not be held by another trigger that is not deleted (409 `trigger_key_taken`, naming `key`). The answer holds `webhookSecret`, which webhook tasks sign with; it is shown only here and on rotation. An enabled trigger answers once every API replica and worker routes events to it (about 1 s after the write), so an event sent after the answer meets it.',
+      description: 'A `key`, when given, must not be held by another trigger that is not deleted (409 `trigger_key_taken`, naming `key`). The answer holds `webhookSecret`, which webhook tasks sign with; it is shown only here and on rotation. An enabled trigger answers once every API replica and worker routes events to it (about 0.5 s after the write), so an event sent after the answer meets it.',
       body: definitionSchema,
       responses: { 201: { description: 'Created.', schema: createdTriggerSchema }, 409: { description: 'Another trigger holds the key.' } },
       handler: async ({ body, principal }) => {
@@ -174,7 +174,7 @@ export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dr
     routes.add({
       method: 'put', path: '/v1/triggers/:id', scope: 'admin', tags: ['triggers'],
       summary: 'Replace a trigger (a new version)',
-      description: 'Runs already started keep the version they matched. Send `If-Match: <version>` to refuse the change when someone else saved first. Leaving `key` out keeps the current key; a trigger without one may get one; a different key is 422. It answers once every API replica and worker routes events by the new version (about 1 s after the write; see Authoring triggers in the README), so an event sent after the answer meets it.',
+      description: 'Runs already started keep the version they matched. Send `If-Match: <version>` to refuse the change when someone else saved first. Leaving `key` out keeps the current key; a trigger without one may get one; a different key is 422. It answers once every API replica and worker routes events by the new version (about 0.5 s after the write; see Authoring triggers in the README), so an event sent after the answer meets it.',
       params: idParams,
       body: definitionSchema,
       responses: { 200: { description: 'The new version.', schema: triggerSchema }, 404: { description: 'No such trigger.' }, 409: { description: 'The trigger changed meanwhile, or another trigger holds the key.' } },
@@ -188,7 +188,7 @@ export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dr
     routes.add({
       method: 'delete', path: '/v1/triggers/:id', scope: 'admin', tags: ['triggers'],
       summary: 'Delete a trigger',
-      description: 'It stops matching events by the time it answers (about 1 s after the write, in every API replica and worker); runs in flight finish with their version; versions stay readable for those runs. A scheduled trigger\'s Temporal Schedule is deleted.',
+      description: 'It stops matching events by the time it answers (about 0.5 s after the write, in every API replica and worker); runs in flight finish with their version; versions stay readable for those runs. A scheduled trigger\'s Temporal Schedule is deleted.',
       params: idParams,
       responses: { 204: { description: 'Deleted.' }, 404: { description: 'No such trigger.' } },
       handler: async ({ params }) => {

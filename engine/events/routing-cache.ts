@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * if nothing were cached; the same rule as the ledger's policy lease.
  * Bounds: those writes answer this much later.
  */
-export const ROUTING_LEASE_MS = 1_000;
+export const ROUTING_LEASE_MS = 500;
 
 /** Slack for timer resolution between the lease and a writer's wait. */
 export const ROUTING_LEASE_MARGIN_MS = 50;
