@@ -41,18 +41,17 @@ interface Entry<T> {
  */
 export class RoutingCache<T extends object> {
   private readonly entries = new Map<string, Entry<T>>();
-  private readonly leaseMs: number;
   private readonly now: () => number;
 
-  constructor(private readonly read: (type: string) => Promise<T>, options: { leaseMs?: number; now?: () => number } = {}) {
-    this.leaseMs = options.leaseMs ?? ROUTING_LEASE_MS;
+  /** `now` is for tests; it defaults to performance.now. */
+  constructor(private readonly read: (type: string) => Promise<T>, options: { now?: () => number } = {}) {
     this.now = options.now ?? (() => performance.now());
   }
 
   get(type: string): Promise<T> {
     const now = this.now();
     const cached = this.entries.get(type);
-    if (cached && now - cached.startedMs < this.leaseMs) return cached.read;
+    if (cached && now - cached.startedMs < ROUTING_LEASE_MS) return cached.read;
     const entry: Entry<T> = { read: this.read(type).then(deepFreeze), startedMs: now };
     this.entries.delete(type);
     this.entries.set(type, entry);
