@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   const store = await connectStore(config.MONGODB_URI);
   // This process's postings wake its balance pump (once it exists) at once; other processes' are found by its poll.
   const balancePumpWake: Pick<BalancePump, 'wake'> = { wake: () => undefined };
-  const ledger = createLedger({ connection: store, policyDefaults: config.LEDGER_POLICY_DEFAULTS, policyLayer: groupPolicyLayer(store), onEntryInserted: (entry) => balancePumpWake.wake(entry) });
+  const ledger = createLedger({ connection: store, policyDefaults: config.LEDGER_POLICY_DEFAULTS, policyLayer: groupPolicyLayer(store), onEntryInserted: (entry, markId) => balancePumpWake.wake(entry, markId) });
   await ledger.ensureIndexes();
   const client = await createTemporalClient(config);
   const added = await ensureSearchAttributes(client, config.TEMPORAL_NAMESPACE).catch((error: unknown) => {
@@ -83,7 +83,7 @@ async function main(): Promise<void> {
     ? await startMetricsServer({ host: config.HOST, port: config.METRICS_PORT, metrics, sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics`, logger })
     : undefined;
   const balancePump = new BalancePump({ outbox: ledger.balanceChanges, ingest: ingestor.ingest, routingOf: ingestor.routingOf, logger, pollIntervalMs: config.BALANCE_EVENTS_POLL_MS });
-  balancePumpWake.wake = (entry) => balancePump.wake(entry);
+  balancePumpWake.wake = (entry, markId) => balancePump.wake(entry, markId);
   balancePump.start();
   // Heals schedules whose sync after an API save failed or never ran, now and every few minutes.
   const stopReconciling = reconcileSchedulesPeriodically(createScheduleSync({ client, taskQueue: config.TEMPORAL_TASK_QUEUE, logger }), triggers, logger);

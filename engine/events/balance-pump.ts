@@ -14,7 +14,16 @@
  * slot. Ingestion is idempotent by event id, so several pumps (one per
  * worker) and a crash between ingest and delete only repeat a delivery
  * that the events collection dedupes.
+ *
+ * An entry this process posted comes with the id of the mark its posting
+ * placed (`wake(entry, markId)`): the pump knows that slot's entry and mark
+ * without reading either, so it delivers it and deletes that mark at once,
+ * with no read of the marks, as long as the account's order holds (the
+ * entry is the account's first, or this pump delivered the one before it).
+ * Other marks of the slot (another attempt's) stay for a poll, which still
+ * runs every `pollIntervalMs` and finds everything else.
  */
+import { performance } from 'node:perf_hooks';
 import { LRUCache } from 'lru-cache';
 import { isDomainError } from '../errors';
 import type { BalanceChangeOutbox, BalanceMark, LedgerEntry } from '../ledger';
@@ -110,11 +119,18 @@ export interface PollReport {
  * it, so none is lost.
  */
 export class BalancePump {
-  /** Entries this process posted, by id, until delivered (entries never change once written). */
-  private readonly posted = new LRUCache<string, LedgerEntry>({ max: MAX_POSTED_ENTRIES });
+  /** Entries this process posted, by id, until delivered (entries never change once written), with their posting's mark while it may be delivered without a poll. */
+  private readonly posted = new LRUCache<string, HandedOver>({ max: MAX_POSTED_ENTRIES });
+  /** The highest seq this pump delivered, per account: an entry handed over right after it may go without a poll. */
+  private readonly deliveredSeq = new LRUCache<string, number>({ max: MAX_POSTED_ENTRIES });
   private cursor: string | null = null;
   private stopped = false;
+  /** Something to do at once: an entry handed over, or a poll asked for. */
   private wakeRequested = false;
+  /** A poll in particular, before the interval is out: a wake without a mark, a full page, or entries left to one. */
+  private pollRequested = false;
+  /** performance.now() when the last poll started. */
+  private lastPollAt = -Infinity;
   private interruptIdle: (() => void) | undefined;
   private loop: Promise<void> | undefined;
 
@@ -125,12 +141,15 @@ export class BalancePump {
   }
 
   /**
-   * Polls again as soon as the current poll (if any) is done. `entry`, as
-   * the ledger hands over one this process just inserted, spares the poll
-   * reading it; its mark is still what has it delivered.
+   * Works again as soon as the current pass (if any) is done. `entry`, as
+   * the ledger hands over one this process just inserted, spares reading
+   * it; with `markId`, the mark its posting placed before it, it is
+   * delivered and that mark deleted without a poll (see the module's
+   * comment). Without them, a poll runs.
    */
-  wake(entry?: LedgerEntry): void {
-    if (entry) this.posted.set(entry.id, entry);
+  wake(entry?: LedgerEntry, markId?: string): void {
+    if (entry) this.posted.set(entry.id, markId === undefined ? { entry } : { entry, markId });
+    if (markId === undefined) this.pollRequested = true;
     this.wakeRequested = true;
     this.interruptIdle?.();
   }
@@ -171,17 +190,70 @@ export class BalancePump {
     return report;
   }
 
+  /**
+   * Delivers the entries handed over with their mark, per account in seq
+   * order, while each is the account's first or follows one this pump
+   * delivered; then deletes their marks. An entry that cannot go this way
+   * (order unknown, or its ingestion failed) is left to a poll, which finds
+   * its mark: `leftForPoll` counts them.
+   */
+  async deliverHandedOver(): Promise<{ delivered: number; leftForPoll: number; failedAccounts: number }> {
+    const byAccount = new Map<string, Array<Required<HandedOver>>>();
+    for (const handed of this.posted.values()) {
+      if (handed.markId === undefined) continue;
+      const list = byAccount.get(handed.entry.accountId);
+      if (list) list.push(handed as Required<HandedOver>);
+      else byAccount.set(handed.entry.accountId, [handed as Required<HandedOver>]);
+    }
+    const report = { delivered: 0, leftForPoll: 0, failedAccounts: 0 };
+    if (byAccount.size === 0) return report;
+    const routing = await this.deps.routingOf?.(BALANCE_CHANGED);
+    const cleared: string[] = [];
+    let firstFailure: { error: unknown; entryId: string } | undefined;
+    await inParallel([...byAccount.values()], ACCOUNTS_IN_PARALLEL, async (handed) => {
+      handed.sort((a, b) => a.entry.seq - b.entry.seq);
+      for (const [index, { entry, markId }] of handed.entries()) {
+        const inOrder = (this.deliveredSeq.get(entry.accountId) ?? 0) >= entry.seq - 1;
+        try {
+          if (!inOrder) throw new OutOfOrder();
+          await this.ingest(entry, routing);
+        } catch (error) {
+          // This entry and the account's later ones go to a poll: their marks stay, and the entries are kept to spare its reads.
+          for (const left of handed.slice(index)) this.posted.set(left.entry.id, { entry: left.entry });
+          report.leftForPoll += handed.length - index;
+          if (!(error instanceof OutOfOrder)) {
+            report.failedAccounts += 1;
+            firstFailure ??= { error, entryId: entry.id };
+          }
+          return;
+        }
+        this.delivered(entry);
+        cleared.push(markId);
+        report.delivered += 1;
+      }
+    });
+    if (firstFailure) this.deps.logger.warn({ err: firstFailure.error, entryId: firstFailure.entryId, failedAccounts: report.failedAccounts }, 'balance events not delivered; retrying at the next poll');
+    await this.deps.outbox.clearMarks(cleared);
+    return report;
+  }
+
+  /** Forgets a delivered entry, and notes its seq as the account's newest delivered. */
+  private delivered(entry: LedgerEntry): void {
+    this.posted.delete(entry.id);
+    if ((this.deliveredSeq.get(entry.accountId) ?? 0) < entry.seq) this.deliveredSeq.set(entry.accountId, entry.seq);
+  }
+
   /** One account's slots in seq order, until a slot without an entry or a failure. */
   private async deliverAccount(slots: Slot[], routing: Routing | undefined): Promise<{ cleared: string[]; delivered: number; kept: number; failure?: { error: unknown; entryId: string } }> {
     const cleared: string[] = [];
     const stopAt = (index: number) => ({ cleared, delivered: index, kept: slots.slice(index).reduce((sum, slot) => sum + slot.markIds.length, 0) });
     for (const [index, slot] of slots.entries()) {
       try {
-        const entry = this.posted.get(slot.entryId) ?? (await this.deps.outbox.entryAt(slot.entryId));
+        const entry = this.posted.get(slot.entryId)?.entry ?? (await this.deps.outbox.entryAt(slot.entryId));
         // Seqs have no gaps: with this slot empty, the later ones are too.
         if (!entry) return stopAt(index);
         await this.ingest(entry, routing);
-        this.posted.delete(slot.entryId);
+        this.delivered(entry);
         cleared.push(...slot.markIds);
       } catch (error) {
         return { ...stopAt(index), failure: { error, entryId: slot.entryId } };
@@ -209,20 +281,26 @@ export class BalancePump {
   private async run(): Promise<void> {
     let failures = 0;
     while (!this.stopped) {
-      // Cleared before the poll reads anything: a wake during the poll asks for another.
+      // Cleared before anything is read: a wake during the pass asks for another.
       this.wakeRequested = false;
-      let delayMs = this.deps.pollIntervalMs;
       try {
-        const report = await this.pollOnce();
-        failures = report.failedAccounts > 0 ? failures + 1 : 0;
-        if (report.more && report.failedAccounts === 0) this.wakeRequested = true;
-        if (report.delivered > 0 || report.failedAccounts > 0) this.deps.logger.debug({ ...report }, 'balance events polled');
+        const handed = await this.deliverHandedOver();
+        let failed = handed.failedAccounts > 0;
+        if (handed.leftForPoll > 0 || this.pollRequested || performance.now() - this.lastPollAt >= this.deps.pollIntervalMs) {
+          this.pollRequested = false;
+          this.lastPollAt = performance.now();
+          const report = await this.pollOnce();
+          failed ||= report.failedAccounts > 0;
+          if (report.more && report.failedAccounts === 0) this.pollRequested = this.wakeRequested = true;
+          if (report.delivered > 0 || report.failedAccounts > 0) this.deps.logger.debug({ ...report }, 'balance events polled');
+        }
+        failures = failed ? failures + 1 : 0;
       } catch (error) {
         failures += 1;
-        this.deps.logger.warn({ err: error, failures }, 'balance marks could not be read; retrying');
+        this.deps.logger.warn({ err: error, failures }, 'balance marks could not be read or deleted; retrying');
       }
-      if (failures > 0) delayMs = Math.min(MAX_BACKOFF_MS, this.deps.pollIntervalMs * 2 ** Math.min(failures, 10));
-      await this.idle(delayMs);
+      const untilNextPoll = Math.max(0, this.lastPollAt + this.deps.pollIntervalMs - performance.now());
+      await this.idle(failures > 0 ? Math.min(MAX_BACKOFF_MS, this.deps.pollIntervalMs * 2 ** Math.min(failures, 10)) : untilNextPoll);
     }
   }
 
@@ -240,6 +318,15 @@ export class BalancePump {
     });
   }
 }
+
+/** An entry this process posted, and the mark its posting placed while the pump may deliver it without a poll. */
+interface HandedOver {
+  entry: LedgerEntry;
+  markId?: string;
+}
+
+/** The account's previous entry was not delivered by this pump: the entry waits for a poll, which keeps seq order. */
+class OutOfOrder extends Error {}
 
 /** Each slot's marks (several attempts may have marked one slot). */
 interface Slot {

@@ -41,8 +41,8 @@ export interface LedgerContext {
   keyClaimsComplete: boolean;
   /** The newest policy version this process has seen per account (policy-versions.ts; bounded, oldest evicted). */
   policyHeads: Map<string, PolicyHead>;
-  /** Called after each entry this process inserts (not on replays), with the entry as a read of it would return it: wakes a balance-change consumer in this process and spares it that read. */
-  onEntryInserted: (entry: LedgerEntry) => void;
+  /** Called after each entry this process inserts (not on replays), with the entry as a read of it would return it and its posting's balance mark: hands both to a balance-change consumer in this process. */
+  onEntryInserted: (entry: LedgerEntry, markId: string) => void;
   clock: () => Date;
   policyDefaults: PolicyDefaults;
   /** The group layer of an account's policy (LedgerDependencies.policyLayer); answers null without one. */

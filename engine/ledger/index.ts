@@ -107,11 +107,12 @@ export interface LedgerDependencies {
   hintInterval?: number;
   /**
    * Called after each entry this process inserts (not on replays), with the
-   * entry as a read of it would return it, e.g. to wake this process's
-   * balance pump at once instead of at its next poll, and spare it reading
-   * the entry. Must not throw or block: it runs on the posting path.
+   * entry as a read of it would return it and the id of the balance mark its
+   * posting placed for it, e.g. to hand both to this process's balance pump,
+   * which then delivers the change at once, without reading the entry or
+   * the marks. Must not throw or block: it runs on the posting path.
    */
-  onEntryInserted?: (entry: LedgerEntry) => void;
+  onEntryInserted?: (entry: LedgerEntry, markId: string) => void;
 }
 
 /** Default for LedgerDependencies.hintInterval: see README ("Why the hint trails"). */

@@ -289,7 +289,7 @@ async function postInQueue(context: LedgerContext, request: PostRequest, mark: T
     rememberHead(context, accountId, next);
     const entry = toEntry(doc);
     await context.faultPoints.afterEntryInserted?.(entry);
-    context.onEntryInserted(toEntry(storedForm(context.models.entries, doc)));
+    context.onEntryInserted(toEntry(storedForm(context.models.entries, doc)), balanceMarkId);
     // The first entry of a new account is followed by its document, carrying it as the hint.
     if (!target.stored) target = { account: await openAccount(context, account.ownerId, account.unit, next, { layer: target.layer, readStartedMs: target.missingSinceMs }), stored: true };
     if (next.seq - target.account.seq >= context.hintInterval) {

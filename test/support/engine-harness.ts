@@ -56,7 +56,7 @@ export async function startEngineHarness(label: string, options: { webhooksTo?: 
   const store = await openTestStore(label);
   let balancePump: BalancePump | undefined;
   // As the worker does: the customer group is the middle layer of each account's policy.
-  const ledger = createLedger({ connection: store.connection, policyLayer: groupPolicyLayer(store.connection), onEntryInserted: (entry) => balancePump?.wake(entry) });
+  const ledger = createLedger({ connection: store.connection, policyLayer: groupPolicyLayer(store.connection), onEntryInserted: (entry, markId) => balancePump?.wake(entry, markId) });
   await ledger.ensureIndexes();
   const sandbox = createSandbox();
   const mailer = createSmtpMailer(process.env.SMTP_URL ?? '', 'Creditflow <no-reply@creditflow.test>');

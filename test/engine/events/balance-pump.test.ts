@@ -215,6 +215,87 @@ describe('an entry handed over by wake', () => {
   });
 });
 
+describe('an entry handed over by wake with its mark', () => {
+  /** The entry, posted by this process: its mark stored, the entry stored, and both handed over. */
+  function posted(outbox: MemoryOutbox, pump: BalancePump, accountId: string, seq: number): LedgerEntry {
+    const posting = entry(accountId, seq);
+    outbox.mark(accountId, seq);
+    outbox.entries.set(posting.id, posting);
+    pump.wake(posting, `${accountId}:${String(seq).padStart(16, '0')}:a`);
+    return posting;
+  }
+
+  it("is delivered and its mark deleted with no read of the marks or the entry, each account's in seq order", async () => {
+    const outbox = new MemoryOutbox();
+    const { ingested, ingest } = recorder();
+    const pump = new BalancePump({ outbox, ingest, logger: silent, pollIntervalMs: 60_000 });
+    posted(outbox, pump, 'USD:max', 1);
+    posted(outbox, pump, 'USD:nia', 1);
+    posted(outbox, pump, 'USD:max', 2);
+    expect(await pump.deliverHandedOver()).toEqual({ delivered: 3, leftForPoll: 0, failedAccounts: 0 });
+    expect(outbox.reads).toBe(0);
+    expect(outbox.entryReads).toEqual([]);
+    expect(outbox.marks.size).toBe(0);
+    const max = ingested.map((call) => call.input.id).filter((id) => id.startsWith('bal:USD:max'));
+    expect(max).toEqual(['bal:USD:max:1', 'bal:USD:max:2']);
+    expect(ingested).toHaveLength(3);
+  });
+
+  it('follows an entry this pump delivered; one whose previous entry it did not deliver waits for a poll, which keeps the order', async () => {
+    const outbox = new MemoryOutbox();
+    const { ingested, ingest } = recorder();
+    const pump = new BalancePump({ outbox, ingest, logger: silent, pollIntervalMs: 60_000 });
+    posted(outbox, pump, 'USD:ola', 1);
+    await pump.deliverHandedOver();
+    posted(outbox, pump, 'USD:ola', 2);
+    expect((await pump.deliverHandedOver()).delivered).toBe(1);
+    // Seq 3 was posted by another process: this pump's seq 4 must not overtake it.
+    outbox.mark('USD:ola', 3, 'other');
+    outbox.entries.set('USD:ola:3', entry('USD:ola', 3));
+    posted(outbox, pump, 'USD:ola', 4);
+    expect(await pump.deliverHandedOver()).toEqual({ delivered: 0, leftForPoll: 1, failedAccounts: 0 });
+    expect(outbox.marks.size).toBe(2);
+    expect(await pump.pollOnce()).toEqual({ delivered: 2, kept: 0, failedAccounts: 0, more: false });
+    expect(outbox.entryReads).toEqual(['USD:ola:3']);
+    expect(ingested.map((call) => call.input.id)).toEqual(['bal:USD:ola:1', 'bal:USD:ola:2', 'bal:USD:ola:3', 'bal:USD:ola:4']);
+    // Left to the poll, it is not delivered again without one.
+    expect((await pump.deliverHandedOver()).delivered).toBe(0);
+  });
+
+  it('keeps its mark when its ingestion fails, and is delivered by a later poll', async () => {
+    const outbox = new MemoryOutbox();
+    const ingested: string[] = [];
+    let down = true;
+    const ingest = async (input: EventInput) => {
+      if (down) throw new Error('temporal unavailable');
+      ingested.push(input.id);
+    };
+    const pump = new BalancePump({ outbox, ingest, logger: silent, pollIntervalMs: 60_000 });
+    posted(outbox, pump, 'USD:pia', 1);
+    posted(outbox, pump, 'USD:pia', 2);
+    expect(await pump.deliverHandedOver()).toEqual({ delivered: 0, leftForPoll: 2, failedAccounts: 1 });
+    expect(outbox.marks.size).toBe(2);
+    down = false;
+    expect((await pump.pollOnce()).delivered).toBe(2);
+    expect(outbox.entryReads).toEqual([]);
+    expect(ingested).toEqual(['bal:USD:pia:1', 'bal:USD:pia:2']);
+    expect(outbox.marks.size).toBe(0);
+  });
+
+  it('is delivered by a running pump between its polls, without reading the marks again', async () => {
+    const outbox = new MemoryOutbox();
+    const { ingested, ingest } = recorder();
+    const pump = new BalancePump({ outbox, ingest, logger: silent, pollIntervalMs: 60_000 });
+    pump.start();
+    await until(() => outbox.reads === 1);
+    posted(outbox, pump, 'USD:quinn', 1);
+    await until(() => ingested.length === 1);
+    await until(() => outbox.marks.size === 0);
+    expect(outbox.reads).toBe(1);
+    await pump.stop();
+  });
+});
+
 describe('a running pump', () => {
   it('polls again right after a poll during which it was woken, without waiting out its interval', async () => {
     const outbox = new MemoryOutbox();
