@@ -16,7 +16,8 @@ import { describeExit, ManagedChild, type ChildExit } from './managed-child';
 import { OrphanReaper } from './orphan-reaper';
 import { REPO_DIR } from './paths';
 import { LOOPBACK } from './ports';
-import { SERVICE_STOP_GRACE_MS, startFerretDb, startMailDev, startTemporal } from './services';
+import { ferretDbDataDir } from './local-services';
+import { ferretDbUri, SERVICE_STOP_GRACE_MS, startFerretDb, startMailDev, startTemporal } from './services';
 import { ensureTools } from './tools';
 import { answersHttp, waitUntilReady } from './wait-ready';
 
@@ -115,7 +116,7 @@ export class ChaosStack {
     const [ferretPort, temporalPort, smtpPort, maildevPort, api1, api2, metrics1, metrics2] = await sequence(8, port);
     const endpoints: ChaosEndpoints = {
       apiUrls: [`http://${LOOPBACK}:${api1}`, `http://${LOOPBACK}:${api2}`],
-      mongodbUri: `mongodb://${LOOPBACK}:${ferretPort}/creditflow`,
+      mongodbUri: ferretDbUri(ferretDbDataDir(dataDir), ferretPort!, 'creditflow'),
       temporalAddress: `${LOOPBACK}:${temporalPort}`,
       smtpUrl: `smtp://${LOOPBACK}:${smtpPort}`,
       maildevUrl: `http://${LOOPBACK}:${maildevPort}`,
@@ -127,7 +128,7 @@ export class ChaosStack {
       const { value, pid } = stack.reaper.capture(spawn);
       return { child: await value, pid };
     };
-    stack.add('ferretdb', false, service(() => startFerretDb({ ...supervision, binary: tools.ferretdb!, port: ferretPort!, dataDir: path.join(dataDir, 'ferretdb') })));
+    stack.add('ferretdb', false, service(() => startFerretDb({ ...supervision, binary: tools.ferretdb!, port: ferretPort!, dataDir: ferretDbDataDir(dataDir) })));
     stack.add('temporal', false, service(() => startTemporal({ ...supervision, binary: tools.temporal!, port: temporalPort!, dbFile: path.join(dataDir, 'temporal.db') })));
     stack.add('maildev', false, service(() => startMailDev({ ...supervision, smtpPort: smtpPort!, webPort: maildevPort!, mailDir: path.join(dataDir, 'maildev') })));
     for (const [index, apiPort] of [api1!, api2!].entries()) {

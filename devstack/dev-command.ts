@@ -4,12 +4,12 @@ import { devAdminKey } from './admin-key';
 import { parseDevEnv, type DevEnv } from './dev-env';
 import { DevstackError } from './devstack-error';
 import { devLogFormatter } from './log-format';
-import { startLocalServices, type ServicePlan } from './local-services';
+import { ferretDbDataDir, startLocalServices, type ServicePlan } from './local-services';
 import { ManagedChild } from './managed-child';
 import { dataDir as resolveDataDir, REPO_DIR } from './paths';
 import { assertPortsFree, LOOPBACK, type NamedPort } from './ports';
 import { say } from './say';
-import { SERVICE_STOP_GRACE_MS } from './services';
+import { ferretDbUri, SERVICE_STOP_GRACE_MS } from './services';
 import { Layer, Supervisor } from './supervisor';
 import { answersHttp, waitUntilReady } from './wait-ready';
 import { DEMO_WAIT_SECONDS, demoCurl, seedDemoTrigger } from './demo-seed';
@@ -73,7 +73,7 @@ async function startStack(env: DevEnv, plan: ServicePlan, dataDir: string, admin
     return;
   }
   for (const child of services) supervisor.add(child, Layer.Service);
-  const endpoints = endpointsFor(env, plan);
+  const endpoints = endpointsFor(env, plan, dataDir);
   const childEnv = appEnv(env, endpoints, adminKey.key);
   say('starting the API and a worker');
   const api = startApp('api', APP_ENTRIES.api, childEnv, supervisor);
@@ -112,9 +112,9 @@ function portsToCheck(env: DevEnv, plan: ServicePlan): NamedPort[] {
   return ports;
 }
 
-function endpointsFor(env: DevEnv, plan: ServicePlan): Endpoints {
+function endpointsFor(env: DevEnv, plan: ServicePlan, dataDir: string): Endpoints {
   return {
-    mongodbUri: env.MONGODB_URI ?? `mongodb://${LOOPBACK}:${env.FERRETDB_PORT}/creditflow`,
+    mongodbUri: env.MONGODB_URI ?? ferretDbUri(ferretDbDataDir(dataDir), env.FERRETDB_PORT, 'creditflow'),
     temporalAddress: env.TEMPORAL_ADDRESS ?? `${LOOPBACK}:${env.TEMPORAL_PORT}`,
     temporalUiUrl: env.TEMPORAL_UI_URL ?? (plan.temporal ? `http://${LOOPBACK}:${env.TEMPORAL_UI_PORT}` : undefined),
     smtpUrl: env.SMTP_URL ?? `smtp://${LOOPBACK}:${env.SMTP_PORT}`,

@@ -13,6 +13,11 @@ export interface ServicePlan {
   readonly maildev?: { readonly smtpPort: number; readonly webPort: number; readonly persist: boolean };
 }
 
+/** Where FerretDB keeps its files (and its socket, see ferretDbUri) in a stack's data directory. */
+export function ferretDbDataDir(dataDir: string): string {
+  return path.join(dataDir, 'ferretdb');
+}
+
 /**
  * Provisions the tools the plan needs and starts its services in parallel
  * under `dataDir`. If one fails, the ones that did start are stopped before
@@ -22,7 +27,7 @@ export async function startLocalServices(plan: ServicePlan, dataDir: string, sup
   const tools = await ensureTools({ ferretdb: Boolean(plan.ferretdb), temporal: Boolean(plan.temporal) });
   const starts: Promise<ManagedChild>[] = [];
   if (plan.ferretdb && tools.ferretdb) {
-    starts.push(startFerretDb({ ...supervision, binary: tools.ferretdb, port: plan.ferretdb.port, dataDir: path.join(dataDir, 'ferretdb') }));
+    starts.push(startFerretDb({ ...supervision, binary: tools.ferretdb, port: plan.ferretdb.port, dataDir: ferretDbDataDir(dataDir) }));
   }
   if (plan.temporal && tools.temporal) {
     const dbFile = plan.temporal.persist ? path.join(dataDir, 'temporal.db') : undefined;

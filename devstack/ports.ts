@@ -50,10 +50,10 @@ export function freePort(host = LOOPBACK): Promise<number> {
   });
 }
 
-/** Resolves true when something accepts TCP connections on the port within `timeoutMs`. */
-export function acceptsConnections(port: number, timeoutMs: number, host = LOOPBACK): Promise<boolean> {
+/** Resolves true when something accepts connections within `timeoutMs`: TCP on the port, or on the unix socket at that path. */
+export function acceptsConnections(port: number | string, timeoutMs: number, host = LOOPBACK): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net.connect({ port, host });
+    const socket = typeof port === 'string' ? net.connect({ path: port }) : net.connect({ port, host });
     const done = (ok: boolean) => {
       socket.destroy();
       resolve(ok);

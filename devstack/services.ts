@@ -32,11 +32,36 @@ export interface FerretDbOptions extends Supervision {
   readonly dataDir: string;
 }
 
-/** Starts FerretDB on SQLite and resolves once it accepts connections. */
+/** The longest unix socket path every platform takes (sun_path is 104 to 108 bytes, with its NUL). */
+const MAX_SOCKET_PATH_BYTES = 100;
+
+/**
+ * The unix socket a FerretDB with this data directory listens on beside its
+ * TCP port, or undefined when the path would be too long for one. The
+ * stack's own processes connect through it: a command costs both sides less
+ * CPU than over loopback TCP (measured side by side, 10 alternating rounds
+ * of inserts and `_id` reads: 204 against 255 us of client CPU per command,
+ * 389 against 411 us of FerretDB's).
+ */
+export function ferretDbSocket(dataDir: string): string | undefined {
+  const socket = path.join(dataDir, 'mongodb.sock');
+  return Buffer.byteLength(socket) <= MAX_SOCKET_PATH_BYTES ? socket : undefined;
+}
+
+/** The URI of database `dbName` ('' for none) on the FerretDB with this data directory and port: its socket, else its TCP port. */
+export function ferretDbUri(dataDir: string, port: number, dbName: string): string {
+  const socket = ferretDbSocket(dataDir);
+  return `mongodb://${socket ? encodeURIComponent(socket) : `${LOOPBACK}:${port}`}/${dbName}`;
+}
+
+/** Starts FerretDB on SQLite and resolves once it accepts connections (on its port, and on its socket when it has one). */
 export async function startFerretDb(options: FerretDbOptions): Promise<ManagedChild> {
   const sqliteDir = path.join(options.dataDir, 'sqlite');
   const stateDir = path.join(options.dataDir, 'state');
   for (const dir of [sqliteDir, stateDir]) fs.mkdirSync(dir, { recursive: true });
+  const socket = ferretDbSocket(options.dataDir);
+  // A FerretDB killed before it could remove its socket leaves the file, which would refuse the next listen; the data directory is this FerretDB's alone.
+  if (socket) fs.rmSync(socket, { force: true });
   const args = [
     '--handler=sqlite',
     // WAL (FerretDB's default) with synchronous=NORMAL: no fsync per commit,
@@ -45,6 +70,7 @@ export async function startFerretDb(options: FerretDbOptions): Promise<ManagedCh
     // tests; production runs MongoDB through MONGODB_URI.
     `--sqlite-url=file:${sqliteDir}/?_pragma=synchronous(normal)`,
     `--listen-addr=${LOOPBACK}:${options.port}`,
+    ...(socket ? [`--listen-unix=${socket}`] : []),
     `--state-dir=${stateDir}`,
     // Its debug HTTP server defaults to the fixed port 8088, which would clash between stacks.
     '--debug-addr=-',
@@ -52,8 +78,8 @@ export async function startFerretDb(options: FerretDbOptions): Promise<ManagedCh
     '--log-level=error',
   ];
   const child = new ManagedChild({ name: 'ferretdb', command: options.binary, args, env: ferretDbEnv(process.env), echo: options.echo }, options.reaper);
-  const probe = () => acceptsConnections(options.port, PROBE_TIMEOUT_MS);
-  await readyOrStopped(child, { what: `FerretDB on port ${options.port}`, probe, timeoutMs: FERRETDB_READY_TIMEOUT_MS });
+  const probe = async () => (await acceptsConnections(options.port, PROBE_TIMEOUT_MS)) && (!socket || (await acceptsConnections(socket, PROBE_TIMEOUT_MS)));
+  await readyOrStopped(child, { what: `FerretDB on port ${options.port}${socket ? ` and ${socket}` : ''}`, probe, timeoutMs: FERRETDB_READY_TIMEOUT_MS });
   return child;
 }
 

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startLocalServices, type ServicePlan } from './local-services';
+import { ferretDbDataDir, startLocalServices, type ServicePlan } from './local-services';
 import type { ManagedChild } from './managed-child';
 import { OrphanReaper } from './orphan-reaper';
 import { freePort, LOOPBACK } from './ports';
-import { SERVICE_STOP_GRACE_MS } from './services';
+import { ferretDbUri, SERVICE_STOP_GRACE_MS } from './services';
 
 /** The addresses integration tests use, exported to them through process.env. */
 export interface TestStackEnv {
@@ -72,7 +72,7 @@ async function startOnFreePorts(env: NodeJS.ProcessEnv, need: StackNeeds): Promi
   }
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= Promise.all(children.map((child) => child.stop(SERVICE_STOP_GRACE_MS))).then(cleanUp));
-  return { env: testEnv(env, plan), stop };
+  return { env: testEnv(env, plan, tempDir), stop };
 }
 
 async function testPlan(env: NodeJS.ProcessEnv, need: StackNeeds): Promise<ServicePlan> {
@@ -84,9 +84,9 @@ async function testPlan(env: NodeJS.ProcessEnv, need: StackNeeds): Promise<Servi
   };
 }
 
-function testEnv(env: NodeJS.ProcessEnv, plan: ServicePlan): TestStackEnv {
+function testEnv(env: NodeJS.ProcessEnv, plan: ServicePlan, dataDir: string): TestStackEnv {
   return {
-    MONGODB_URI: plan.ferretdb ? `mongodb://${LOOPBACK}:${plan.ferretdb.port}/` : env.MONGODB_URI ?? '',
+    MONGODB_URI: plan.ferretdb ? ferretDbUri(ferretDbDataDir(dataDir), plan.ferretdb.port, '') : env.MONGODB_URI ?? '',
     TEMPORAL_ADDRESS: plan.temporal ? `${LOOPBACK}:${plan.temporal.port}` : env.TEMPORAL_ADDRESS ?? '',
     SMTP_URL: plan.maildev ? `smtp://${LOOPBACK}:${plan.maildev.smtpPort}` : env.SMTP_URL ?? '',
     MAILDEV_API_URL: plan.maildev ? `http://${LOOPBACK}:${plan.maildev.webPort}` : env.MAILDEV_API_URL ?? '',

@@ -1,7 +1,7 @@
 import { Connection } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import nodemailer from 'nodemailer';
-import { mailsTo } from '../support/mailbox';
+import { waitForMails } from '../support/mailbox';
 import { openTestStore } from '../support/store';
 import { temporalAddress } from '../support/temporal';
 
@@ -33,12 +33,14 @@ describe('the integration test stack', () => {
 
   describe('MailDev', () => {
     it('captures a message sent over SMTP and lists it in its API', async () => {
-      const subject = `devstack probe ${randomUUID()}`;
+      const probe = randomUUID();
+      const [subject, to] = [`devstack probe ${probe}`, `owner-${probe}@example.test`];
       const transport = nodemailer.createTransport(process.env.SMTP_URL ?? '');
-      await transport.sendMail({ from: 'creditflow@example.test', to: 'owner@example.test', subject, text: 'Your account was credited $60.' });
+      await transport.sendMail({ from: 'creditflow@example.test', to, subject, text: 'Your account was credited $60.' });
       transport.close();
 
-      const emails = await mailsTo('owner@example.test');
+      // MailDev lists a message once it has parsed it, a moment after the SMTP exchange ends.
+      const emails = await waitForMails(to, 1);
       expect(emails.map((email) => email.subject)).toContain(subject);
     });
   });
