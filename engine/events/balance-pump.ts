@@ -212,19 +212,20 @@ export class BalancePump {
     let firstFailure: { error: unknown; entryId: string } | undefined;
     await inParallel([...byAccount.values()], ACCOUNTS_IN_PARALLEL, async (handed) => {
       handed.sort((a, b) => a.entry.seq - b.entry.seq);
+      // The entry at `from` and the account's later ones go to a poll: their marks stay, and the entries are kept to spare its reads.
+      const leaveToPoll = (from: number) => {
+        for (const left of handed.slice(from)) this.posted.set(left.entry.id, { entry: left.entry });
+        report.leftForPoll += handed.length - from;
+      };
       for (const [index, { entry, markId }] of handed.entries()) {
-        const inOrder = (this.deliveredSeq.get(entry.accountId) ?? 0) >= entry.seq - 1;
+        // The account's previous entry was not delivered by this pump (another process posted it): a poll keeps the order.
+        if ((this.deliveredSeq.get(entry.accountId) ?? 0) < entry.seq - 1) return leaveToPoll(index);
         try {
-          if (!inOrder) throw new OutOfOrder();
           await this.ingest(entry, routing);
         } catch (error) {
-          // This entry and the account's later ones go to a poll: their marks stay, and the entries are kept to spare its reads.
-          for (const left of handed.slice(index)) this.posted.set(left.entry.id, { entry: left.entry });
-          report.leftForPoll += handed.length - index;
-          if (!(error instanceof OutOfOrder)) {
-            report.failedAccounts += 1;
-            firstFailure ??= { error, entryId: entry.id };
-          }
+          leaveToPoll(index);
+          report.failedAccounts += 1;
+          firstFailure ??= { error, entryId: entry.id };
           return;
         }
         this.delivered(entry);
@@ -324,9 +325,6 @@ interface HandedOver {
   entry: LedgerEntry;
   markId?: string;
 }
-
-/** The account's previous entry was not delivered by this pump: the entry waits for a poll, which keeps seq order. */
-class OutOfOrder extends Error {}
 
 /** Each slot's marks (several attempts may have marked one slot). */
 interface Slot {
