@@ -51,9 +51,9 @@ export function freePort(host = LOOPBACK): Promise<number> {
 }
 
 /** Resolves true when something accepts connections within `timeoutMs`: TCP on the port, or on the unix socket at that path. */
-export function acceptsConnections(port: number | string, timeoutMs: number, host = LOOPBACK): Promise<boolean> {
+export function acceptsConnections(portOrPath: number | string, timeoutMs: number, host = LOOPBACK): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = typeof port === 'string' ? net.connect({ path: port }) : net.connect({ port, host });
+    const socket = typeof portOrPath === 'string' ? net.connect({ path: portOrPath }) : net.connect({ port: portOrPath, host });
     const done = (ok: boolean) => {
       socket.destroy();
       resolve(ok);
