@@ -16,8 +16,7 @@ import { describeExit, ManagedChild, type ChildExit } from './managed-child';
 import { OrphanReaper } from './orphan-reaper';
 import { REPO_DIR } from './paths';
 import { LOOPBACK } from './ports';
-import { ferretDbDataDir } from './local-services';
-import { ferretDbUri, SERVICE_STOP_GRACE_MS, startFerretDb, startMailDev, startTemporal } from './services';
+import { ferretDbDataDir, ferretDbUri, SERVICE_STOP_GRACE_MS, startFerretDb, startMailDev, startTemporal } from './services';
 import { ensureTools } from './tools';
 import { answersHttp, waitUntilReady } from './wait-ready';
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { ManagedChild } from './managed-child';
-import { startFerretDb, startMailDev, startTemporal, SERVICE_STOP_GRACE_MS, type Supervision } from './services';
+import { ferretDbDataDir, startFerretDb, startMailDev, startTemporal, SERVICE_STOP_GRACE_MS, type Supervision } from './services';
 import { ensureTools } from './tools';
 
 /**
@@ -11,11 +11,6 @@ export interface ServicePlan {
   readonly ferretdb?: { readonly port: number };
   readonly temporal?: { readonly port: number; readonly uiPort?: number; readonly persist: boolean };
   readonly maildev?: { readonly smtpPort: number; readonly webPort: number; readonly persist: boolean };
-}
-
-/** Where FerretDB keeps its files (and its socket, see ferretDbUri) in a stack's data directory. */
-export function ferretDbDataDir(dataDir: string): string {
-  return path.join(dataDir, 'ferretdb');
 }
 
 /**

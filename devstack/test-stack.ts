@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ferretDbDataDir, startLocalServices, type ServicePlan } from './local-services';
+import { startLocalServices, type ServicePlan } from './local-services';
 import type { ManagedChild } from './managed-child';
 import { OrphanReaper } from './orphan-reaper';
 import { freePort, LOOPBACK } from './ports';
-import { ferretDbUri, SERVICE_STOP_GRACE_MS } from './services';
+import { ferretDbDataDir, ferretDbUri, SERVICE_STOP_GRACE_MS } from './services';
 
 /** The addresses integration tests use, exported to them through process.env. */
 export interface TestStackEnv {
