@@ -1,8 +1,10 @@
 // Benchmark for the documented script (api-v1.md, `script` task): per-run
-// latency and throughput of the sandbox (also with burst polling off), of a fresh node:vm context per run
-// (the per-run isolation baseline to beat), and of a plain function call
-// (the floor). Run with `npm run bench:sandbox`; the last stdout line is the
-// BENCH_RESULT line `npm run bench` reads.
+// latency and throughput of the sandbox (also with burst polling off), of a
+// fresh node:vm context per run (the per-run isolation baseline to beat), and
+// of a plain function call (the floor). The variants take turns in blocks, so
+// a machine that speeds up or slows down during the run moves them all alike
+// and the ratios compare like with like. Run with `npm run bench:sandbox`;
+// the last stdout line is the BENCH_RESULT line `npm run bench` reads.
 import vm from 'node:vm';
 import { printBenchResult } from '../devstack/bench-result';
 import { createInProcessSandbox } from './in-process-sandbox';
@@ -18,6 +20,8 @@ const DOCUMENTED_SCRIPT = [
 ].join('\n');
 const RUNS = 10_000;
 const WARMUP_RUNS = 500;
+/** The timed runs of each variant are split into this many blocks, taken in turn with the other variants' blocks. */
+const BLOCKS = 20;
 
 function inputFor(priceInt: number): ScriptInput {
   return { event: { type: 'request.created', data: { reservation: { id: 'r-1', price_int: priceInt, user: { id: 'u-1' } } } } };
@@ -29,18 +33,45 @@ interface Stats {
   runsPerSecond: number;
 }
 
-async function measure(runs: number, once: (i: number) => Promise<unknown> | unknown): Promise<Stats> {
-  const samplesUs: number[] = [];
+/** One contender: what one run is, and how many of its runs go in a block. */
+interface Variant {
+  name: string;
+  warmupRuns: number;
+  runsPerBlock: number;
+  once: (i: number) => Promise<unknown> | unknown;
+}
+
+/** Times `runs` runs of `once`, one after another, into `samplesUs`; returns the milliseconds they took. */
+async function timeRuns(runs: number, once: Variant['once'], samplesUs: number[]): Promise<number> {
   const startedMs = performance.now();
   for (let i = 0; i < runs; i++) {
     const before = performance.now();
     await once(i);
     samplesUs.push((performance.now() - before) * 1_000);
   }
-  const totalMs = performance.now() - startedMs;
-  samplesUs.sort((a, b) => a - b);
-  const at = (q: number): number => samplesUs[Math.min(samplesUs.length - 1, Math.floor(samplesUs.length * q))] ?? Number.NaN;
-  return { p50Us: at(0.5), p99Us: at(0.99), runsPerSecond: (runs / totalMs) * 1_000 };
+  return performance.now() - startedMs;
+}
+
+/**
+ * Warms every variant up, then times them in BLOCKS rounds: each round runs
+ * one block of every variant, starting with a different one each round.
+ */
+async function measureInTurns(variants: readonly Variant[]): Promise<Stats[]> {
+  for (const variant of variants) await timeRuns(variant.warmupRuns, variant.once, []);
+  const samples = variants.map(() => [] as number[]);
+  const totalsMs = variants.map(() => 0);
+  for (let block = 0; block < BLOCKS; block++) {
+    for (let k = 0; k < variants.length; k++) {
+      const index = (block + k) % variants.length;
+      const variant = variants[index]!;
+      totalsMs[index]! += await timeRuns(variant.runsPerBlock, variant.once, samples[index]!);
+    }
+  }
+  return samples.map((samplesUs, index) => {
+    samplesUs.sort((a, b) => a - b);
+    const at = (q: number): number => samplesUs[Math.min(samplesUs.length - 1, Math.floor(samplesUs.length * q))] ?? Number.NaN;
+    return { p50Us: at(0.5), p99Us: at(0.99), runsPerSecond: (samplesUs.length / totalsMs[index]!) * 1_000 };
+  });
 }
 
 function expectDocumentedOutput(output: unknown, priceInt: number): void {
@@ -57,33 +88,30 @@ function row(name: string, stats: Stats): string {
   return `${name.padEnd(34)} p50 ${stats.p50Us.toFixed(1).padStart(7)} us   p99 ${stats.p99Us.toFixed(1).padStart(8)} us   ${Math.round(stats.runsPerSecond).toString().padStart(7)} runs/s`;
 }
 
-async function measureSandbox(sandbox: Sandbox, priceFor: (i: number) => number): Promise<{ stats: Stats; rssBeforeMb: number; rssAfterMb: number }> {
-  const runSandbox = async (i: number): Promise<void> => {
+/** One documented run in a sandbox, its output checked. */
+function sandboxRun(sandbox: Sandbox, priceFor: (i: number) => number): Variant['once'] {
+  return async (i) => {
     const result = await sandbox.run({ code: DOCUMENTED_SCRIPT, input: inputFor(priceFor(i)) });
     if (!result.ok) throw new Error(`documented script failed: ${result.error.code} ${result.error.message}`);
     expectDocumentedOutput(result.output, priceFor(i));
   };
-  await measure(WARMUP_RUNS, runSandbox);
+}
+
+/** This process's RSS before and after `RUNS` more runs of `once`, each read after a forced collection when node runs with --expose-gc. */
+async function rssAcross(once: Variant['once']): Promise<{ beforeMb: number; afterMb: number }> {
   global.gc?.();
-  const rssBeforeMb = rssMb();
-  const stats = await measure(RUNS, runSandbox);
+  const beforeMb = rssMb();
+  await timeRuns(RUNS, once, []);
   global.gc?.();
-  return { stats, rssBeforeMb, rssAfterMb: rssMb() };
+  return { beforeMb, afterMb: rssMb() };
 }
 
 async function main(): Promise<void> {
   const priceFor = (i: number): number => (i % 2 === 0 ? 5000 : 10000);
   const sandbox = createSandbox();
-  const supervised = await measureSandbox(sandbox, priceFor);
-  sandbox.dispose();
   // The same sandbox parking between runs instead of polling (burstPollUs 0), for comparison.
   const parkingSandbox = createSandbox({ burstPollUs: 0 });
-  const parking = await measureSandbox(parkingSandbox, priceFor);
-  parkingSandbox.dispose();
   const inProcessSandbox = createInProcessSandbox();
-  const inProcess = await measureSandbox(inProcessSandbox, priceFor);
-  inProcessSandbox.dispose();
-  const sandboxStats = supervised.stats;
 
   // Baseline: a fresh node:vm context per run, the usual way to isolate runs.
   const vmScript = new vm.Script(`(function (event, data, reservation) {\n${DOCUMENTED_SCRIPT}\n})`);
@@ -94,8 +122,6 @@ async function main(): Promise<void> {
     const output: unknown = JSON.parse(JSON.stringify(fn(input.event, input.event.data, input.event.data.reservation)));
     expectDocumentedOutput(output, priceFor(i));
   };
-  await measure(WARMUP_RUNS / 5, runFreshContext);
-  const vmStats = await measure(RUNS / 5, runFreshContext);
 
   // Floor: the same logic as a plain function in the host, no isolation.
   const plain = new Function('event', 'data', 'reservation', DOCUMENTED_SCRIPT) as (event: unknown, data: unknown, reservation: unknown) => unknown;
@@ -103,23 +129,37 @@ async function main(): Promise<void> {
     const input = inputFor(priceFor(i)) as { event: { data: { reservation: unknown } } };
     expectDocumentedOutput(plain(input.event, input.event.data, input.event.data.reservation), priceFor(i));
   };
-  await measure(WARMUP_RUNS, runPlain);
-  const plainStats = await measure(RUNS, runPlain);
 
-  console.log(`documented script, node ${process.version}, ${RUNS} sandbox runs (${RUNS / 5} fresh-context runs)`);
+  const sandboxRuns = { warmupRuns: WARMUP_RUNS, runsPerBlock: RUNS / BLOCKS };
+  const [sandboxStats, parkingStats, inProcessStats, vmStats, plainStats] = await measureInTurns([
+    { name: 'sandbox', ...sandboxRuns, once: sandboxRun(sandbox, priceFor) },
+    { name: 'parking', ...sandboxRuns, once: sandboxRun(parkingSandbox, priceFor) },
+    { name: 'in-process', ...sandboxRuns, once: sandboxRun(inProcessSandbox, priceFor) },
+    { name: 'fresh context', warmupRuns: WARMUP_RUNS / 5, runsPerBlock: RUNS / 5 / BLOCKS, once: runFreshContext },
+    { name: 'plain', ...sandboxRuns, once: runPlain },
+  ]) as [Stats, Stats, Stats, Stats, Stats];
+  parkingSandbox.dispose();
+
+  // Memory, apart from the timing: the worker's RSS across child-process runs, then across in-process ones (their isolates counted).
+  const supervised = await rssAcross(sandboxRun(sandbox, priceFor));
+  sandbox.dispose();
+  const inProcess = await rssAcross(sandboxRun(inProcessSandbox, priceFor));
+  inProcessSandbox.dispose();
+
+  console.log(`documented script, node ${process.version}, ${RUNS} runs of each sandbox (${RUNS / 5} fresh-context runs) in ${BLOCKS} blocks taken in turn`);
   console.log(row('sandbox (child process, default)', sandboxStats));
-  console.log(row('the same, parking between runs', parking.stats));
-  console.log(row('sandbox isolates in this process', inProcess.stats));
+  console.log(row('the same, parking between runs', parkingStats));
+  console.log(row('sandbox isolates in this process', inProcessStats));
   console.log(row('fresh node:vm context per run', vmStats));
   console.log(row('plain function call', plainStats));
   console.log(`sandbox p50 is ${(vmStats.p50Us / sandboxStats.p50Us).toFixed(1)}x faster than a fresh node:vm context`);
   const note = global.gc ? '' : ' (run node with --expose-gc for settled figures)';
-  console.log(`worker RSS before/after ${RUNS} child-process runs: ${supervised.rssBeforeMb.toFixed(1)} / ${supervised.rssAfterMb.toFixed(1)} MB${note}`);
-  console.log(`RSS before/after ${RUNS} in-process runs (isolates counted): ${inProcess.rssBeforeMb.toFixed(1)} / ${inProcess.rssAfterMb.toFixed(1)} MB${note}`);
+  console.log(`worker RSS before/after ${RUNS} more child-process runs: ${supervised.beforeMb.toFixed(1)} / ${supervised.afterMb.toFixed(1)} MB${note}`);
+  console.log(`RSS before/after ${RUNS} more in-process runs (isolates counted): ${inProcess.beforeMb.toFixed(1)} / ${inProcess.afterMb.toFixed(1)} MB${note}`);
   printBenchResult({
     bench: 'sandbox', runs: RUNS,
     sandboxP50Us: sandboxStats.p50Us, sandboxP99Us: sandboxStats.p99Us, freshContextP50Us: vmStats.p50Us, freshContextP99Us: vmStats.p99Us,
-    hostRssBeforeMb: supervised.rssBeforeMb, hostRssAfterMb: supervised.rssAfterMb, rssAfterGc: global.gc !== undefined,
+    hostRssBeforeMb: supervised.beforeMb, hostRssAfterMb: supervised.afterMb, rssAfterGc: global.gc !== undefined,
   });
 }
 

@@ -54,7 +54,7 @@ export function resolveOptions(options: SandboxOptions = {}): ResolvedOptions {
   const resolved: ResolvedOptions = {
     maxTimeoutMs: options.maxTimeoutMs ?? DEFAULT_MAX_TIMEOUT_MS,
     maxMemoryMb: options.maxMemoryMb ?? DEFAULT_MAX_MEMORY_MB,
-    maxRunsPerIsolate: options.maxRunsPerIsolate ?? 1_000,
+    maxRunsPerIsolate: options.maxRunsPerIsolate ?? 10_000,
     maxCachedScripts: options.maxCachedScripts ?? 256,
     maxIsolates: options.maxIsolates ?? 4,
     processes: options.processes ?? DEFAULT_PROCESSES,

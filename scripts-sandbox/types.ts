@@ -69,7 +69,7 @@ export interface SandboxOptions {
   maxTimeoutMs?: number;
   /** Largest `memoryMb` a task may ask for. Default 256. */
   maxMemoryMb?: number;
-  /** Runs served by one isolate before it is replaced by a fresh one. Default 1,000. */
+  /** Runs served by one isolate before it is replaced by a fresh one. Default 10,000 (see README, "Isolate"). */
   maxRunsPerIsolate?: number;
   /** Distinct compiled scripts kept per isolate (least recently used are dropped). Default 256. */
   maxCachedScripts?: number;
