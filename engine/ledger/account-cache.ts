@@ -85,10 +85,23 @@ export function knownAccount(context: LedgerContext, accountId: string): Account
   return cached?.doc;
 }
 
-/** The account with a policy read within the lease, reading it again if the lease ran out. */
+/**
+ * The account with a policy read within the lease, reading it again if the
+ * lease ran out. The account document's own policy (version 0) never
+ * changes once written (policy-versions.ts), so an account this process has
+ * read is not read again: only what can change is, its newest policy
+ * version and its group layer.
+ */
 export async function withFreshPolicy(context: LedgerContext, account: AccountDoc): Promise<AccountDoc> {
   const cached = context.accounts.get(account._id);
   if (cached && cached.layer !== undefined && performance.now() - cached.readStartedMs < POLICY_LEASE_MS) return cached.doc;
+  if (cached) {
+    const readStartedMs = performance.now();
+    const [layer, head] = await Promise.all([context.policyLayer(account.ownerId, account.unit), policyHead(context, account._id)]);
+    const doc = withPolicyOf(cached.doc, head);
+    remember(context, { doc, readStartedMs, layer });
+    return doc;
+  }
   const fresh = await readAccount(context, account.ownerId, account.unit);
   if (!fresh) throw new Error(`ledger account ${account._id} disappeared`);
   return fresh;
