@@ -22,6 +22,8 @@ const RUNS = 10_000;
 const WARMUP_RUNS = 500;
 /** The timed runs of each variant are split into this many blocks, taken in turn with the other variants' blocks. */
 const BLOCKS = 20;
+/** Untimed runs at the start of every block. */
+const BLOCK_WARMUP_RUNS = 10;
 
 function inputFor(priceInt: number): ScriptInput {
   return { event: { type: 'request.created', data: { reservation: { id: 'r-1', price_int: priceInt, user: { id: 'u-1' } } } } };
@@ -64,8 +66,10 @@ async function measureInTurns(variants: readonly Variant[]): Promise<Stats[]> {
     for (let k = 0; k < variants.length; k++) {
       const index = (block + k) % variants.length;
       const variant = variants[index]!;
-      // Each block starts on a collected heap (with --expose-gc), so no block pays for the garbage of the one before (fresh contexts leave much).
+      // Each block starts on a collected heap (with --expose-gc), so no block pays for the garbage of the one before (fresh contexts leave much),
+      // and with a few untimed runs, so none pays for the caches the one before left cold.
       global.gc?.();
+      await timeRuns(BLOCK_WARMUP_RUNS, variant.once, []);
       totalsMs[index]! += await timeRuns(variant.runsPerBlock, variant.once, samples[index]!);
     }
   }
