@@ -110,12 +110,16 @@ function runForwarding(command, args, env, { parentWatch = false } = {}) {
 
 /**
  * npm writes node_modules/.package-lock.json on every install; when it is
- * missing or older than package-lock.json, the installed tree is stale.
+ * missing or older than package-lock.json or a file in patches/ (the
+ * changes `npm ci` applies to installed packages, see package.json's
+ * postinstall), the installed tree is stale.
  */
 function dependenciesAreCurrent() {
   try {
     const installed = fs.statSync(path.join(REPO_DIR, 'node_modules', '.package-lock.json')).mtimeMs;
-    return installed >= fs.statSync(path.join(REPO_DIR, 'package-lock.json')).mtimeMs;
+    const patchesDir = path.join(REPO_DIR, 'patches');
+    const inputs = [path.join(REPO_DIR, 'package-lock.json'), ...fs.readdirSync(patchesDir).map((name) => path.join(patchesDir, name))];
+    return inputs.every((file) => installed >= fs.statSync(file).mtimeMs);
   } catch {
     return false;
   }

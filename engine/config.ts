@@ -69,6 +69,12 @@ export const configSchema = z.object({
   WEBHOOK_ALLOWED_HOSTS: webhookAllowedHostsSchema.default([]),
   /** Payment gateways as JSON, `{ "<name>": { "url", "secret", "submit"? } }`: where payment_request tasks submit, signed with the secret, and (`submit`) each call's timeout and the retries before the request expires. A loopback or private URL's host must be in WEBHOOK_ALLOWED_HOSTS. */
   PAYMENT_GATEWAYS: paymentGatewaysSchema.default({}),
+  /**
+   * Whether a worker's workflow threads record where each of a run's promises was created, for Temporal's `__stack_trace`
+   * query (the UI's "Stack Trace" tab). The worker's copy of the SDK reads this variable itself (patches/); off, runs cost
+   * their workflow thread about half the CPU and the query answers an empty trace.
+   */
+  WORKFLOW_STACK_TRACES: flag.default(false),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;

@@ -7,12 +7,14 @@ export type CrashPoint = 'none' | 'after-post' | 'after-transfer-debit';
 /**
  * A real worker in its own process (test/support/worker-process.ts) on the
  * test's database and task queue; resolves once it polls. With `firings`
- * it also runs schedule firings (as the product's worker does).
+ * it also runs schedule firings (as the product's worker does); `env` adds
+ * to or overrides (undefined: removes) this process's environment.
  */
-export function spawnWorkerProcess(options: { dbName: string; taskQueue: string; crash: CrashPoint; firings?: boolean }): Promise<ChildProcess> {
+export function spawnWorkerProcess(options: { dbName: string; taskQueue: string; crash: CrashPoint; firings?: boolean; env?: Record<string, string | undefined> }): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'worker-process.ts')], {
     env: {
       ...process.env,
+      ...options.env,
       TEST_DB_NAME: options.dbName,
       TEST_TASK_QUEUE: options.taskQueue,
       CRASH_AFTER_POST: options.crash === 'after-post' ? '1' : '0',
