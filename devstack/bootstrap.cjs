@@ -163,6 +163,13 @@ function start() {
     return;
   }
   ensureDependencies();
+  // glibc gives threads that allocate at once malloc arenas of their own, up
+  // to eight per core, and hands little of them back. A worker has many such
+  // threads (libuv, V8's, the workflow threads, the Temporal core's); with two
+  // arenas its RSS grew 2.7 MB over 10,000 runs instead of 25.6 (README,
+  // "Memory"). Every process started from here inherits it; a value the
+  // caller set wins.
+  process.env.MALLOC_ARENA_MAX ??= '2';
   if (args[0] === 'run') runEntry(args.slice(1));
   else runCli(args);
 }
