@@ -6,8 +6,8 @@
 // balances refuse; ledgers written before them are backfilled once.
 import { randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
-import { isDomainError } from '../../../engine/errors';
 import { createLedger, type Ledger, type PostRequest } from '../../../engine/ledger';
+import { refusalCode } from '../../support/refusal';
 import { openTestStore } from '../../support/store';
 
 let store: Awaited<ReturnType<typeof openTestStore>>;
@@ -27,16 +27,6 @@ afterAll(async () => {
 
 function posting(ownerId: string, overrides: Partial<PostRequest> = {}): PostRequest {
   return { ownerId, unit: 'USD', direction: 'credit', amount: 100, idempotencyKey: `${ownerId}-${randomBytes(4).toString('hex')}`, createIfMissing: true, source: { kind: 'api', keyId: 'key_test' }, ...overrides };
-}
-
-async function refusalCode(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isDomainError(error)) return error.code;
-    throw error;
-  }
-  throw new Error('the posting was not refused');
 }
 
 /** The filters of the finds sent to the entries: FerretDB answers only `{ _id: <string> }` from an index. */

@@ -4,8 +4,8 @@
 // document, whose own policy is written once with it (policy-versions.ts).
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isDomainError } from '../../../engine/errors';
 import { createLedger, POLICY_LEASE_MS, type Ledger, type PolicyLayer, type PostRequest } from '../../../engine/ledger';
+import { refusalCode } from '../../support/refusal';
 import { openTestStore } from '../../support/store';
 
 let store: Awaited<ReturnType<typeof openTestStore>>;
@@ -25,16 +25,6 @@ afterAll(async () => {
 
 function posting(ownerId: string, overrides: Partial<PostRequest> = {}): PostRequest {
   return { ownerId, unit: 'USD', direction: 'credit', amount: 100, idempotencyKey: `${ownerId}-${randomBytes(4).toString('hex')}`, createIfMissing: true, source: { kind: 'api', keyId: 'key_test' }, ...overrides };
-}
-
-async function refusalCode(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isDomainError(error)) return error.code;
-    throw error;
-  }
-  throw new Error('the posting was not refused');
 }
 
 /** The collections read by `find` since the log was cleared, in order. */
