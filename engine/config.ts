@@ -72,7 +72,7 @@ export const configSchema = z.object({
   /**
    * Whether a worker's workflow threads record where each of a run's promises was created, for Temporal's `__stack_trace`
    * query (the UI's "Stack Trace" tab). The worker's copy of the SDK reads this variable itself (patches/); off, runs cost
-   * their workflow thread about half the CPU and the query answers an empty trace.
+   * their workflow thread about half the CPU and the query fails with "Workflow stack traces are not enabled on this worker".
    */
   WORKFLOW_STACK_TRACES: flag.default(false),
 });

@@ -37,7 +37,6 @@ interface Stats {
 
 /** One contender: what one run is, and how many of its runs go in a block. */
 interface Variant {
-  name: string;
   warmupRuns: number;
   runsPerBlock: number;
   once: (i: number) => Promise<unknown> | unknown;
@@ -138,11 +137,11 @@ async function main(): Promise<void> {
 
   const sandboxRuns = { warmupRuns: WARMUP_RUNS, runsPerBlock: RUNS / BLOCKS };
   const [sandboxStats, parkingStats, inProcessStats, vmStats, plainStats] = await measureInTurns([
-    { name: 'sandbox', ...sandboxRuns, once: sandboxRun(sandbox, priceFor) },
-    { name: 'parking', ...sandboxRuns, once: sandboxRun(parkingSandbox, priceFor) },
-    { name: 'in-process', ...sandboxRuns, once: sandboxRun(inProcessSandbox, priceFor) },
-    { name: 'fresh context', warmupRuns: WARMUP_RUNS / 5, runsPerBlock: RUNS / 5 / BLOCKS, once: runFreshContext },
-    { name: 'plain', ...sandboxRuns, once: runPlain },
+    { ...sandboxRuns, once: sandboxRun(sandbox, priceFor) },
+    { ...sandboxRuns, once: sandboxRun(parkingSandbox, priceFor) },
+    { ...sandboxRuns, once: sandboxRun(inProcessSandbox, priceFor) },
+    { warmupRuns: WARMUP_RUNS / 5, runsPerBlock: RUNS / 5 / BLOCKS, once: runFreshContext },
+    { ...sandboxRuns, once: runPlain },
   ]) as [Stats, Stats, Stats, Stats, Stats];
   parkingSandbox.dispose();
 
