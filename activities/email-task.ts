@@ -7,6 +7,9 @@ import { isRefusal, type Mailer } from '../engine/mail/mailer';
 import { messageIdFor, outboxModel } from '../engine/mail/outbox';
 import { renderEmail, type EmailSources } from '../engine/mail/render';
 import type { TemplateCatalog } from '../engine/mail/templates';
+import { templateNamesOwner } from '../engine/customers/owner-reads';
+import type { OwnerContextLoader } from '../engine/customers/run-context';
+import type { AccountContext, EventEnvelope } from '../workflows/types';
 import { assertOneRecipient, emailSources, type EmailRequest } from '../tasks/email';
 import { TaskInputError } from '../workflows/task-inputs';
 
@@ -38,6 +41,16 @@ function render(content: EmailSources, variables: Record<string, unknown>) {
   }
 }
 
+/**
+ * The template variables with the owner context of the run's event, read
+ * now: the run went without it (nothing in its trigger names it) and the
+ * template does. The run's own values come first, as the context's would.
+ */
+async function withOwner(variables: Record<string, unknown>, load: OwnerContextLoader): Promise<Record<string, unknown>> {
+  const owner = await load(variables.event as EventEnvelope, variables.account as AccountContext | undefined);
+  return { ...owner, ...variables };
+}
+
 /** Whether this call is an attempt of a local activity (the email task's first attempt, see tasks/email.ts). */
 function inLocalActivity(): boolean {
   try {
@@ -56,7 +69,7 @@ function inLocalActivity(): boolean {
  * attempt still sending in another worker, resends it with the same
  * Message-ID.
  */
-export function createSendEmailTask(deps: { connection: Connection; mailer: Mailer; templates: TemplateCatalog; clock?: () => Date }) {
+export function createSendEmailTask(deps: { connection: Connection; mailer: Mailer; templates: TemplateCatalog; ownerContext?: OwnerContextLoader; clock?: () => Date }) {
   const outbox = driverCollection(outboxModel(deps.connection));
   const now = deps.clock ?? (() => new Date());
   /** Sends in flight in this process, by outbox key. */
@@ -76,7 +89,9 @@ export function createSendEmailTask(deps: { connection: Connection; mailer: Mail
     if (inLocalActivity() && deps.mailer.isFailing()) {
       throw ApplicationFailure.retryable('the mail server is failing; the email goes to the regular activity, which retries with backoff', 'smtp_unavailable');
     }
-    const email = render(await sources(request, deps.templates), request.variables);
+    const content = await sources(request, deps.templates);
+    const variables = request.ownerDeferred && deps.ownerContext && templateNamesOwner(content) ? await withOwner(request.variables, deps.ownerContext) : request.variables;
+    const email = render(content, variables);
     const messageId = messageIdFor(request.outboxKey);
     const send = deps.mailer.send({ ...email, to: request.to, messageId, headers: { 'X-Creditflow-Outbox-Key': request.outboxKey } });
     sending.set(request.outboxKey, send);

@@ -12,6 +12,7 @@ import type { PaymentGateways } from '../engine/payments/gateway';
 import { createFiringActivities, type FiringDependencies } from '../engine/schedules/fire';
 import { createFiringStore } from '../engine/schedules/firing-store';
 import type { TemplateCatalog } from '../engine/mail/templates';
+import type { OwnerContextLoader } from '../engine/customers/run-context';
 import type { Sandbox } from '../scripts-sandbox';
 import { createPostAccountTask } from './account-task';
 import { createSendEmailTask } from './email-task';
@@ -26,6 +27,12 @@ export interface ActivityDependencies {
   ledger: Pick<Ledger, 'post' | 'transfer'>;
   mailer: Mailer;
   templates: TemplateCatalog;
+  /**
+   * Reads an event's owner context (engine/customers/run-context.ts) for an
+   * email whose run went without it (TriggerRunInput.ownerDeferred) and whose
+   * template names it. The worker passes the ingestion's own loader.
+   */
+  ownerContext?: OwnerContextLoader;
   /** The webhook sender and the triggers' signing secrets; without them a webhook task fails as unavailable. */
   webhooks?: ExecutionDependencies['webhooks'];
   webhookSecret?: ExecutionDependencies['webhookSecret'];

@@ -161,7 +161,9 @@ async function main(): Promise<void> {
     await ledger.ensureIndexes();
     const mailer = createSmtpMailer(stack.env.SMTP_URL, 'bench@creditflow.local');
     const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./bench-workflows'), ...WORKFLOW_BUNDLER_OPTIONS, logger: new DefaultLogger('WARN') });
-    const activities = { ...createActivities({ connection: store, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR) }), noop: async () => undefined };
+
+    const ownerContext = createOwnerContextLoader({ profileOf: createCustomerDirectory({ connection: store, ledger }).profileOf, ledger, defaultUnit: config.DEFAULT_UNIT });
+    const activities = { ...createActivities({ connection: store, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR), ownerContext }), noop: async () => undefined };
     capWorkflowThreadYoungGeneration();
     const worker = await Worker.create({
       connection: await NativeConnection.connect({ address: stack.env.TEMPORAL_ADDRESS }), taskQueue: TASK_QUEUE, workflowBundle: { code }, activities, sinks: runSinks(undefined),
@@ -169,7 +171,6 @@ async function main(): Promise<void> {
     });
     const running = worker.run();
     const logger = pino({ level: 'warn' });
-    const ownerContext = createOwnerContextLoader({ profileOf: createCustomerDirectory({ connection: store, ledger }).profileOf, ledger, defaultUnit: config.DEFAULT_UNIT });
     const ingestor = createEventIngestor({ connection: store, triggers: createTriggerStore(store), temporal: client, taskQueue: TASK_QUEUE, logger, ownerContext });
     const pump = new BalancePump({ outbox: ledger.balanceChanges, ingest: ingestor.ingest, routingOf: ingestor.routingOf, logger, pollIntervalMs: config.BALANCE_EVENTS_POLL_MS });
     pumpWake.wake = (entry, markId) => pump.wake(entry, markId);

@@ -64,6 +64,7 @@ async function main(): Promise<void> {
     ledger: meteredLedger(ledger, metrics),
     mailer: meteredMailer(mailer, metrics),
     templates: createTemplateStore(store, fileTemplateCatalog(BUNDLED_TEMPLATES_DIR)).catalog,
+    ownerContext,
     webhooks: createWebhookSender({ allowedHosts: config.WEBHOOK_ALLOWED_HOSTS }),
     gateways: httpGateways(config.PAYMENT_GATEWAYS, createWebhookSender({ allowedHosts: config.WEBHOOK_ALLOWED_HOSTS })),
     webhookSecret: (triggerId) => webhookSecrets.current(triggerId),

@@ -21,6 +21,8 @@ export interface EmailRequest {
   text?: string;
   html?: string;
   variables: Record<string, unknown>;
+  /** The run's owner context was not read at ingestion: read it as the email renders if the template names it. */
+  ownerDeferred?: boolean;
 }
 
 /**
@@ -40,7 +42,8 @@ export function assertOneRecipient(to: string): void {
 function variablesOf(task: EmailTask, context: RunContext): Record<string, unknown> {
   const vars = task.inputTaskId === undefined ? undefined : (context.tasks[task.inputTaskId] as { vars?: unknown } | undefined)?.vars;
   const topLevel = vars !== null && typeof vars === 'object' && !Array.isArray(vars) ? (vars as Record<string, unknown>) : {};
-  return { ...context, ...topLevel };
+  const { ownerDeferred: _deferred, ...variables } = context;
+  return { ...variables, ...topLevel };
 }
 
 /** The subject and bodies: the task's own, else the template's. */
@@ -106,6 +109,7 @@ export const emailKind: TaskKind<EmailTask, EmailRequest> = {
       ...(text ? { text } : {}),
       ...(html ? { html } : {}),
       variables: variablesOf(task, context),
+      ...(context.ownerDeferred ? { ownerDeferred: true } : {}),
     };
   },
   async execute(request, deps) {

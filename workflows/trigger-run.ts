@@ -129,6 +129,7 @@ async function runTasks(input: TriggerRunInput, state: RunState, executeTask: Ta
   // The depth rides in the context only on runs with a cause, so runs without one see the context they always did.
   const run = { workflowId, startedAt: startTime.toISOString(), ...(input.cause ? { depth: input.cause.depth } : {}) };
   const context = initialContext(input.trigger, input.event, run, input.account, input.customer, input.package);
+  if (input.ownerDeferred) context.ownerDeferred = true;
   const failure = await interpretTasks({ tasks: input.trigger.tasks, context, effectKeyBase: workflowInfo().workflowId, states: state.tasks }, executeTask, toTaskError);
   // Runs of triggers without onLateCancel (all runs started before it existed) go on exactly as before.
   if (input.trigger.onLateCancel) await answerLateCancellation(input.trigger.onLateCancel, state, context, executeTask);

@@ -173,6 +173,8 @@ export interface RunContext {
   account?: AccountContext;
   /** The profile of the customer the event names, when one exists (engine/customers/run-context.ts). */
   customer?: CustomerContext;
+  /** The run's owner context was not read when its event arrived (TriggerRunInput.ownerDeferred); not a template variable. */
+  ownerDeferred?: boolean;
   /** The credit package the event matched, chosen when the event was ingested (runs whose trigger has `amountFrom: "package"`). */
   package?: PackageSelection;
   /** In `onLateCancel` tasks: the cancellation they answer. */
@@ -277,6 +279,12 @@ export interface TriggerRunInput {
   customer?: CustomerContext;
   /** Set on runs that an internal event started. */
   cause?: RunCause;
+  /**
+   * Set when the owner context was not read at ingestion because nothing in
+   * the trigger names it (engine/customers/owner-reads.ts): an email whose
+   * template names `customer` or `account` reads it as it renders.
+   */
+  ownerDeferred?: boolean;
   /** The package the event matched, snapshotted at match time, on runs whose trigger credits `amountFrom: "package"`; `package` in its context. */
   package?: PackageSelection;
   /** A cancellation that arrived before the run started (held for its correlation value): the run ends as cancelled without tasks. */

@@ -13,6 +13,7 @@ import { eventRoutesOf, planTasks, runsInWorker } from '../../tasks/registry';
 import { runDetails, runSummary } from '../../workflows/summaries';
 import { cancelRequestSignal, eventArrivedSignal, triggerRun } from '../../workflows/trigger-run';
 import type { AccountContext, CancelRequest, CustomerContext, EventEnvelope, PackageSelection, RunCause, TriggerRunInput } from '../../workflows/types';
+import { triggerNamesOwner } from '../customers/owner-reads';
 import type { OwnerContextLoader } from '../customers/run-context';
 import { createPackageStore } from '../packages/package-store';
 import { creditsPackage } from '../../tasks/account';
@@ -73,6 +74,8 @@ export interface RunOptions {
   account?: AccountContext;
   customer?: CustomerContext;
   cause?: RunCause;
+  /** The owner context was not read: no matched trigger names it (TriggerRunInput.ownerDeferred). */
+  ownerDeferred?: true;
 }
 
 export interface IngestDependencies {
@@ -145,6 +148,7 @@ export function createEventIngestor(deps: IngestDependencies) {
       ...(options.account ? { account: options.account } : {}),
       ...(options.customer ? { customer: options.customer } : {}),
       ...(options.cause ? { cause: options.cause } : {}),
+      ...(options.ownerDeferred ? { ownerDeferred: true } : {}),
       ...(selectedPackage ? { package: selectedPackage } : {}),
       ...(version.cancelOn && runsInWorker([...version.tasks, ...(version.onLateCancel?.tasks ?? [])]) ? (version.wait.seconds === 0 ? { runningFromStart: true } : { tasksBeginRecorded: true }) : {}),
     };
@@ -208,12 +212,14 @@ export function createEventIngestor(deps: IngestDependencies) {
    */
   async function startRuns(event: EventEnvelope, options: RunOptions, listening: readonly TriggerRecord[]): Promise<{ runs: RunRef[]; throttled: ThrottledMatch[]; skipped: SkippedMatch[]; filterErrors: FilterError[] }> {
     // The owner's profile and account are read once per event: before matching when a filter reads
-    // them (`customer.autoTopUp.threshold`), else only when a run will carry them.
-    const loadOwner = async () => (deps.ownerContext && !options.customer ? deps.ownerContext(event, options.account) : {});
+    // them (`customer.autoTopUp.threshold`), else only when a matched trigger names them
+    // (owner-reads.ts). Otherwise the runs go without, marked `ownerDeferred` for their emails.
+    const loads = deps.ownerContext !== undefined && !options.customer;
+    const loadOwner = async () => (loads ? deps.ownerContext!(event, options.account) : {});
     let owner = listening.some((trigger) => filterReadsOwner(trigger.on.filter)) ? await loadOwner() : undefined;
     const { matched, errors } = matchTriggers(listening, owner ? matchSubject(event, { ...owner, ...options }) : event, filters);
     for (const error of errors) deps.logger.warn({ eventId: event.id, ...error }, 'trigger filter not evaluated to a match');
-    owner ??= matched.length > 0 ? await loadOwner() : {};
+    owner ??= matched.some(triggerNamesOwner) ? await loadOwner() : loads && matched.length > 0 ? { ownerDeferred: true as const } : {};
     const outcomes = await Promise.all(matched.map((trigger) => startFor(trigger, event, { ...owner, ...options })));
     return {
       runs: outcomes.flatMap((outcome) => ('run' in outcome ? [outcome.run] : [])),

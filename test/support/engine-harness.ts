@@ -3,7 +3,7 @@ import type { Connection } from 'mongoose';
 import { createActivities } from '../../activities';
 import { BalancePump } from '../../engine/events/balance-pump';
 import { groupPolicyLayer } from '../../engine/customers';
-import { createOwnerContextLoader } from '../../engine/customers/run-context';
+import { createOwnerContextLoader, type OwnerContextLoader } from '../../engine/customers/run-context';
 import { createEventIngestor } from '../../engine/events/ingest';
 import { createLedger, type Ledger } from '../../engine/ledger';
 import { createSmtpMailer } from '../../engine/mail/mailer';
@@ -16,7 +16,7 @@ import { httpGateways, type GatewayConfig } from '../../engine/payments/gateway'
 import { createSandbox } from '../../scripts-sandbox';
 import { startTestApi, TEST_ADMIN_KEY, type TestApi } from './api';
 import { firingDependencies } from './firings';
-import { openTestStore } from './store';
+import { openTestStore, type CommandLog } from './store';
 import { startTestWorker, type TestWorker } from './temporal';
 
 /** A run as GET /v1/runs/{id} shows it; tests assert on its shape field by field. */
@@ -30,6 +30,8 @@ export interface EngineHarness {
   ledger: Ledger;
   /** The test database the API, the worker and the ledger share. */
   connection: Connection;
+  /** What the API, the worker and the ledger sent to the store, when started with `recordCommands`. */
+  commands: CommandLog;
   /** The balance pump beside the worker, when started with `balanceEvents`. */
   balancePump?: BalancePump;
   /** Creates a trigger; fails the test unless it is 201. Returns its id. */
@@ -52,8 +54,8 @@ export interface EngineHarness {
  * With `gateways`, payment_request tasks submit to those gateways (loopback
  * allowed).
  */
-export async function startEngineHarness(label: string, options: { webhooksTo?: string[]; balanceEvents?: boolean; balancePollMs?: number; gateways?: GatewayConfig } = {}): Promise<EngineHarness> {
-  const store = await openTestStore(label);
+export async function startEngineHarness(label: string, options: { webhooksTo?: string[]; balanceEvents?: boolean; balancePollMs?: number; gateways?: GatewayConfig; recordCommands?: boolean } = {}): Promise<EngineHarness> {
+  const store = await openTestStore(label, { recordCommands: options.recordCommands === true });
   let balancePump: BalancePump | undefined;
   // As the worker does: the customer group is the middle layer of each account's policy.
   const ledger = createLedger({ connection: store.connection, policyLayer: groupPolicyLayer(store.connection), onEntryInserted: (entry, markId) => balancePump?.wake(entry, markId) });
@@ -67,7 +69,10 @@ export async function startEngineHarness(label: string, options: { webhooksTo?: 
   // Gateways on this machine (the tests' stubs) are called as the dev stack calls them: loopback allowed.
   const gateways = options.gateways ? { gateways: httpGateways(options.gateways, createWebhookSender({ allowedHosts: ['127.0.0.1'] })) } : {};
   const scheduling = await firingDependencies(store.connection, ledger);
-  const worker = await startTestWorker(createActivities({ connection: store.connection, sandbox, ledger, mailer, templates: createTemplateStore(store.connection, fileTemplateCatalog(BUNDLED_TEMPLATES_DIR)).catalog, ...webhooks, ...gateways, firings: scheduling.firings }), scheduling.taskQueue);
+  // As engine/worker-main.ts does: emails of runs that went without their owner context read it when their template names it.
+  // Built once the API is up (its configuration's default unit).
+  const workerOwner: { load?: OwnerContextLoader } = {};
+  const worker = await startTestWorker(createActivities({ connection: store.connection, sandbox, ledger, mailer, templates: createTemplateStore(store.connection, fileTemplateCatalog(BUNDLED_TEMPLATES_DIR)).catalog, ownerContext: async (event, account) => workerOwner.load!(event, account), ...webhooks, ...gateways, firings: scheduling.firings }), scheduling.taskQueue);
   // The API checks webhook addresses at save against the same allowed hosts the worker sends to.
   const env = {
     ...(options.webhooksTo ? { WEBHOOK_ALLOWED_HOSTS: options.webhooksTo.join(',') } : {}),
@@ -75,6 +80,7 @@ export async function startEngineHarness(label: string, options: { webhooksTo?: 
     ...(options.gateways ? { PAYMENT_GATEWAYS: JSON.stringify(options.gateways) } : {}),
   };
   const api = await startTestApi({ store: store.connection, temporal: worker.client, taskQueue: worker.taskQueue, ...(Object.keys(env).length > 0 ? { env } : {}) });
+  workerOwner.load = createOwnerContextLoader({ profileOf: api.api.customers.profileOf, ledger, defaultUnit: api.config.DEFAULT_UNIT });
   if (options.balanceEvents) {
     const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
     // As the API does: runs of balance events see the owner's customer profile.
@@ -94,6 +100,7 @@ export async function startEngineHarness(label: string, options: { webhooksTo?: 
     worker,
     ledger,
     connection: store.connection,
+    commands: store.commands,
     ...(balancePump ? { balancePump } : {}),
     async createTrigger(body) {
       const response = await api.request('POST', '/v1/triggers', body);

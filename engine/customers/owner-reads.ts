@@ -1,0 +1,67 @@
+/**
+ * Which runs need their owner context (run-context.ts: `customer` and
+ * `account`) read when their event arrives. Reading it costs an event up to
+ * three store reads (the profile, the account, and the account's first entry
+ * when it has no document), so ingestion reads it only for a trigger that
+ * names it somewhere: its filter, a task's fields (`when`, paths, `{{...}}`
+ * references) or a script's code. The test is on the text and errs one way
+ * only: a trigger that merely mentions the word (a comment "account
+ * top-up") still gets the context; one that can reach it never goes without.
+ *
+ * A named email template is not part of the trigger: its text can change
+ * while a run waits. A run whose owner context was not read carries
+ * `ownerDeferred`, and its email reads the owner context as it renders, if
+ * the template's text names it (`templateNamesOwner`).
+ */
+import type { TaskSpec } from '../../workflows/types';
+import { filterReadsOwner } from '../triggers/matcher';
+
+/** The two names, as a key, a path segment or a `$` operand. */
+const OWNER_NAME = /\b(?:customer|account)\b/;
+
+/**
+ * In any string of a task, scripts included: the names, and what reaches a
+ * script's parameters without writing them (`arguments`, a direct `eval`,
+ * an identifier spelled with a `\u` escape).
+ */
+const OWNER_ACCESS = /\b(?:customer|account|arguments|eval)\b|\\u/;
+
+/** Task fields that name no context value: the kind, ids, and a template's name (its text is checked as the email renders). */
+const NOT_CONTEXT = new Set(['type', 'id', 'inputTaskId', 'template', 'execution']);
+
+function namesOwner(value: unknown): boolean {
+  if (typeof value === 'string') return OWNER_ACCESS.test(value);
+  if (Array.isArray(value)) return value.some(namesOwner);
+  if (value !== null && typeof value === 'object') return Object.entries(value).some(([key, item]) => OWNER_NAME.test(key) || namesOwner(item));
+  return false;
+}
+
+/** True when a task's fields or code may read `customer` or `account` from the run context. */
+export function taskNamesOwner(task: TaskSpec): boolean {
+  return Object.entries(task).some(([key, value]) => !NOT_CONTEXT.has(key) && (OWNER_NAME.test(key) || namesOwner(value)));
+}
+
+/** What a trigger is judged on: its filter and both task lists. */
+export interface OwnerReader {
+  on: { filter?: Record<string, unknown> };
+  tasks: readonly TaskSpec[];
+  onLateCancel?: { tasks: readonly TaskSpec[] };
+}
+
+/** True when the trigger's runs must carry the owner context from their event's arrival. */
+export function triggerNamesOwner(trigger: OwnerReader): boolean {
+  return filterReadsOwner(trigger.on.filter) || [...trigger.tasks, ...(trigger.onLateCancel?.tasks ?? [])].some(taskNamesOwner);
+}
+
+/**
+ * In a handlebars expression (`{{...}}`): the names, and what walks the
+ * whole context without naming them (`this` at the top, `@root`, `..`,
+ * `lookup`).
+ */
+const TEMPLATE_OWNER_ACCESS = /\b(?:customer|account|this|lookup)\b|@root|\.\./;
+const EXPRESSION = /\{\{[^}]*\}\}/g;
+
+/** True when a template's parts may read `customer` or `account`. */
+export function templateNamesOwner(parts: { subject: string; text: string; html?: string }): boolean {
+  return [parts.subject, parts.text, parts.html ?? ''].some((part) => (part.match(EXPRESSION) ?? []).some((expression) => TEMPLATE_OWNER_ACCESS.test(expression)));
+}

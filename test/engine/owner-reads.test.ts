@@ -1,0 +1,73 @@
+import { templateNamesOwner, triggerNamesOwner } from '../../engine/customers/owner-reads';
+import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../engine/mail/templates';
+import { documentedTopUpTrigger } from '../../engine/triggers/documented-top-up';
+import type { TaskSpec } from '../../workflows/types';
+
+const script = (code: string): TaskSpec => ({ id: 'compute', type: 'script', code }) as TaskSpec;
+const withTasks = (...tasks: TaskSpec[]) => ({ on: {}, tasks });
+
+describe('triggerNamesOwner: which runs get their owner context read at ingestion', () => {
+  it('is false for the documented top-up: its script, fields and template name neither', () => {
+    const trigger = documentedTopUpTrigger({ waitSeconds: 0 }) as unknown as Parameters<typeof triggerNamesOwner>[0];
+    expect(triggerNamesOwner(trigger)).toBe(false);
+  });
+
+  it('is true for a filter on the owner', () => {
+    expect(triggerNamesOwner({ on: { filter: { 'customer.attributes.tier': 'gold' } }, tasks: [] })).toBe(true);
+    expect(triggerNamesOwner({ on: { filter: { $expr: { $lt: ['$account.balance', 500] } } }, tasks: [] })).toBe(true);
+  });
+
+  it.each([
+    ['`when` on the customer', { id: 'credit', type: 'account', action: 'credit', amount: 5, when: { 'customer.attributes.tier': 'gold' } }],
+    ['a path into the customer', { id: 'credit', type: 'account', action: 'credit', amountFrom: 'customer.autoTopUp.amount' }],
+    ['a reference to the account', { id: 'credit', type: 'account', action: 'credit', amount: 5, owner: '{{account.ownerId}}' }],
+    ['an inline email body', { id: 'mail', type: 'email', to: 'a@example.com', subject: 'Hi', text: 'Balance {{account.balance}}' }],
+    ['a webhook body deep inside', { id: 'hook', type: 'webhook', url: 'https://example.com', body: { who: { name: '{{customer.name}}' } } }],
+  ])('is true for %s', (_label, task) => {
+    expect(triggerNamesOwner(withTasks(task as unknown as TaskSpec))).toBe(true);
+  });
+
+  it('is true for an onLateCancel task that names the owner', () => {
+    const trigger = { ...withTasks(script('return 1;')), onLateCancel: { tasks: [script('return customer;')] } };
+    expect(triggerNamesOwner(trigger)).toBe(true);
+  });
+
+  it.each([
+    ['the name', 'return customer.name;'],
+    ['the account', 'return { low: account.balance < 500 };'],
+    ['`arguments`', 'return arguments[10];'],
+    ['a direct eval', "return eval('cust' + 'omer');"],
+    ['an escaped identifier', 'return \\u0063ustomer;'],
+  ])('is true for a script that reaches the owner through %s', (_label, code) => {
+    expect(triggerNamesOwner(withTasks(script(code)))).toBe(true);
+  });
+
+  it('is false for words that only contain the names, and for ids and template names', () => {
+    const trigger = withTasks(
+      script('const customerCount = 1; const accounts = []; return { customerCount, accounts };'),
+      { id: 'account', type: 'email', template: 'account-credited', inputTaskId: 'account' } as unknown as TaskSpec,
+    );
+    expect(triggerNamesOwner(trigger)).toBe(false);
+  });
+});
+
+describe('templateNamesOwner: whether an email of a run without its owner context reads it as it renders', () => {
+  it('is true when an expression names the owner', () => {
+    expect(templateNamesOwner({ subject: 'Hi {{customer.name}}', text: 'x' })).toBe(true);
+    expect(templateNamesOwner({ subject: 'Hi', text: 'x', html: '<p>{{{account.balance}}}</p>' })).toBe(true);
+  });
+
+  it('is true for expressions that walk the whole context', () => {
+    expect(templateNamesOwner({ subject: 's', text: '{{#each this}}{{@key}}{{/each}}' })).toBe(true);
+    expect(templateNamesOwner({ subject: 's', text: '{{#each data.items}}{{@root.customer}}{{/each}}' })).toBe(true);
+    expect(templateNamesOwner({ subject: 's', text: '{{#with data}}{{../customer}}{{/with}}' })).toBe(true);
+    expect(templateNamesOwner({ subject: 's', text: '{{lookup data "x"}}' })).toBe(true);
+  });
+
+  it('is false for prose outside expressions, and for the bundled account-credited template', async () => {
+    expect(templateNamesOwner({ subject: 'Your account', text: 'The customer service team thanks you. {{DOLLARS}}' })).toBe(false);
+    const bundled = await fileTemplateCatalog(BUNDLED_TEMPLATES_DIR).get('account-credited');
+    expect(bundled).not.toBeNull();
+    expect(templateNamesOwner(bundled!)).toBe(false);
+  });
+});
