@@ -48,9 +48,17 @@ export interface OwnerReader {
   onLateCancel?: { tasks: readonly TaskSpec[] };
 }
 
+/** Answers per trigger object: ingestion asks for each event, and the routing cache hands out the same records for a lease. */
+const answers = new WeakMap<OwnerReader, boolean>();
+
 /** True when the trigger's runs must carry the owner context from their event's arrival. */
 export function triggerNamesOwner(trigger: OwnerReader): boolean {
-  return filterReadsOwner(trigger.on.filter) || [...trigger.tasks, ...(trigger.onLateCancel?.tasks ?? [])].some(taskNamesOwner);
+  let names = answers.get(trigger);
+  if (names === undefined) {
+    names = filterReadsOwner(trigger.on.filter) || [...trigger.tasks, ...(trigger.onLateCancel?.tasks ?? [])].some(taskNamesOwner);
+    answers.set(trigger, names);
+  }
+  return names;
 }
 
 /**
