@@ -4,7 +4,8 @@
  * three store reads (the profile, the account, and the account's first entry
  * when it has no document), so ingestion reads it only for a trigger that
  * names it somewhere: its filter, a task's fields (`when`, paths, `{{...}}`
- * references) or a script's code. The test is on the text and errs one way
+ * references), a script's code, or another field of the trigger (a
+ * `throttle` or `singleton` key such as `{{account.ownerId}}`). The test is on the text and errs one way
  * only: a trigger that merely mentions the word (a comment "account
  * top-up") still gets the context; one that can reach it never goes without.
  *
@@ -36,12 +37,34 @@ function namesOwner(value: unknown): boolean {
   return false;
 }
 
-/** True when a task's fields or code may read `customer` or `account` from the run context. */
-export function taskNamesOwner(task: TaskSpec): boolean {
-  return Object.entries(task).some(([key, value]) => !NOT_CONTEXT.has(key) && (OWNER_NAME.test(key) || namesOwner(value)));
+/** A filter's references to the whole document (`$$ROOT`, `$$CURRENT`), which reach the owner context unnamed. */
+const WHOLE_DOCUMENT = /\$\$(?:ROOT|CURRENT)\b/;
+
+/** True when a filter over the run context (`on.filter`, a task's `when`) may read the owner context: a path or operand naming it, or the whole document. Its literal values are data, not references. */
+function filterNamesOwner(filter: Record<string, unknown> | undefined): boolean {
+  return filter !== undefined && (filterReadsOwner(filter) || WHOLE_DOCUMENT.test(JSON.stringify(filter)));
 }
 
-/** What a trigger is judged on: its filter and both task lists. */
+/** True when a task's fields or code may read `customer` or `account` from the run context. */
+export function taskNamesOwner(task: TaskSpec): boolean {
+  return Object.entries(task).some(([key, value]) => {
+    if (NOT_CONTEXT.has(key)) return false;
+    if (key === 'when') return filterNamesOwner(value as Record<string, unknown> | undefined);
+    return OWNER_NAME.test(key) || namesOwner(value);
+  });
+}
+
+/**
+ * Trigger fields that never read the run context: identity and text for
+ * people, the wait, and `cancelOn` (its `correlate` path is read from the
+ * event alone). `on` is judged by its filter's references (its literal
+ * values are data); the task lists task by task.
+ * Every other field (`throttle` and `singleton` keys, sweeps, and any field
+ * added later) is judged by its text.
+ */
+const NOT_CONTEXT_TRIGGER = new Set(['id', 'version', 'createdAt', 'updatedAt', 'key', 'name', 'description', 'enabled', 'wait', 'cancelOn', 'on', 'tasks', 'onLateCancel']);
+
+/** What a trigger is judged on: its filter, both task lists and its other fields. */
 export interface OwnerReader {
   on: { filter?: Record<string, unknown> };
   tasks: readonly TaskSpec[];
@@ -51,11 +74,17 @@ export interface OwnerReader {
 /** Answers per trigger object: ingestion asks for each event, and the routing cache hands out the same records for a lease. */
 const answers = new WeakMap<OwnerReader, boolean>();
 
+function judge(trigger: OwnerReader): boolean {
+  if (filterNamesOwner(trigger.on.filter)) return true;
+  if ([...trigger.tasks, ...(trigger.onLateCancel?.tasks ?? [])].some(taskNamesOwner)) return true;
+  return Object.entries(trigger).some(([key, value]) => !NOT_CONTEXT_TRIGGER.has(key) && (OWNER_NAME.test(key) || namesOwner(value)));
+}
+
 /** True when the trigger's runs must carry the owner context from their event's arrival. */
 export function triggerNamesOwner(trigger: OwnerReader): boolean {
   let names = answers.get(trigger);
   if (names === undefined) {
-    names = filterReadsOwner(trigger.on.filter) || [...trigger.tasks, ...(trigger.onLateCancel?.tasks ?? [])].some(taskNamesOwner);
+    names = judge(trigger);
     answers.set(trigger, names);
   }
   return names;

@@ -62,3 +62,22 @@ it('a run whose trigger names the customer carries the profile as it was when th
   const { runs } = await harness.sendAndSettle({ id: `named-${randomUUID()}`, type: 'note.named', data: { ownerId: 'deferred_ada' } });
   expect(runs[0]).toMatchObject({ status: 'completed', tasks: [{ id: 'seen', output: { name: 'Ada Lovelace' } }] });
 }, 60_000);
+
+it('a throttle keyed on the owner\'s account reads it, so each owner has a window of their own', async () => {
+  for (const owner of ['throttle_ann', 'throttle_ben']) {
+    await harness.api.request('POST', `/v1/accounts/${owner}/entries`, { unit: 'USD', direction: 'credit', amount: 100, idempotencyKey: `seed-${owner}`, createIfMissing: true });
+  }
+  await harness.createTrigger({
+    name: 'One visit credit per owner a minute',
+    on: { types: ['visit.logged'] },
+    throttle: { key: '{{account.ownerId}}', minIntervalSeconds: 60 },
+    tasks: [{ id: 'noop', type: 'script', code: 'return 1;' }],
+  });
+  const visit = (ownerId: string) => harness.sendAndSettle({ id: `visit-${randomUUID()}`, type: 'visit.logged', data: { ownerId } });
+  const [annFirst, benFirst] = [await visit('throttle_ann'), await visit('throttle_ben')];
+  const annSecond = await visit('throttle_ann');
+  expect(annFirst.runs).toHaveLength(1);
+  expect(benFirst.runs).toHaveLength(1);
+  expect(annSecond.runs).toHaveLength(0);
+  expect(annSecond.body.throttled).toEqual([expect.objectContaining({ key: 'throttle_ann' })]);
+}, 60_000);

@@ -27,6 +27,26 @@ describe('triggerNamesOwner: which runs get their owner context read at ingestio
     expect(triggerNamesOwner(withTasks(task as unknown as TaskSpec))).toBe(true);
   });
 
+  it('reads filters by their references: a literal value is data, the whole document is not', () => {
+    const when = (filter: Record<string, unknown>) => withTasks({ id: 'credit', type: 'account', action: 'credit', amount: 5, when: filter } as unknown as TaskSpec);
+    expect(triggerNamesOwner(when({ 'data.kind': 'account-closure' }))).toBe(false);
+    expect(triggerNamesOwner(when({ $expr: { $gt: [{ $size: { $objectToArray: '$$ROOT' } }, 3] } }))).toBe(true);
+    expect(triggerNamesOwner({ on: { filter: { 'data.reservation.resource.id': 'account-top-up' } }, tasks: [] })).toBe(false);
+  });
+
+  it('is true for a throttle or singleton key on the owner', () => {
+    expect(triggerNamesOwner({ ...withTasks(script('return 1;')), throttle: { key: '{{account.ownerId}}', per: 'day' } } as Parameters<typeof triggerNamesOwner>[0])).toBe(true);
+    expect(triggerNamesOwner({ ...withTasks(script('return 1;')), singleton: { key: '{{customer.groupId}}' } } as Parameters<typeof triggerNamesOwner>[0])).toBe(true);
+  });
+
+  it('is false for what never reads the context: the name, the description, event types and the cancellation path', () => {
+    const trigger = {
+      ...withTasks(script('return 1;')), name: 'account top-up', description: 'credits the customer account',
+      on: { types: ['account.balance_changed'] }, cancelOn: { types: ['account.closed'], correlate: 'data.account.id' }, wait: { seconds: 0 },
+    };
+    expect(triggerNamesOwner(trigger as Parameters<typeof triggerNamesOwner>[0])).toBe(false);
+  });
+
   it('is true for an onLateCancel task that names the owner', () => {
     const trigger = { ...withTasks(script('return 1;')), onLateCancel: { tasks: [script('return customer;')] } };
     expect(triggerNamesOwner(trigger)).toBe(true);
