@@ -161,7 +161,6 @@ async function main(): Promise<void> {
     await ledger.ensureIndexes();
     const mailer = createSmtpMailer(stack.env.SMTP_URL, 'bench@creditflow.local');
     const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./bench-workflows'), ...WORKFLOW_BUNDLER_OPTIONS, logger: new DefaultLogger('WARN') });
-
     const ownerContext = createOwnerContextLoader({ profileOf: createCustomerDirectory({ connection: store, ledger }).profileOf, ledger, defaultUnit: config.DEFAULT_UNIT });
     const activities = { ...createActivities({ connection: store, sandbox, ledger, mailer, templates: fileTemplateCatalog(BUNDLED_TEMPLATES_DIR), ownerContext }), noop: async () => undefined };
     capWorkflowThreadYoungGeneration();

@@ -5,9 +5,10 @@
  * when it has no document), so ingestion reads it only for a trigger that
  * names it somewhere: its filter, a task's fields (`when`, paths, `{{...}}`
  * references), a script's code, or another field of the trigger (a
- * `throttle` or `singleton` key such as `{{account.ownerId}}`). The test is on the text and errs one way
- * only: a trigger that merely mentions the word (a comment "account
- * top-up") still gets the context; one that can reach it never goes without.
+ * `throttle` or `singleton` key such as `{{account.ownerId}}`). The test
+ * is on the text and errs one way only: a trigger that merely mentions the
+ * word (a comment "account top-up") still gets the context; one that can
+ * reach it never goes without.
  *
  * A named email template is not part of the trigger: its text can change
  * while a run waits. A run whose owner context was not read carries
