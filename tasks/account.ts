@@ -156,6 +156,8 @@ export function postingOutput(request: PostRequest, result: { entry: { id: strin
  */
 export const accountKind: TaskKind<AccountTask, PreparedPosting | NothingToPost> = {
   type: 'account',
+  // The comment goes on the entry as written (prepare).
+  contextFields: { literal: ['comment'] },
   fields: z.object({
     action: z.enum(['credit', 'debit', 'auto']),
     amount: z.number().int().min(0).max(MAX_AMOUNT).optional(),

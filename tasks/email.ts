@@ -61,6 +61,8 @@ export async function emailSources(request: Pick<EmailRequest, 'template' | 'sub
  */
 export const emailKind: TaskKind<EmailTask, EmailRequest> = {
   type: 'email',
+  // Rendered by handlebars with the run context (engine/mail/render.ts).
+  contextFields: { templates: ['subject', 'text', 'html'] },
   fields: z.object({
     inputTaskId: z.string().optional(),
     to: ownerReference.default('{{reservation.user.email}}'),

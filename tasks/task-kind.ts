@@ -119,6 +119,14 @@ export interface TaskKind<Task extends TaskSpec = TaskSpec, Prepared = unknown> 
   templatesUsed?(task: Task): string[];
   /** Event routes (type, path) the task needs in place when its run starts (wait_for_event). */
   eventRoutes?(task: Task): Array<{ types: string[]; path: string }>;
+  /**
+   * How the kind's string fields reach the run context, beyond being judged
+   * by their whole text (engine/customers/owner-reads.ts): `literal` fields
+   * are used as written, never resolved against it (a comment); `templates`
+   * are handlebars templates, which read it only in their `{{...}}`
+   * expressions. Declare a field here only while the kind's code uses it so.
+   */
+  readonly contextFields?: { readonly literal?: readonly string[]; readonly templates?: readonly string[] };
   readonly execution: ExecutionPlan;
   /** One line for the Temporal UI, with `{{path}}` parts filled from the run context. */
   summary(task: Task): string;

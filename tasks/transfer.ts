@@ -45,6 +45,8 @@ export interface TransferOutput {
  */
 export const transferKind: TaskKind<TransferTask, TransferRequest | null> = {
   type: 'transfer',
+  // The comment goes on both entries as written (prepare).
+  contextFields: { literal: ['comment'] },
   fields: z.object({
     from: ownerReference,
     to: ownerReference,

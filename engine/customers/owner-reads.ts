@@ -6,15 +6,24 @@
  * names it somewhere: its filter, a task's fields (`when`, paths, `{{...}}`
  * references), a script's code, or another field of the trigger (a
  * `throttle` or `singleton` key such as `{{account.ownerId}}`). The test
- * is on the text and errs one way only: a trigger that merely mentions the
- * word (a comment "account top-up") still gets the context; one that can
- * reach it never goes without.
+ * is on the text and errs one way only: a field that merely mentions the
+ * word (a webhook body "account top-up") still gets the context; one that
+ * can reach it never goes without. Two kinds of field are read for what
+ * they are, as their task kind declares them (TaskKind.contextFields): a
+ * literal one (an entry's comment) never reads the context, and a
+ * handlebars template (an email's subject and bodies) reads it only in its
+ * `{{...}}` expressions, so "credited to your account" in an email's text
+ * is no reference. A string that is one whole `{{path}}` reference reads
+ * only what its path starts with: `{{data.customer.id}}` is the event's.
  *
  * A named email template is not part of the trigger: its text can change
  * while a run waits. A run whose owner context was not read carries
  * `ownerDeferred`, and its email reads the owner context as it renders, if
  * the template's text names it (`templateNamesOwner`).
  */
+import Handlebars from 'handlebars';
+import { kindOf } from '../../tasks/registry';
+import { parseReference } from '../../workflows/references';
 import type { TaskSpec } from '../../workflows/types';
 import { filterReadsOwner } from '../triggers/matcher';
 
@@ -31,8 +40,15 @@ const OWNER_ACCESS = /\b(?:customer|account|arguments|eval)\b|\\u/;
 /** Task fields that name no context value: the kind, ids, and a template's name (its text is checked as the email renders). */
 const NOT_CONTEXT = new Set(['type', 'id', 'inputTaskId', 'template', 'execution']);
 
+/** The first part of a path that reads the owner context: `{{customer.name}}`, `{{#with account}}`. */
+const OWNER_HEAD = new Set(['customer', 'account']);
+
+/** A string that is one whole `{{path}}` reference reads only what its path starts with (`{{data.customer.id}}` is the event's); any other is judged by its text. */
 function namesOwner(value: unknown): boolean {
-  if (typeof value === 'string') return OWNER_ACCESS.test(value);
+  if (typeof value === 'string') {
+    const path = parseReference(value);
+    return path === undefined ? OWNER_ACCESS.test(value) : OWNER_HEAD.has(path.split('.')[0]!);
+  }
   if (Array.isArray(value)) return value.some(namesOwner);
   if (value !== null && typeof value === 'object') return Object.entries(value).some(([key, item]) => OWNER_NAME.test(key) || namesOwner(item));
   return false;
@@ -48,9 +64,11 @@ function filterNamesOwner(filter: Record<string, unknown> | undefined): boolean 
 
 /** True when a task's fields or code may read `customer` or `account` from the run context. */
 export function taskNamesOwner(task: TaskSpec): boolean {
+  const fields = kindOf(task.type)?.contextFields;
   return Object.entries(task).some(([key, value]) => {
-    if (NOT_CONTEXT.has(key)) return false;
+    if (NOT_CONTEXT.has(key) || (fields?.literal?.includes(key) === true && typeof value === 'string')) return false;
     if (key === 'when') return filterNamesOwner(value as Record<string, unknown> | undefined);
+    if (fields?.templates?.includes(key) === true && typeof value === 'string') return expressionsNameOwner(value);
     return OWNER_NAME.test(key) || namesOwner(value);
   });
 }
@@ -92,14 +110,39 @@ export function triggerNamesOwner(trigger: OwnerReader): boolean {
 }
 
 /**
- * In a handlebars expression (`{{...}}`): the names, and what walks the
- * whole context without naming them (`this` at the top, `@root`, `..`,
- * `lookup`).
+ * True when a handlebars path may read the owner context: it starts with
+ * one of its names, or walks the whole context without naming them (`this`
+ * alone, `../` out of a block, `@root` and the other data variables, and the
+ * `lookup` helper, which takes its key as data).
  */
-const TEMPLATE_OWNER_ACCESS = /\b(?:customer|account|this|lookup)\b|@root|\.\./;
-const EXPRESSION = /\{\{[^}]*\}\}/g;
+function pathReadsOwner(path: hbs.AST.PathExpression): boolean {
+  return path.data || path.depth > 0 || path.parts.length === 0 || OWNER_HEAD.has(path.parts[0]!) || path.original === 'lookup';
+}
+
+/** Walks a handlebars AST for a path that may read the owner context. */
+function astReadsOwner(node: unknown): boolean {
+  if (Array.isArray(node)) return node.some(astReadsOwner);
+  if (node === null || typeof node !== 'object') return false;
+  if ((node as { type?: unknown }).type === 'PathExpression') return pathReadsOwner(node as hbs.AST.PathExpression);
+  return Object.values(node).some(astReadsOwner);
+}
+
+/**
+ * True when a handlebars template may read `customer` or `account`: judged
+ * on handlebars' own parse of it, so only its expressions count, whatever
+ * their strings hold. A template that does not parse counts (it never
+ * renders, but it costs nothing to be safe).
+ */
+function expressionsNameOwner(template: string): boolean {
+  if (!template.includes('{{')) return false;
+  try {
+    return astReadsOwner(Handlebars.parse(template));
+  } catch {
+    return true;
+  }
+}
 
 /** True when a template's parts may read `customer` or `account`. */
 export function templateNamesOwner(parts: { subject: string; text: string; html?: string }): boolean {
-  return [parts.subject, parts.text, parts.html ?? ''].some((part) => (part.match(EXPRESSION) ?? []).some((expression) => TEMPLATE_OWNER_ACCESS.test(expression)));
+  return [parts.subject, parts.text, parts.html ?? ''].some(expressionsNameOwner);
 }

@@ -1,7 +1,10 @@
+import { loadResources } from '../../cli/apply';
 import { templateNamesOwner, triggerNamesOwner } from '../../engine/customers/owner-reads';
 import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../engine/mail/templates';
 import { documentedTopUpTrigger } from '../../engine/triggers/documented-top-up';
-import type { TaskSpec } from '../../workflows/types';
+import { REPO_DIR } from '../../devstack/paths';
+import { accountKind } from '../../tasks/account';
+import type { RunContext, TaskSpec } from '../../workflows/types';
 
 const script = (code: string): TaskSpec => ({ id: 'compute', type: 'script', code }) as TaskSpec;
 const withTasks = (...tasks: TaskSpec[]) => ({ on: {}, tasks });
@@ -68,6 +71,50 @@ describe('triggerNamesOwner: which runs get their owner context read at ingestio
       { id: 'account', type: 'email', template: 'account-credited', inputTaskId: 'account' } as unknown as TaskSpec,
     );
     expect(triggerNamesOwner(trigger)).toBe(false);
+  });
+});
+
+describe('triggerNamesOwner: fields read for what they are (TaskKind.contextFields)', () => {
+  const email = (fields: Record<string, string>) => withTasks({ id: 'mail', type: 'email', to: '{{reservation.user.email}}', subject: 's', text: 't', ...fields } as unknown as TaskSpec);
+
+  it('judges an email\'s subject and bodies by their expressions: prose naming the account is no reference', () => {
+    expect(triggerNamesOwner(email({ subject: 'Your account was credited', text: 'Hello {{reservation.user.name}}, your account has {{DOLLARS}} more.' }))).toBe(false);
+    expect(triggerNamesOwner(email({ html: '<p>The customer team thanks you.</p>' }))).toBe(false);
+  });
+
+  it.each([
+    ['a name in a body', { text: 'Balance {{account.balance}}' }],
+    ['a triple-stash in the html', { html: '<p>{{{customer.name}}}</p>' }],
+    ['a block over the whole context', { text: '{{#with this}}{{name}}{{/with}}' }],
+    ['@root', { subject: '{{@root.customer.name}}' }],
+    ['lookup', { text: '{{lookup . "customer"}}' }],
+    ['../ out of a block', { text: '{{#each reservation.items}}{{../account}}{{/each}}' }],
+    ['a name after a string holding the closing braces', { text: '{{foo "}}" account.balance}}' }],
+  ])('still counts %s in an email', (_label, fields) => {
+    expect(triggerNamesOwner(email(fields))).toBe(true);
+  });
+
+  it('judges a whole `{{path}}` reference by where its path starts: the event\'s data is not the owner context', () => {
+    const transfer = (to: string) => withTasks({ id: 'pay', type: 'transfer', from: 'partner_master', to, amount: 5, unit: 'USD' } as unknown as TaskSpec);
+    expect(triggerNamesOwner(transfer('{{data.customer.id}}'))).toBe(false);
+    expect(triggerNamesOwner(transfer('{{customer.id}}'))).toBe(true);
+    expect(triggerNamesOwner(transfer('{{ account.ownerId }}'))).toBe(true);
+    expect(triggerNamesOwner(transfer('pre-{{data.customer.id}}'))).toBe(true);
+  });
+
+  it('does not judge an entry\'s comment, which is posted as written', () => {
+    expect(triggerNamesOwner(withTasks({ id: 'charge', type: 'account', action: 'debit', amount: 5, comment: 'Paid from the account balance' } as unknown as TaskSpec))).toBe(false);
+    expect(triggerNamesOwner(withTasks({ id: 'pay', type: 'transfer', from: 'partner_master', to: '{{data.buyer}}', amount: 5, unit: 'USD', comment: 'to the customer account' } as unknown as TaskSpec))).toBe(false);
+    // What makes that safe: the account kind hands the comment to the ledger untouched.
+    const context = { event: { id: 'e', type: 't', occurredAt: '2026-12-04T00:00:00Z', data: {} }, data: {}, tasks: {}, results: {}, trigger: { id: 'trg', name: 'T', version: 1 }, customer: { name: 'Ada' } } as unknown as RunContext;
+    const prepared = accountKind.prepare({ id: 'c', type: 'account', action: 'credit', amount: 5, unit: 'USD', owner: 'u1', comment: '{{customer.name}}' } as never, context, { key: 'k', workflowId: 'w', taskId: 'c' } as never);
+    expect(prepared).toMatchObject({ request: { comment: '{{customer.name}}' } });
+  });
+
+  it('judges the shipped examples: those that only mention the words go without, those that read the owner do not', () => {
+    const triggers = new Map(loadResources(REPO_DIR, ['examples']).filter((resource) => resource.kind === 'trigger').map((resource) => [resource.name, resource.body as unknown as Parameters<typeof triggerNamesOwner>[0]]));
+    for (const key of ['account-top-up', 'package-top-up', 'pay-from-balance', 'listing-fee', 'partner-wallet']) expect([key, triggerNamesOwner(triggers.get(key)!)]).toEqual([key, false]);
+    for (const key of ['auto-top-up', 'low-balance-reminder']) expect([key, triggerNamesOwner(triggers.get(key)!)]).toEqual([key, true]);
   });
 });
 
