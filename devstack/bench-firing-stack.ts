@@ -3,7 +3,7 @@
 // worker with the firing activities, and the API over HTTP.
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
 import type { Connection as MongooseConnection } from 'mongoose';
 import pino from 'pino';
 import { createActivities } from '../activities';
@@ -18,7 +18,7 @@ import { createTriggerStore, type TriggerStore } from '../engine/triggers/trigge
 import { capWorkflowThreadYoungGeneration, runSinks, WORKFLOW_BUNDLER_OPTIONS } from '../engine/worker';
 import { createSandbox } from '../scripts-sandbox';
 import { apiClient, type ApiClient } from './api-client';
-import { startTestStack } from './test-stack';
+import { startBenchServices } from './bench-stack';
 
 export interface FiringBenchStack {
   store: MongooseConnection;
@@ -32,12 +32,7 @@ export interface FiringBenchStack {
 
 /** Starts the stack on database `dbName` and task queue `taskQueue`; what started is stopped again if a later step fails. */
 export async function startFiringBenchStack(options: { dbName: string; taskQueue: string; adminKey: string }): Promise<FiringBenchStack> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  const stack = await startTestStack({});
-  const stopAll: Array<() => Promise<unknown>> = [() => stack.stop()];
-  const stop = async () => {
-    for (const step of stopAll) await step().catch(() => undefined);
-  };
+  const { stack, stopAll, stop } = await startBenchServices();
   try {
     const config = loadConfig({ ADMIN_API_KEY: options.adminKey, TEMPORAL_ADDRESS: stack.env.TEMPORAL_ADDRESS, TEMPORAL_TASK_QUEUE: options.taskQueue, LOG_LEVEL: 'silent' });
     const logger = pino({ level: 'silent' });

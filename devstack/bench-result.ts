@@ -48,6 +48,18 @@ export const benchResultSchema = z.discriminatedUnion('bench', [
     serialCompletedP50Ms: durationMs,
   }),
   z.object({
+    bench: z.literal('examples'),
+    /** Runs of each example, and of the baseline. */
+    runs: z.number().int().positive(),
+    concurrency: z.number().int().positive(),
+    /** A workflow with three no-op activities, start to result. */
+    baselineRunsPerS: rate,
+    baselineP50Ms: durationMs,
+    baselineP99Ms: durationMs,
+    /** Each shipped example's runs, POST /v1/events to the run's result; CPU per run summed over every process of the stack. */
+    examples: z.array(z.object({ name: z.string(), runsPerS: rate, p50Ms: durationMs, p99Ms: durationMs, cpuMsPerRun: durationMs })).min(1),
+  }),
+  z.object({
     bench: z.literal('sandbox'),
     runs: z.number().int().positive(),
     /** The default sandbox: isolates in child processes. */

@@ -165,6 +165,17 @@ function workerMemoryRows(r: Extract<BenchResult, { bench: 'worker-memory' }>): 
   ];
 }
 
+function examplesRows(r: Extract<BenchResult, { bench: 'examples' }>): SummaryRow[] {
+  return r.examples.map((example) => {
+    const throughput = example.runsPerS / r.baselineRunsPerS;
+    return {
+      bench: 'examples', figure: `${example.name} runs, ${r.concurrency} in flight (${num(r.runs)}); p50 ${num(example.p50Ms)} ms, p99 ${num(example.p99Ms)} ms`,
+      result: `${num(example.runsPerS, 1)} runs/s`, baseline: `3 no-op activities: ${num(r.baselineRunsPerS, 1)} runs/s`,
+      ratio: ratio(throughput), goal: `>= ${ratio(E2E_MIN_THROUGHPUT_RATIO)}`, met: met(throughput >= E2E_MIN_THROUGHPUT_RATIO),
+    };
+  });
+}
+
 function signed(value: number): string {
   return `${value >= 0 ? '+' : ''}${num(value, 1)}`;
 }
@@ -174,6 +185,7 @@ export function summaryRows(result: BenchResult): SummaryRow[] {
   switch (result.bench) {
     case 'ledger': return ledgerRows(result);
     case 'e2e': return e2eRows(result);
+    case 'examples': return examplesRows(result);
     case 'sandbox': return sandboxRows(result);
     case 'api': return apiRows(result);
     case 'sweep': return sweepRows(result);
