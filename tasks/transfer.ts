@@ -68,10 +68,12 @@ export const transferKind: TaskKind<TransferTask, TransferRequest | null> = {
   },
   normalize: withDefaultUnit,
   execution: {
+    // Two or three postings take milliseconds: a local activity, as an account task's posting is
+    // (no round trip through the server's activity queue). A worker that dies between the halves
+    // leaves its workflow task to time out, and the next worker's attempt completes the transfer.
     mode: 'activity',
-    local: false,
-    // Two postings; the timeout bounds how long a crashed worker's attempt holds the run before the retry completes it.
-    startToCloseTimeout: '20 seconds',
+    local: true,
+    startToCloseTimeout: '10 seconds',
     // Both halves are idempotent by the transfer id, so a retry completes a transfer a crash cut in two.
     retry: LEDGER_RETRY,
   },
