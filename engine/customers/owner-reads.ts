@@ -22,6 +22,7 @@
  * the template's text names it (`templateNamesOwner`).
  */
 import Handlebars from 'handlebars';
+import { LRUCache } from 'lru-cache';
 import { kindOf } from '../../tasks/registry';
 import { parseReference } from '../../workflows/references';
 import type { TaskSpec } from '../../workflows/types';
@@ -135,12 +136,24 @@ function astReadsOwner(node: unknown): boolean {
  */
 function expressionsNameOwner(template: string): boolean {
   if (!template.includes('{{')) return false;
+  const known = templateAnswers.get(template);
+  if (known !== undefined) return known;
+  let names: boolean;
   try {
-    return astReadsOwner(Handlebars.parse(template));
+    names = astReadsOwner(Handlebars.parse(template));
   } catch {
-    return true;
+    names = true;
   }
+  templateAnswers.set(template, names);
+  return names;
 }
+
+/**
+ * Answers per template text: an email of a run without its owner context
+ * asks for its template on every send, and a parse allocates about ten
+ * times the template's size. Bounded by the characters it keeps.
+ */
+const templateAnswers = new LRUCache<string, boolean>({ maxSize: 4_000_000, sizeCalculation: (_answer, template) => Math.max(1, template.length) });
 
 /** True when a template's parts may read `customer` or `account`. */
 export function templateNamesOwner(parts: { subject: string; text: string; html?: string }): boolean {
