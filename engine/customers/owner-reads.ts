@@ -44,11 +44,16 @@ const NOT_CONTEXT = new Set(['type', 'id', 'inputTaskId', 'template', 'execution
 /** The first part of a path that reads the owner context: `{{customer.name}}`, `{{#with account}}`. */
 const OWNER_HEAD = new Set(['customer', 'account']);
 
-/** A string that is one whole `{{path}}` reference reads only what its path starts with (`{{data.customer.id}}` is the event's); any other is judged by its text. */
+/**
+ * A string that is one whole `{{path}}` reference reads only what its path
+ * starts with (`{{data.customer.id}}` is the event's); any other is judged
+ * by its text. A path with a `-` is judged by its text too: in a script,
+ * `{{data.x-account.y}}` is a subtraction that reads `account`.
+ */
 function namesOwner(value: unknown): boolean {
   if (typeof value === 'string') {
     const path = parseReference(value);
-    return path === undefined ? OWNER_ACCESS.test(value) : OWNER_HEAD.has(path.split('.')[0]!);
+    return path === undefined || path.includes('-') ? OWNER_ACCESS.test(value) : OWNER_HEAD.has(path.split('.')[0]!);
   }
   if (Array.isArray(value)) return value.some(namesOwner);
   if (value !== null && typeof value === 'object') return Object.entries(value).some(([key, item]) => OWNER_NAME.test(key) || namesOwner(item));
@@ -120,11 +125,21 @@ function pathReadsOwner(path: hbs.AST.PathExpression): boolean {
   return path.data || path.depth > 0 || path.parts.length === 0 || OWNER_HEAD.has(path.parts[0]!) || path.original === 'lookup';
 }
 
+/**
+ * A string literal naming the owner context or `lookup`: where a helper's
+ * name goes (`{{"customer"}}`, `{{#with ("account")}}`), handlebars reads
+ * it as a path of one part. Anywhere else it is only a value, and counting
+ * it costs nothing but a read.
+ */
+const LITERAL_OWNER_ACCESS = /\b(?:customer|account|lookup)\b/;
+
 /** Walks a handlebars AST for a path that may read the owner context. */
 function astReadsOwner(node: unknown): boolean {
   if (Array.isArray(node)) return node.some(astReadsOwner);
   if (node === null || typeof node !== 'object') return false;
-  if ((node as { type?: unknown }).type === 'PathExpression') return pathReadsOwner(node as hbs.AST.PathExpression);
+  const { type } = node as { type?: unknown };
+  if (type === 'PathExpression') return pathReadsOwner(node as hbs.AST.PathExpression);
+  if (type === 'StringLiteral') return LITERAL_OWNER_ACCESS.test((node as hbs.AST.StringLiteral).value);
   return Object.values(node).some(astReadsOwner);
 }
 

@@ -90,6 +90,10 @@ describe('triggerNamesOwner: fields read for what they are (TaskKind.contextFiel
     ['lookup', { text: '{{lookup . "customer"}}' }],
     ['../ out of a block', { text: '{{#each reservation.items}}{{../account}}{{/each}}' }],
     ['a name after a string holding the closing braces', { text: '{{foo "}}" account.balance}}' }],
+    ['a string literal where a helper\'s name goes', { text: 'Hello {{"customer"}}' }],
+    ['a string literal as a block\'s name', { text: '{{#"customer"}}{{name}}{{/"customer"}}' }],
+    ['a string literal as a subexpression\'s name', { html: '{{#with ("account")}}{{balance}}{{/with}}' }],
+    ['lookup spelled as a string literal', { text: '{{"lookup" . data.key}}' }],
   ])('still counts %s in an email', (_label, fields) => {
     expect(triggerNamesOwner(email(fields))).toBe(true);
   });
@@ -100,6 +104,8 @@ describe('triggerNamesOwner: fields read for what they are (TaskKind.contextFiel
     expect(triggerNamesOwner(transfer('{{customer.id}}'))).toBe(true);
     expect(triggerNamesOwner(transfer('{{ account.ownerId }}'))).toBe(true);
     expect(triggerNamesOwner(transfer('pre-{{data.customer.id}}'))).toBe(true);
+    // In a script the braces are blocks, and a `-` in the path a subtraction that reads the account.
+    expect(triggerNamesOwner(withTasks(script('{{data.x-account.balance}}')))).toBe(true);
   });
 
   it('does not judge an entry\'s comment, which is posted as written', () => {
