@@ -71,9 +71,11 @@ export const transferKind: TaskKind<TransferTask, TransferRequest | null> = {
     // Two or three postings take milliseconds: a local activity, as an account task's posting is
     // (no round trip through the server's activity queue). A worker that dies between the halves
     // leaves its workflow task to time out, and the next worker's attempt completes the transfer.
+    // 20 s, twice an account posting's: both halves may queue behind other postings to a busy
+    // account (a partner's master wallet), and each may retry races lost to other processes.
     mode: 'activity',
     local: true,
-    startToCloseTimeout: '10 seconds',
+    startToCloseTimeout: '20 seconds',
     // Both halves are idempotent by the transfer id, so a retry completes a transfer a crash cut in two.
     retry: LEDGER_RETRY,
   },
