@@ -73,7 +73,8 @@ async function main(): Promise<void> {
       if (!posted?.postedAt) throw new Error(`run ${workflowId} posted nothing: ${JSON.stringify(run.tasks)}`);
       return { postMs, ledgerMs: new Date(posted.postedAt).getTime() - postedAtMs, completedMs };
     };
-    const runTopUp = () => drive(perRound, CONCURRENCY, async () => (await topUp()).ledgerMs);
+    // A phase ends once the pump has handed over its postings' balance events, so that work is the top-up's.
+    const runTopUp = () => drive(perRound, CONCURRENCY, async () => (await topUp()).ledgerMs, bench.balanceEventsDelivered);
 
     // The same short warm-up of both paths (10 runs, 5 in flight), so bundling, JIT, connection pools and the sandbox's processes do not count.
     await drive(10, 5, () => baselineRun(client, `warm-${Math.random()}`));

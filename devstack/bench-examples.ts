@@ -14,9 +14,11 @@
 // before the rounds and not timed: funds for pay-from-balance's users and
 // the partner's master wallet, dealers in the dealers group. Every run must
 // end completed with no failed task, or the benchmark stops: a figure of
-// failing runs would measure nothing. Rounds alternate the order (baseline,
-// each example; then the reverse), so a host whose speed drifts moves all
-// alike. The last stdout line is the BENCH_RESULT line `npm run bench` reads.
+// failing runs would measure nothing. A phase ends once the balance pump
+// has handed over the balance events of its postings, so that work counts
+// where it belongs. Rounds alternate the order (baseline, each example;
+// then the reverse), so a host whose speed drifts moves all alike. The last
+// stdout line is the BENCH_RESULT line `npm run bench` reads.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -160,7 +162,8 @@ async function main(): Promise<void> {
       const setup = (await example.prepare?.(bench, total, (run) => uniqueId(example.owner, index, run))) ?? {};
       prepared.push({ example, sample, replacements: setup.replacements ?? {}, next: 0 });
     }
-    const phaseOf = (entry: (typeof prepared)[number], count: number) => drive(count, CONCURRENCY, () => runOnce(bench, eventFor(entry.sample, entry.example, entry.next++, entry.replacements)));
+    // A phase ends once the pump has handed over its postings' balance events, so that work is the example's.
+    const phaseOf = (entry: (typeof prepared)[number], count: number) => drive(count, CONCURRENCY, () => runOnce(bench, eventFor(entry.sample, entry.example, entry.next++, entry.replacements)), bench.balanceEventsDelivered);
     let baselineRuns = 0;
     const baselinePhase = (count: number) => drive(count, CONCURRENCY, () => baselineRun(bench.client, `baseline-${(baselineRuns += 1)}`));
 

@@ -45,8 +45,19 @@ export interface BenchStack {
   /** The API at `apiUrl`, with the admin key. */
   http: ApiClient;
   apiUrl: string;
+  /**
+   * Resolves once every posting so far has had its account.balance_changed
+   * handed over by the balance pump (no balance mark left). A phase of runs
+   * that post awaits it, so the pump's work after their last run counts
+   * in that phase, not in the next one.
+   */
+  balanceEventsDelivered(): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** How often balanceEventsDelivered looks at the marks, and for how long at most. */
+const DELIVERY_POLL_MS = 5;
+const DELIVERY_TIMEOUT_MS = 60_000;
 
 export interface BenchStackOptions {
   /** Lets the driver report every command to listeners on `store.getClient()` (BENCH_PROFILE_STORE). */
@@ -115,7 +126,14 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
     await new Promise((resolve) => server.once('listening', resolve));
     stopAll.unshift(async () => new Promise((resolve) => { server.close(resolve); server.closeAllConnections(); }));
     const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    return { config, store, client, http: apiClient(apiUrl, BENCH_ADMIN_KEY), apiUrl, stop };
+    const balanceEventsDelivered = async () => {
+      const deadline = performance.now() + DELIVERY_TIMEOUT_MS;
+      while ((await ledger.balanceChanges.readMarks(null, 1)).length > 0) {
+        if (performance.now() > deadline) throw new Error(`balance marks still pending after ${DELIVERY_TIMEOUT_MS} ms`);
+        await new Promise((resolve) => setTimeout(resolve, DELIVERY_POLL_MS));
+      }
+    };
+    return { config, store, client, http: apiClient(apiUrl, BENCH_ADMIN_KEY), apiUrl, balanceEventsDelivered, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -136,14 +154,19 @@ export function percentile(sorted: number[], p: number): number {
 /** Every job's latency, sorted, and the phase's wall time. */
 export type Phase = { latenciesMs: number[]; wallMs: number };
 
-/** Runs `count` jobs with at most `concurrency` in flight; returns each job's latency and the wall time. */
-export async function drive(count: number, concurrency: number, job: (i: number) => Promise<number>): Promise<Phase> {
+/**
+ * Runs `count` jobs with at most `concurrency` in flight; returns each job's
+ * latency and the wall time, which runs until `settled` (work the jobs left
+ * behind them) resolves too.
+ */
+export async function drive(count: number, concurrency: number, job: (i: number) => Promise<number>, settled?: () => Promise<void>): Promise<Phase> {
   const latenciesMs: number[] = [];
   let next = 0;
   const started = performance.now();
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < count) latenciesMs.push(await job(next++));
   }));
+  await settled?.();
   return { latenciesMs: latenciesMs.sort((a, b) => a - b), wallMs: performance.now() - started };
 }
 
