@@ -41,6 +41,8 @@ const WARM_UP_RUNS = 10;
 interface Setup {
   /** Sample strings replaced in every run's event (beside the per-run ids). */
   replacements?: Record<string, string>;
+  /** Stops what the setup started (a webhook receiver), once the benchmark ends. */
+  stop?(): Promise<void>;
 }
 
 interface ExampleBench {
@@ -104,25 +106,31 @@ const EXAMPLES: readonly ExampleBench[] = [
     prepare: async (bench, runs) => {
       await fund(bench, ['partner_master'], 2_500 * runs, `bench-partner-${runs}`);
       const receiver = await WebhookReceiver.start();
-      stops.push(() => receiver.stop());
-      return { replacements: { 'https://partner.example.com/hooks/topups': receiver.url('/hooks/topups') } };
+      return { replacements: { 'https://partner.example.com/hooks/topups': receiver.url('/hooks/topups') }, stop: () => receiver.stop() };
     },
   },
 ];
-
-const stops: Array<() => Promise<void>> = [];
 
 /** `id` made unique for run `run` of the example at `index` (see ExampleBench.ids). */
 function uniqueId(id: string, index: number, run: number): string {
   return id.includes('@') ? id.replace('@', `+x${index}_${run}@`) : `${id}_x${index}_${run}`;
 }
 
-/** The example's sample event with every id (and `replacements`) replaced for run `run`. */
-function eventFor(sample: string, example: ExampleBench, run: number, replacements: Record<string, string>): unknown {
-  const index = EXAMPLES.indexOf(example);
-  let text = sample;
-  for (const id of example.ids) text = text.split(id).join(uniqueId(id, index, run));
-  for (const [from, to] of Object.entries(replacements)) text = text.split(from).join(to);
+/** An example ready to run: its place in EXAMPLES, its sample event's text, and what its setup gave. */
+interface Prepared {
+  example: ExampleBench;
+  index: number;
+  sample: string;
+  setup: Setup;
+  /** The number of its next run. */
+  next: number;
+}
+
+/** The example's sample event with every id (and the setup's replacements) replaced for run `run`. */
+function eventFor(entry: Prepared, run: number): unknown {
+  let text = entry.sample;
+  for (const id of entry.example.ids) text = text.split(id).join(uniqueId(id, entry.index, run));
+  for (const [from, to] of Object.entries(entry.setup.replacements ?? {})) text = text.split(from).join(to);
   return JSON.parse(text) as unknown;
 }
 
@@ -143,6 +151,7 @@ async function runOnce(bench: BenchStack, event: unknown): Promise<number> {
 async function main(): Promise<void> {
   const bench = await startBenchStack({ webhookAllowedHosts: '127.0.0.1', monitorCommands: PROFILE_STORE });
   const storeProfile = PROFILE_STORE ? new StoreProfile(bench.store) : undefined;
+  const prepared: Prepared[] = [];
   try {
     const perRound = Math.max(1, Math.floor(RUNS / ROUNDS));
     const total = WARM_UP_RUNS + perRound * ROUNDS;
@@ -150,20 +159,18 @@ async function main(): Promise<void> {
     const cpu = new CpuTally();
     console.log(`${perRound * ROUNDS} runs of each example and of the baseline in ${ROUNDS} alternating rounds, ${CONCURRENCY} in flight; one API, one worker, Temporal dev server (in memory), FerretDB on SQLite, MailDev; node ${process.version}\n`);
 
-    const prepared: Array<{ example: ExampleBench; sample: string; replacements: Record<string, string>; next: number }> = [];
-    for (const example of EXAMPLES) {
+    for (const [index, example] of EXAMPLES.entries()) {
       const folder = path.join('examples', example.name);
       // A window would hold every run for its length: 0 s, as bench:e2e gives the documented top-up.
       const resources = loadResources(REPO_DIR, [folder]).map((resource) => (resource.kind === 'trigger' && 'wait' in resource.body ? { ...resource, body: { ...resource.body, wait: { seconds: 0 } } } : resource));
       const outcome = await applyAll(cli, resources);
       if (outcome.failure) throw outcome.failure.error;
       const sample = readFileSync(path.join(REPO_DIR, folder, example.event), 'utf8');
-      const index = EXAMPLES.indexOf(example);
       const setup = (await example.prepare?.(bench, total, (run) => uniqueId(example.owner, index, run))) ?? {};
-      prepared.push({ example, sample, replacements: setup.replacements ?? {}, next: 0 });
+      prepared.push({ example, index, sample, setup, next: 0 });
     }
     // A phase ends once the pump has handed over its postings' balance events, so that work is the example's.
-    const phaseOf = (entry: (typeof prepared)[number], count: number) => drive(count, CONCURRENCY, () => runOnce(bench, eventFor(entry.sample, entry.example, entry.next++, entry.replacements)), bench.balanceEventsDelivered);
+    const phaseOf = (entry: Prepared, count: number) => drive(count, CONCURRENCY, () => runOnce(bench, eventFor(entry, entry.next++)), bench.balanceEventsDelivered);
     let baselineRuns = 0;
     const baselinePhase = (count: number) => drive(count, CONCURRENCY, () => baselineRun(bench.client, `baseline-${(baselineRuns += 1)}`));
 
@@ -210,7 +217,7 @@ async function main(): Promise<void> {
       examples: figures.slice(1).map(({ name, runsPerS, p50Ms, p99Ms, cpuMsPerRun }) => ({ name, runsPerS, p50Ms, p99Ms, cpuMsPerRun })),
     });
   } finally {
-    for (const stop of stops) await stop().catch(() => undefined);
+    for (const { setup } of prepared) await setup.stop?.().catch(() => undefined);
     await bench.stop();
   }
 }
