@@ -1,13 +1,13 @@
 import { ferretDbEnv, ferretDbSocket, ferretDbUri } from '../../devstack/services';
 
 describe("FerretDB's environment", () => {
-  it('runs its garbage collector at GOGC=400 with a 1 GiB soft memory limit, keeping the rest of the environment', () => {
+  it('runs its garbage collector at GOGC=400 with a 1 GiB soft memory limit, on one processor, keeping the rest of the environment', () => {
     const env = ferretDbEnv({ PATH: '/usr/bin', HOME: '/home/dev' });
-    expect(env).toEqual({ PATH: '/usr/bin', HOME: '/home/dev', GOGC: '400', GOMEMLIMIT: '1GiB' });
+    expect(env).toEqual({ PATH: '/usr/bin', HOME: '/home/dev', GOGC: '400', GOMEMLIMIT: '1GiB', GOMAXPROCS: '1' });
   });
 
-  it('leaves GOGC and GOMEMLIMIT to whoever set them', () => {
-    expect(ferretDbEnv({ GOGC: '100', GOMEMLIMIT: '256MiB' })).toMatchObject({ GOGC: '100', GOMEMLIMIT: '256MiB' });
+  it('leaves GOGC, GOMEMLIMIT and GOMAXPROCS to whoever set them', () => {
+    expect(ferretDbEnv({ GOGC: '100', GOMEMLIMIT: '256MiB', GOMAXPROCS: '4' })).toMatchObject({ GOGC: '100', GOMEMLIMIT: '256MiB', GOMAXPROCS: '4' });
   });
 });
 
