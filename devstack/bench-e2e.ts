@@ -16,11 +16,13 @@ import { documentedTopUpTrigger, topUpEvent } from '../engine/triggers/documente
 import type { triggerRun } from '../workflows';
 import { E2E_MIN_THROUGHPUT_RATIO } from './bench-goals';
 import { printBenchResult } from './bench-result';
-import { baselineRun, combine, CpuTally, drive, percentile, rateOf, report, startBenchStack, StoreProfile, type Phase } from './bench-stack';
+import { baselineRun, combine, CpuTally, drive, percentile, rateOf, report, startBenchStack, StoreProfile, warmUpRuns, type Phase } from './bench-stack';
 
 const EVENTS = Number(process.argv[2] ?? 200);
 const CONCURRENCY = Number(process.argv[3] ?? 16);
 const ROUNDS = Number(process.argv[4] ?? 4);
+/** Untimed runs of each path before the rounds (BENCH_WARMUP_RUNS; see warmUpRuns). */
+const WARM_UP_RUNS = warmUpRuns(400);
 /** Top-ups sent one at a time after the rounds, for the latency goals (BENCH_SERIAL_EVENTS). */
 const SERIAL_EVENTS = Number(process.env.BENCH_SERIAL_EVENTS ?? 50);
 /** BENCH_PROFILE_STORE=1 prints the store commands of the measured rounds by collection (the baseline sends none): count, total and p50 time. */
@@ -53,7 +55,7 @@ async function main(): Promise<void> {
     await http.call('POST', '/v1/triggers', documentedTopUpTrigger({ waitSeconds: 0 }));
 
     const perRound = Math.max(1, Math.floor(EVENTS / ROUNDS));
-    console.log(`${perRound * ROUNDS} runs each in ${ROUNDS} alternating rounds, ${CONCURRENCY} in flight; one API, one worker, Temporal dev server (in memory), FerretDB on SQLite, MailDev; node ${process.version}\n`);
+    console.log(`${perRound * ROUNDS} runs each in ${ROUNDS} alternating rounds after ${WARM_UP_RUNS} warm-up runs of each, ${CONCURRENCY} in flight; one API, one worker, Temporal dev server (in memory), FerretDB on SQLite, MailDev; node ${process.version}\n`);
     let baselineRuns = 0;
     const runBaseline = () => drive(perRound, CONCURRENCY, () => baselineRun(client, `baseline-${(baselineRuns += 1)}`));
     let topUps = 0;
@@ -76,9 +78,9 @@ async function main(): Promise<void> {
     // A phase ends once the pump has handed over its postings' balance events, so that work is the top-up's.
     const runTopUp = () => drive(perRound, CONCURRENCY, async () => (await topUp()).ledgerMs, bench.balanceEventsDelivered);
 
-    // The same short warm-up of both paths (10 runs, 5 in flight), so bundling, JIT, connection pools and the sandbox's processes do not count.
-    await drive(10, 5, () => baselineRun(client, `warm-${Math.random()}`));
-    await drive(10, 5, async () => { await topUp(); return 0; });
+    // The same warm-up of both paths, so bundling, the JIT's compiling, connection pools and the sandbox's processes do not count.
+    await drive(WARM_UP_RUNS, CONCURRENCY, () => baselineRun(client, `warm-${Math.random()}`));
+    await drive(WARM_UP_RUNS, CONCURRENCY, async () => { await topUp(); return 0; }, bench.balanceEventsDelivered);
 
     storeProfile?.label('top-up');
     const baselines: Phase[] = [];

@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { applyAll, loadResources } from '../cli/apply';
 import type { RunState } from '../workflows/types';
 import { printBenchResult } from './bench-result';
-import { BENCH_ADMIN_KEY, baselineRun, combine, CpuTally, drive, percentile, rateOf, startBenchStack, StoreProfile, type BenchStack, type Phase } from './bench-stack';
+import { BENCH_ADMIN_KEY, baselineRun, combine, CpuTally, drive, percentile, rateOf, startBenchStack, StoreProfile, warmUpRuns, type BenchStack, type Phase } from './bench-stack';
 import { adminApi, WebhookReceiver } from './demo-seed';
 import { REPO_DIR } from './paths';
 
@@ -34,8 +34,8 @@ const CONCURRENCY = Number(process.argv[3] ?? 16);
 const ROUNDS = Number(process.argv[4] ?? 2);
 /** BENCH_PROFILE_STORE=1 prints each example's store commands per run, by command and collection. */
 const PROFILE_STORE = process.env.BENCH_PROFILE_STORE === '1';
-/** Untimed runs of each kind before the rounds: bundling, JIT, pools and the sandbox's processes do not count. */
-const WARM_UP_RUNS = 10;
+/** Untimed runs of each kind before the rounds (BENCH_WARMUP_RUNS; see warmUpRuns): bundling, the JIT's compiling, pools and the sandbox's processes do not count. */
+const WARM_UP_RUNS = warmUpRuns(200);
 
 /** What the setup of an example hands its runs. */
 interface Setup {
@@ -157,7 +157,7 @@ async function main(): Promise<void> {
     const total = WARM_UP_RUNS + perRound * ROUNDS;
     const cli = adminApi(bench.apiUrl, BENCH_ADMIN_KEY);
     const cpu = new CpuTally();
-    console.log(`${perRound * ROUNDS} runs of each example and of the baseline in ${ROUNDS} alternating rounds, ${CONCURRENCY} in flight; one API, one worker, Temporal dev server (in memory), FerretDB on SQLite, MailDev; node ${process.version}\n`);
+    console.log(`${perRound * ROUNDS} runs of each example and of the baseline in ${ROUNDS} alternating rounds after ${WARM_UP_RUNS} warm-up runs of each, ${CONCURRENCY} in flight; one API, one worker, Temporal dev server (in memory), FerretDB on SQLite, MailDev; node ${process.version}\n`);
 
     for (const [index, example] of EXAMPLES.entries()) {
       const folder = path.join('examples', example.name);
