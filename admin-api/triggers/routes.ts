@@ -141,7 +141,7 @@ export function triggerRoutes(store: TriggerStore, checkers: TriggerCheckers, dr
     routes.add({
       method: 'post', path: '/v1/triggers/:id/webhook-secret/rotate', scope: 'admin', tags: ['triggers'],
       summary: 'Replace the trigger\'s webhook secret',
-      description: 'Issues a new `webhookSecret` and returns it (the only time it is shown). Webhooks sent from now on, including retries of calls already failing, are signed with it; the old one stops being used at once, so give the receiver the new secret first if it accepts two. A trigger created before triggers had webhook secrets gets its first one this way: until then its webhook tasks fail with `webhook_secret_missing` rather than send unsigned. Two rotations at the same moment: one wins, the other is 409 `webhook_secret_conflict`.',
+      description: 'Issues a new `webhookSecret` and returns it (the only time it is shown). Webhooks sent from now on, including retries of calls already failing, are signed with it; the old one stops being used at once (the answer comes about half a second after the new secret is stored, once no worker can still sign with the old one), so give the receiver the new secret first if it accepts two. A trigger created before triggers had webhook secrets gets its first one this way: until then its webhook tasks fail with `webhook_secret_missing` rather than send unsigned. Two rotations at the same moment: one wins, the other is 409 `webhook_secret_conflict`.',
       params: idParams,
       responses: {
         200: { description: 'The new secret.', schema: z.object({ webhookSecret: webhookSecretSchema }).openapi('WebhookSecretRotated') },

@@ -8,7 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * routes to waits out this lease (plus ROUTING_LEASE_MARGIN_MS) before it
  * answers: a trigger saved, enabled, disabled, rolled back or deleted
  * (trigger-store.ts), and a process's first use of a route
- * (cancel-index.ts). So an event that arrives after such a write has
+ * (cancel-index.ts). Triggers' webhook secrets are kept by the same rule
+ * (webhook-secrets.ts: a rotation waits it out). So an event that arrives after such a write has
  * answered is routed by a read sent after the write, in every process, as
  * if nothing were cached; the same rule as the ledger's policy lease.
  * Bounds: those writes answer this much later.

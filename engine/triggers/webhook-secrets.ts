@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Schema, type Connection } from 'mongoose';
 import { DomainError } from '../errors';
+import { RoutingCache, waitOutRoutingLease } from '../events/routing-cache';
 import { secretSeal } from '../secret-seal';
 import { driverCollection, isDuplicateKeyError, modelOn } from '../store';
 
@@ -77,6 +78,12 @@ export function createWebhookSecrets(deps: WebhookSecretsDependencies) {
     return secret;
   }
 
+  // Each trigger's current secret is read at most once per lease per process, with the lease and the rule
+  // of routing (routing-cache.ts): a rotation answers only once that lease has run out everywhere, so every
+  // webhook sent after a rotation's answer is signed with the new secret, in every process. (The read is a
+  // filtered, sorted query, a scan of the secrets on FerretDB; it was one per webhook sent.)
+  const newestOf = new RoutingCache(async (triggerId) => ({ doc: await newest(triggerId) }));
+
   return {
     async ensureIndexes(): Promise<void> {
       await secrets.createIndexes();
@@ -85,8 +92,16 @@ export function createWebhookSecrets(deps: WebhookSecretsDependencies) {
     /** The first secret of a new trigger; shown to the creator once. */
     issue: (triggerId: string, actor: string): Promise<string> => insertNext(triggerId, actor),
 
-    /** A new secret that replaces the current one for every webhook sent from now on. */
-    rotate: (triggerId: string, actor: string): Promise<string> => insertNext(triggerId, actor),
+    /**
+     * A new secret that replaces the current one for every webhook sent from
+     * now on: it answers once no process, this one included, can still sign
+     * with the old one (ROUTING_LEASE_MS and its margin after the insert).
+     */
+    async rotate(triggerId: string, actor: string): Promise<string> {
+      const secret = await insertNext(triggerId, actor);
+      await waitOutRoutingLease();
+      return secret;
+    },
 
     /**
      * The current secret in the clear, or undefined for a trigger created
@@ -94,7 +109,8 @@ export function createWebhookSecrets(deps: WebhookSecretsDependencies) {
      * pepper changed since it was sealed.
      */
     async current(triggerId: string): Promise<string | undefined> {
-      const doc = await newest(triggerId);
+      // "None yet" is never taken from the lease: a trigger's first secret is issued without waiting.
+      const doc = (await newestOf.get(triggerId)).doc ?? (await newest(triggerId));
       if (!doc) return undefined;
       try {
         return seal.open(doc.sealed);

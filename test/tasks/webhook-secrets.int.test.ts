@@ -44,6 +44,22 @@ describe('triggers\' webhook secrets', () => {
     expect(won.map((outcome) => outcome.value)).toContain(await secrets.current('trg_race'));
   });
 
+  it('sign with the new secret in every process once a rotation has answered', async () => {
+    const first = await secrets.issue('trg_lease', 'key_admin');
+    // Another process (the worker) has read the current secret just before the rotation.
+    const worker = createWebhookSecrets({ connection: store.connection, pepper: PEPPER });
+    expect(await worker.current('trg_lease')).toBe(first);
+    const rotated = await secrets.rotate('trg_lease', 'key_admin');
+    expect(await worker.current('trg_lease')).toBe(rotated);
+    expect(await secrets.current('trg_lease')).toBe(rotated);
+  });
+
+  it('give a trigger its first secret at once, even where its absence was read just before', async () => {
+    expect(await secrets.current('trg_late')).toBeUndefined();
+    const issued = await secrets.issue('trg_late', 'key_admin');
+    expect(await secrets.current('trg_late')).toBe(issued);
+  });
+
   it('cannot be read under another pepper, and say to rotate', async () => {
     await secrets.issue('trg_pepper', 'key_admin');
     const other = createWebhookSecrets({ connection: store.connection, pepper: `${PEPPER}-changed` });

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createActivities } from '../../activities';
 import { verifySignature } from '../../admin-api/signature';
 import { createLedger } from '../../engine/ledger';
+import { waitOutRoutingLease } from '../../engine/events/routing-cache';
 import { createSmtpMailer } from '../../engine/mail/mailer';
 import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../engine/mail/templates';
 import { createWebhookSecrets } from '../../engine/triggers/webhook-secrets';
@@ -225,8 +226,10 @@ describe('a webhook task', () => {
     expect(() => verifySignature({ header: request!.headers['creditflow-signature'] as string, rawBody: request!.rawBody, secret: first, nowMs: Date.now() })).toThrow();
 
     expect((await api.request('POST', '/v1/triggers/trg_0000000000000000/webhook-secret/rotate')).status).toBe(404);
-    // A trigger saved before triggers had webhook secrets: none is stored for it.
+    // A trigger saved before triggers had webhook secrets: none is stored for it. (Removed by hand here, so the
+    // worker's lease on the secret it read, which a rotation waits out, must run out too.)
     await store.connection.collection('trigger_webhook_secrets').deleteMany({ triggerId: id });
+    await waitOutRoutingLease();
     const unsigned = await runFor(paidEvent(tag));
     expect(unsigned.tasks[0]).toMatchObject({ status: 'failed', error: { code: 'webhook_secret_missing' } });
     expect(unsigned.tasks[0].error.message).toContain(`/v1/triggers/${id}/webhook-secret/rotate`);
