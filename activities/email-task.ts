@@ -1,4 +1,4 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import type { Connection } from 'mongoose';
 import { DomainError } from '../engine/errors';
 import { groupInsert } from '../engine/group-insert';
@@ -11,6 +11,7 @@ import { templateNamesOwner } from '../engine/customers/owner-reads';
 import type { OwnerContextLoader } from '../engine/customers/run-context';
 import type { AccountContext, EventEnvelope } from '../workflows/types';
 import { assertOneRecipient, emailSources, type EmailRequest } from '../tasks/email';
+import { inLocalActivity } from '../tasks/local-attempt';
 import { TaskInputError } from '../workflows/task-inputs';
 
 /** One email per outbox key (workflow id + task id), whatever the retries. */
@@ -49,15 +50,6 @@ function render(content: EmailSources, variables: Record<string, unknown>) {
 async function withOwner(variables: Record<string, unknown>, load: OwnerContextLoader): Promise<Record<string, unknown>> {
   const owner = await load(variables.event as EventEnvelope, variables.account as AccountContext | undefined);
   return { ...owner, ...variables };
-}
-
-/** Whether this call is an attempt of a local activity (the email task's first attempt, see tasks/email.ts). */
-function inLocalActivity(): boolean {
-  try {
-    return Context.current().info.isLocal;
-  } catch {
-    return false; // called outside any activity
-  }
 }
 
 /**

@@ -10,6 +10,7 @@ import { z } from '../engine/zod';
 import { valueAtPath } from '../workflows/references';
 import { TaskInputError } from '../workflows/task-inputs';
 import type { RunContext, TaskSpec } from '../workflows/types';
+import { inLocalActivity } from './local-attempt';
 import type { TaskKind } from './task-kind';
 
 type WebhookTask = TaskSpec & {
@@ -34,6 +35,8 @@ export interface WebhookOutput {
 
 /** How long a call may take unless the task says otherwise. */
 export const WEBHOOK_DEFAULT_TIMEOUT_MS = 10_000;
+/** The longest a call may take in the task's first attempt, which runs in the worker (see `execution`). */
+export const WEBHOOK_LOCAL_TIMEOUT_MS = 3_000;
 
 /**
  * The shortest and longest wait before a retry that a receiver's Retry-After
@@ -166,9 +169,15 @@ export const webhookKind: TaskKind<WebhookTask, PreparedWebhook> = {
     if (literalBytes > WEBHOOK_MAX_REQUEST_BYTES) problems.push({ path: at('body'), message: `must be at most ${WEBHOOK_MAX_REQUEST_BYTES} bytes as JSON (it has ${literalBytes})` });
     return problems;
   },
+  // The first attempt runs in the worker as a local activity, sparing the run two trips through the
+  // Temporal server, with the call cut at WEBHOOK_LOCAL_TIMEOUT_MS; a receiver that is slower than
+  // that, or failing already (WebhookSender.isFailing), is left to the regular activity, which
+  // retries with the task's own timeout and the backoff below. So a slow receiver never holds the
+  // worker's local-activity slots that scripts and postings need for longer than that.
   execution: {
     mode: 'activity',
     local: false,
+    localFirst: { startToCloseTimeout: '10 seconds' },
     // Above the longest call a task may ask for (60 s), with room to read the secret.
     startToCloseTimeout: '90 seconds',
     // Receivers drop a retried call by its Idempotency-Key, so retrying through an outage is safe;
@@ -195,8 +204,14 @@ export const webhookKind: TaskKind<WebhookTask, PreparedWebhook> = {
     if (signingSecret === undefined) {
       throw new TaskInputError('webhook_secret_missing', `Trigger ${triggerId} has no webhook secret (it was created before triggers had one), and webhooks are never sent unsigned. Rotate it with POST /v1/triggers/${triggerId}/webhook-secret/rotate, give the receiver the new secret, then run again.`);
     }
+    const local = inLocalActivity();
+    if (local && deps.webhooks.isFailing(request.url)) {
+      throw new DomainError('webhook_unavailable', 'unavailable', 'The receiver is failing or slow; the call goes to the regular activity, which retries with backoff.');
+    }
     try {
-      return { output: outputOf(await deps.webhooks.send({ ...request, signingSecret })) };
+      // A call cut short here is retried whole by the regular activity: the receiver drops the repeat by its Idempotency-Key.
+      const timeoutMs = local ? Math.min(request.timeoutMs, WEBHOOK_LOCAL_TIMEOUT_MS) : request.timeoutMs;
+      return { output: outputOf(await deps.webhooks.send({ ...request, timeoutMs, signingSecret })) };
     } catch (error) {
       throw retryAfterFailure(error) ?? error;
     }

@@ -7,6 +7,7 @@ import { WebhookError } from './errors';
 import { headersToSend, prepareRequest, WEBHOOK_USER_AGENT, type PreparedRequest, type WebhookRequest } from './prepare-request';
 import { addressProblem, literalAddress } from './request-checks';
 import { captureBody, decodeBody } from './response-body';
+import { receiverHealth } from './receiver-health';
 import { parseRetryAfter } from './retry-after';
 
 // The webhook sender owns an outgoing call end to end: checking the request,
@@ -41,6 +42,8 @@ export interface WebhookResponse {
 export interface WebhookSender {
   /** Sends one call; resolves on 2xx, otherwise throws a WebhookError. */
   send(request: WebhookRequest): Promise<WebhookResponse>;
+  /** Whether the receiver at this URL's origin is failing or slow now, as this sender's calls found it (receiver-health.ts). */
+  isFailing(url: string): boolean;
 }
 
 const defaultResolve: WebhookResolver = (hostname) => dnsLookup(hostname, { all: true });
@@ -185,18 +188,24 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
   const allowed = parseAllowedHosts(options.allowedHosts);
   const resolve = options.resolve ?? defaultResolve;
   const userAgent = options.userAgent ?? WEBHOOK_USER_AGENT;
+  const health = receiverHealth();
   return {
     async send(request) {
       const prepared = prepareRequest(request, userAgent);
-      const deadline = new Deadline(prepared.timeoutMs);
-      try {
-        const addresses = await checkedAddresses(prepared.url, resolve, allowed, deadline);
-        return await exchange(prepared, addresses, deadline);
-      } catch (error) {
-        throw failure(error, prepared.url, deadline);
-      } finally {
-        deadline.clear();
-      }
+      return health.watch(prepared.url.origin, async () => {
+        const deadline = new Deadline(prepared.timeoutMs);
+        try {
+          const addresses = await checkedAddresses(prepared.url, resolve, allowed, deadline);
+          return await exchange(prepared, addresses, deadline);
+        } catch (error) {
+          throw failure(error, prepared.url, deadline);
+        } finally {
+          deadline.clear();
+        }
+      });
+    },
+    isFailing(url) {
+      return URL.canParse(url) && health.isFailing(new URL(url).origin);
     },
   };
 }

@@ -10,6 +10,7 @@ import { BUNDLED_TEMPLATES_DIR, fileTemplateCatalog } from '../../engine/mail/te
 import { createWebhookSecrets } from '../../engine/triggers/webhook-secrets';
 import { createWebhookSender } from '../../engine/webhooks';
 import { createSandbox } from '../../scripts-sandbox';
+import { WEBHOOK_LOCAL_TIMEOUT_MS } from '../../tasks/webhook';
 import { startTestApi, TEST_ADMIN_KEY, type TestApi } from '../support/api';
 import { openTestStore } from '../support/store';
 import { startTestWorker, type TestWorker } from '../support/temporal';
@@ -23,6 +24,8 @@ interface Received {
 
 interface Answer {
   status: number;
+  /** How long the receiver takes before it answers. */
+  delayMs?: number;
   headers?: Record<string, string>;
   body?: string;
 }
@@ -41,7 +44,11 @@ class Receiver {
         const path = request.url ?? '/';
         this.received.push({ method: request.method ?? '', path, headers: request.headers, rawBody: Buffer.concat(chunks) });
         const answer = this.answers.get(path)?.shift() ?? { status: 200, headers: { 'content-type': 'application/json' }, body: '{"ok":true}' };
-        response.writeHead(answer.status, answer.headers).end(answer.body ?? '');
+        const reply = () => {
+          if (!response.destroyed) response.writeHead(answer.status, answer.headers).end(answer.body ?? '');
+        };
+        if (answer.delayMs) setTimeout(reply, answer.delayMs);
+        else reply();
       });
     });
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
@@ -79,13 +86,16 @@ let api: TestApi;
 let receiver: Receiver;
 /** Also on 127.0.0.1, but on a port the allow-list does not name: the guard refuses it. */
 let unlisted: Receiver;
+/** Listed too, and answered slowly by one test alone: the worker judges receivers by origin. */
+let slow: Receiver;
 const sandbox = createSandbox();
 const mailer = createSmtpMailer(process.env.SMTP_URL ?? '', 'Creditflow <no-reply@creditflow.test>');
 
 beforeAll(async () => {
   receiver = await new Receiver().start();
   unlisted = await new Receiver().start();
-  const allowedHosts = [`127.0.0.1:${receiver.port}`];
+  slow = await new Receiver().start();
+  const allowedHosts = [`127.0.0.1:${receiver.port}`, `127.0.0.1:${slow.port}`];
   store = await openTestStore('webhook_task');
   const ledger = createLedger({ connection: store.connection });
   await ledger.ensureIndexes();
@@ -102,7 +112,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await api?.close();
   await worker?.stop();
-  await Promise.all([receiver?.stop(), unlisted?.stop()]);
+  await Promise.all([receiver?.stop(), unlisted?.stop(), slow?.stop()]);
   sandbox.dispose();
   mailer.close();
   await store?.close();
@@ -179,6 +189,22 @@ describe('a webhook task', () => {
     expect(run.tasks[0].output).toEqual({ status: 200, body: 'fine' });
     const requests = receiver.at(path);
     expect(requests).toHaveLength(3);
+    expect(new Set(requests.map((request) => request.headers['idempotency-key']))).toEqual(new Set([`${run.workflowId}:notify`]));
+  });
+
+  it('gives a receiver slower than the first attempt allows its whole timeout on the next, with the same Idempotency-Key', async () => {
+    const tag = randomUUID();
+    const path = `/slow/${tag}`;
+    const late = { status: 200, delayMs: WEBHOOK_LOCAL_TIMEOUT_MS + 1_500, body: 'late but fine' };
+    slow.answer(path, late, late);
+    await create(hookTrigger(tag, [{ id: 'notify', type: 'webhook', url: slow.url(path), body: { ok: true } }]));
+
+    const run = await runFor(paidEvent(tag));
+    expect(run.status).toBe('completed');
+    expect(run.tasks[0].output).toEqual({ status: 200, body: 'late but fine' });
+    // The first attempt, in the worker, gave up at its bound; the regular activity waited for the answer.
+    const requests = slow.at(path);
+    expect(requests).toHaveLength(2);
     expect(new Set(requests.map((request) => request.headers['idempotency-key']))).toEqual(new Set([`${run.workflowId}:notify`]));
   });
 
