@@ -93,7 +93,7 @@ export const emailKind: TaskKind<EmailTask, EmailRequest> = {
   execution: {
     mode: 'activity',
     local: false,
-    localFirst: { startToCloseTimeout: '15 seconds' },
+    localFirst: { startToCloseTimeout: '15 seconds', backoff: true },
     startToCloseTimeout: '1 minute',
     // Mail goes through the outbox, so a retry never sends twice.
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 30 },

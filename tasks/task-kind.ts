@@ -103,7 +103,7 @@ export interface Simulation {
 
 /** How the workflow runs a kind: an activity (local or not) with its timeouts and retries, or a wait inside the workflow. */
 export type ExecutionPlan =
-  | { mode: 'activity'; local: boolean; localFirst?: { startToCloseTimeout: string }; startToCloseTimeout: string; heartbeatTimeout?: string; retry: RetryPlan }
+  | { mode: 'activity'; local: boolean; localFirst?: { startToCloseTimeout: string; backoff?: true }; startToCloseTimeout: string; heartbeatTimeout?: string; retry: RetryPlan }
   | { mode: 'wait_for_event'; local: false; startToCloseTimeout: string; retry: RetryPlan };
 
 export interface TaskKind<Task extends TaskSpec = TaskSpec, Prepared = unknown> {

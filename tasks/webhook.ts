@@ -177,7 +177,7 @@ export const webhookKind: TaskKind<WebhookTask, PreparedWebhook> = {
   execution: {
     mode: 'activity',
     local: false,
-    localFirst: { startToCloseTimeout: '10 seconds' },
+    localFirst: { startToCloseTimeout: '10 seconds', backoff: true },
     // Above the longest call a task may ask for (60 s), with room to read the secret.
     startToCloseTimeout: '90 seconds',
     // Receivers drop a retried call by its Idempotency-Key, so retrying through an outage is safe;

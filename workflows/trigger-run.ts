@@ -10,6 +10,7 @@ import {
   proxyLocalActivities,
   proxySinks,
   setHandler,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import { chainTooDeep, MAX_CHAIN_DEPTH } from './chain-depth';
@@ -189,14 +190,22 @@ function isFinal(error: unknown, retry: RetryPlan): boolean {
  * activity should carry on under the full retry policy: the attempt failed
  * with an error that may pass, or timed out.
  */
-async function firstAttemptInWorker(activity: string, summary: string, args: [TaskActivityInput], startToCloseTimeout: string, retry: RetryPlan): Promise<TaskOutcome | undefined> {
-  const local = proxyLocalActivities<TaskActivities>({ startToCloseTimeout, retry: { ...retry, maximumAttempts: 1 } });
+async function firstAttemptInWorker(activity: string, summary: string, args: [TaskActivityInput], localFirst: { startToCloseTimeout: string; backoff?: true }, retry: RetryPlan): Promise<TaskOutcome | undefined> {
+  const local = proxyLocalActivities<TaskActivities>({ startToCloseTimeout: localFirst.startToCloseTimeout, retry: { ...retry, maximumAttempts: 1 } });
   try {
     return await local[activity]!.executeWithOptions({ summary }, args);
   } catch (error) {
     if (isCancellation(error) || isFinal(error, retry)) throw error;
+    // As the retry policy would wait before a second attempt: the failure's own delay (a receiver's Retry-After), else the first interval.
+    if (localFirst.backoff) await sleep(nextRetryDelayOf(error) ?? retry.initialInterval);
     return undefined;
   }
+}
+
+/** The delay before the next attempt that a failure asks for (ApplicationFailure.nextRetryDelay), in ms. */
+function nextRetryDelayOf(error: unknown): number | undefined {
+  const delay = error instanceof ApplicationFailure ? error.nextRetryDelay : undefined;
+  return typeof delay === 'number' && delay > 0 ? delay : undefined;
 }
 
 /** Runs one task (or one forEach item) the way its kind's `execution` says. */
@@ -207,12 +216,14 @@ const taskExecutor = (arrivals: Arrivals): TaskExecutor => async (task, context,
   const options = { startToCloseTimeout: execution.startToCloseTimeout, retry: execution.retry, ...heartbeat };
   const args: [TaskActivityInput] = [{ task, context, effectKey }];
   const firstTry = execution.mode === 'activity' && execution.localFirst
-    ? await firstAttemptInWorker(execution.activity, summary, args, execution.localFirst.startToCloseTimeout, execution.retry)
+    ? await firstAttemptInWorker(execution.activity, summary, args, execution.localFirst, execution.retry)
     : undefined;
   if (firstTry) return firstTry;
+  // A first attempt with `backoff` counted as one of the policy's attempts.
+  const counted = execution.mode === 'activity' && execution.localFirst?.backoff === true && execution.retry.maximumAttempts > 1;
   const activities = execution.local
     ? proxyLocalActivities<TaskActivities>(options)
-    : proxyActivities<TaskActivities>(options);
+    : proxyActivities<TaskActivities>(counted ? { ...options, retry: { ...execution.retry, maximumAttempts: execution.retry.maximumAttempts - 1 } } : options);
   const outcome = await activities[execution.activity]!.executeWithOptions({ summary }, args);
   // A kind that waits may find nothing to wait for (payment_request: `request_open`); its skip stands as it is.
   if (execution.mode !== 'wait_for_event' || outcome.skipReason !== undefined) return outcome;

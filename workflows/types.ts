@@ -57,9 +57,13 @@ export type TaskExecution =
      * Set on a regular activity (`local: false`) whose first attempt runs as
      * a local activity with this timeout and no retry: when it succeeds, the
      * run saves the server round trips; when it fails with an error that may
-     * pass, the regular activity carries on under `retry`.
+     * pass, the regular activity carries on under `retry`. With `backoff`
+     * (runs started since it came), the run first waits as `retry` would
+     * before a second attempt (the failure's own next-retry delay, e.g. a
+     * receiver's Retry-After, else `initialInterval`), and the first attempt
+     * counts as one of `maximumAttempts`.
      */
-    localFirst?: { startToCloseTimeout: string };
+    localFirst?: { startToCloseTimeout: string; backoff?: true };
     startToCloseTimeout: string;
     /** Set for a long activity that heartbeats: a worker that died is noticed after this, not after startToCloseTimeout. */
     heartbeatTimeout?: string;

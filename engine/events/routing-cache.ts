@@ -19,7 +19,7 @@ export const ROUTING_LEASE_MS = 500;
 /** Slack for timer resolution between the lease and a writer's wait. */
 export const ROUTING_LEASE_MARGIN_MS = 50;
 
-/** Event types whose routing a process keeps; beyond it the least recently read is forgotten. */
+/** Keys (event types, or trigger ids for webhook secrets) whose answer a process keeps; beyond it the least recently read is forgotten. */
 const MAX_CACHED_TYPES = 1_000;
 
 /** Waits until no process can still route by a read sent before this call. */
@@ -34,7 +34,9 @@ interface Entry<T> {
 }
 
 /**
- * What each event type routes to, read at most once per lease per process.
+ * What each event type routes to, read at most once per lease per process
+ * (keyed by event type; webhook-secrets.ts keys a trigger's secret by its id
+ * under the same lease).
  * Callers that ask while a read is in flight share it, so a burst of events
  * of one type costs one read. A read that fails is not kept. The answers are
  * shared between callers: they are frozen, so no caller can change what the

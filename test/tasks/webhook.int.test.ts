@@ -20,6 +20,8 @@ interface Received {
   path: string;
   headers: IncomingHttpHeaders;
   rawBody: Buffer;
+  /** When it arrived (Date.now()). */
+  at: number;
 }
 
 interface Answer {
@@ -42,7 +44,7 @@ class Receiver {
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
         const path = request.url ?? '/';
-        this.received.push({ method: request.method ?? '', path, headers: request.headers, rawBody: Buffer.concat(chunks) });
+        this.received.push({ method: request.method ?? '', path, headers: request.headers, rawBody: Buffer.concat(chunks), at: Date.now() });
         const answer = this.answers.get(path)?.shift() ?? { status: 200, headers: { 'content-type': 'application/json' }, body: '{"ok":true}' };
         const reply = () => {
           if (!response.destroyed) response.writeHead(answer.status, answer.headers).end(answer.body ?? '');
@@ -190,6 +192,9 @@ describe('a webhook task', () => {
     const requests = receiver.at(path);
     expect(requests).toHaveLength(3);
     expect(new Set(requests.map((request) => request.headers['idempotency-key']))).toEqual(new Set([`${run.workflowId}:notify`]));
+    // Each retry waited out the receiver's Retry-After (1 s), the first (made in the worker) included.
+    expect(requests[1]!.at - requests[0]!.at).toBeGreaterThanOrEqual(950);
+    expect(requests[2]!.at - requests[1]!.at).toBeGreaterThanOrEqual(950);
   });
 
   it('gives a receiver slower than the first attempt allows its whole timeout on the next, with the same Idempotency-Key', async () => {
