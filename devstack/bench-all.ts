@@ -13,6 +13,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseBenchResultLine, type BenchResult } from './bench-result';
 import { failedRow, summaryRows, summaryTable, type SummaryRow } from './bench-summary';
+import { E2E_WARM_UP_RUNS, EXAMPLES_WARM_UP_RUNS, warmUpRuns } from './bench-warm-up';
 import { ManagedChild } from './managed-child';
 import { OrphanReaper } from './orphan-reaper';
 import { REPO_DIR } from './paths';
@@ -35,8 +36,8 @@ const STEPS: readonly BenchStep[] = [
   // A forced GC before each RSS reading, so the growth is not garbage waiting to be collected.
   { name: 'sandbox', entry: 'scripts-sandbox/bench.ts', args: [], env: { NODE_OPTIONS: [process.env.NODE_OPTIONS, '--expose-gc'].filter(Boolean).join(' ') }, size: '10,000 runs, node --expose-gc' },
   { name: 'ledger', entry: 'engine/ledger/bench.ts', args: [], env: { BENCH_POSTINGS: '1000' }, size: 'BENCH_POSTINGS=1000 (default 2,000)' },
-  { name: 'e2e', entry: 'devstack/bench-e2e.ts', args: ['200', '16', '4'], env: {}, size: '200 runs each after 400 warm-up runs of each, 16 in flight, 4 rounds' },
-  { name: 'examples', entry: 'devstack/bench-examples.ts', args: ['100', '16', '2'], env: {}, size: '100 runs of each example and of the baseline after 200 warm-up runs of each, 16 in flight, 2 rounds' },
+  { name: 'e2e', entry: 'devstack/bench-e2e.ts', args: ['200', '16', '4'], env: {}, size: `200 runs each after ${warmUpRuns(E2E_WARM_UP_RUNS)} warm-up runs of each, 16 in flight, 4 rounds` },
+  { name: 'examples', entry: 'devstack/bench-examples.ts', args: ['100', '16', '2'], env: {}, size: `100 runs of each example and of the baseline after ${warmUpRuns(EXAMPLES_WARM_UP_RUNS)} warm-up runs of each, 16 in flight, 2 rounds` },
   { name: 'api', entry: 'devstack/bench-api.ts', args: ['5'], env: {}, size: '5 s per phase (default 10)' },
   { name: 'sweep', entry: 'devstack/bench-sweep.ts', args: ['500'], env: {}, size: '500 accounts (default 10,000)' },
   { name: 'renewals', entry: 'devstack/bench-renewals.ts', args: ['2000'], env: {}, size: '2,000 subscriptions (default 10,000)' },

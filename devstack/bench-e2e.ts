@@ -16,13 +16,14 @@ import { documentedTopUpTrigger, topUpEvent } from '../engine/triggers/documente
 import type { triggerRun } from '../workflows';
 import { E2E_MIN_THROUGHPUT_RATIO } from './bench-goals';
 import { printBenchResult } from './bench-result';
-import { baselineRun, combine, CpuTally, drive, percentile, rateOf, report, startBenchStack, StoreProfile, warmUpRuns, type Phase } from './bench-stack';
+import { baselineRun, combine, CpuTally, drive, percentile, rateOf, report, startBenchStack, StoreProfile, type Phase } from './bench-stack';
+import { E2E_WARM_UP_RUNS, warmUpRuns } from './bench-warm-up';
 
 const EVENTS = Number(process.argv[2] ?? 200);
 const CONCURRENCY = Number(process.argv[3] ?? 16);
 const ROUNDS = Number(process.argv[4] ?? 4);
 /** Untimed runs of each path before the rounds (BENCH_WARMUP_RUNS; see warmUpRuns). */
-const WARM_UP_RUNS = warmUpRuns(400);
+const WARM_UP_RUNS = warmUpRuns(E2E_WARM_UP_RUNS);
 /** Top-ups sent one at a time after the rounds, for the latency goals (BENCH_SERIAL_EVENTS). */
 const SERIAL_EVENTS = Number(process.env.BENCH_SERIAL_EVENTS ?? 50);
 /** BENCH_PROFILE_STORE=1 prints the store commands of the measured rounds by collection (the baseline sends none): count, total and p50 time. */

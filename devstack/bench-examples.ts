@@ -25,7 +25,8 @@ import { performance } from 'node:perf_hooks';
 import { applyAll, loadResources } from '../cli/apply';
 import type { RunState } from '../workflows/types';
 import { printBenchResult } from './bench-result';
-import { BENCH_ADMIN_KEY, baselineRun, combine, CpuTally, drive, percentile, rateOf, startBenchStack, StoreProfile, warmUpRuns, type BenchStack, type Phase } from './bench-stack';
+import { BENCH_ADMIN_KEY, baselineRun, combine, CpuTally, drive, percentile, rateOf, startBenchStack, StoreProfile, type BenchStack, type Phase } from './bench-stack';
+import { EXAMPLES_WARM_UP_RUNS, warmUpRuns } from './bench-warm-up';
 import { adminApi, WebhookReceiver } from './demo-seed';
 import { REPO_DIR } from './paths';
 
@@ -35,7 +36,7 @@ const ROUNDS = Number(process.argv[4] ?? 2);
 /** BENCH_PROFILE_STORE=1 prints each example's store commands per run, by command and collection. */
 const PROFILE_STORE = process.env.BENCH_PROFILE_STORE === '1';
 /** Untimed runs of each kind before the rounds (BENCH_WARMUP_RUNS; see warmUpRuns): bundling, the JIT's compiling, pools and the sandbox's processes do not count. */
-const WARM_UP_RUNS = warmUpRuns(200);
+const WARM_UP_RUNS = warmUpRuns(EXAMPLES_WARM_UP_RUNS);
 
 /** What the setup of an example hands its runs. */
 interface Setup {

@@ -1,4 +1,4 @@
-import { warmUpRuns } from '../../devstack/bench-stack';
+import { warmUpRuns } from '../../devstack/bench-warm-up';
 
 describe("a benchmark's warm-up runs", () => {
   it("are the benchmark's default when BENCH_WARMUP_RUNS is unset or blank", () => {
