@@ -133,7 +133,8 @@ function urlProblems(url: string, allowedHosts: readonly string[]): string[] {
 function retryAfterFailure(error: unknown): ApplicationFailure | undefined {
   if (!isWebhookError(error) || !error.retryable || error.retryAfterSeconds === undefined) return undefined;
   const seconds = Math.min(Math.max(error.retryAfterSeconds, RETRY_AFTER_MIN_SECONDS), RETRY_AFTER_MAX_SECONDS);
-  return ApplicationFailure.create({ message: error.message, type: error.code, nonRetryable: false, nextRetryDelay: `${seconds} seconds` });
+  // The delay rides in the details too: a workflow receives a local attempt's failure without nextRetryDelay (the SDK drops it there).
+  return ApplicationFailure.create({ message: error.message, type: error.code, nonRetryable: false, nextRetryDelay: `${seconds} seconds`, details: [{ retryAfterMs: seconds * 1000 }] });
 }
 
 function outputOf(response: { status: number; body: unknown; truncated: boolean }): WebhookOutput {

@@ -202,9 +202,16 @@ async function firstAttemptInWorker(activity: string, summary: string, args: [Ta
   }
 }
 
-/** The delay before the next attempt that a failure asks for (ApplicationFailure.nextRetryDelay), in ms. */
+/**
+ * The delay before the next attempt that a failure asks for, in ms: its
+ * details' `retryAfterMs` (the SDK hands a workflow a failure without its
+ * nextRetryDelay, so a kind that sets one puts it there too, see
+ * tasks/webhook.ts), else nextRetryDelay where an SDK keeps it.
+ */
 function nextRetryDelayOf(error: unknown): number | undefined {
-  const delay = error instanceof ApplicationFailure ? error.nextRetryDelay : undefined;
+  if (!(error instanceof ApplicationFailure)) return undefined;
+  const fromDetails = (error.details?.[0] as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+  const delay = typeof fromDetails === 'number' ? fromDetails : error.nextRetryDelay;
   return typeof delay === 'number' && delay > 0 ? delay : undefined;
 }
 

@@ -182,8 +182,8 @@ describe('a webhook task', () => {
   it('retries a receiver answering 503 until it answers 200, with the same Idempotency-Key each time', async () => {
     const tag = randomUUID();
     const path = `/flaky/${tag}`;
-    const unavailable = { status: 503, headers: { 'retry-after': '1' }, body: 'busy' };
-    receiver.answer(path, unavailable, unavailable, { status: 200, body: 'fine' });
+    const unavailable = (seconds: number) => ({ status: 503, headers: { 'retry-after': String(seconds) }, body: 'busy' });
+    receiver.answer(path, unavailable(4), unavailable(1), { status: 200, body: 'fine' });
     await create(hookTrigger(tag, [{ id: 'notify', type: 'webhook', url: receiver.url(path), body: { ok: true } }]));
 
     const run = await runFor(paidEvent(tag));
@@ -192,8 +192,8 @@ describe('a webhook task', () => {
     const requests = receiver.at(path);
     expect(requests).toHaveLength(3);
     expect(new Set(requests.map((request) => request.headers['idempotency-key']))).toEqual(new Set([`${run.workflowId}:notify`]));
-    // Each retry waited out the receiver's Retry-After (1 s), the first (made in the worker) included.
-    expect(requests[1]!.at - requests[0]!.at).toBeGreaterThanOrEqual(950);
+    // Each retry waited out the receiver's Retry-After (4 s, then 1 s; the policy's own first wait is 2 s), the first (made in the worker) included.
+    expect(requests[1]!.at - requests[0]!.at).toBeGreaterThanOrEqual(3_950);
     expect(requests[2]!.at - requests[1]!.at).toBeGreaterThanOrEqual(950);
   });
 
